@@ -1,0 +1,200 @@
+//! What a collector answers.
+//!
+//! A processed batch gets `200` and a [`BatchResponse`]: Segment's `{"success": true}` plus, as a Footfall
+//! extension, one [`EventResult`] per message in request order. Segment clients ignore the extra field;
+//! Footfall clients act on it, so one bad event does not make a client resend, or lose, the whole batch.
+//!
+//! ```json
+//! {"success": true,
+//!  "results": [{"messageId": "m-1", "status": "ok"},
+//!              {"messageId": "m-2", "status": "drop", "reason": "properties: invalid type: array"},
+//!              {"messageId": "m-3", "status": "retry", "reason": "event log busy"}]}
+//! ```
+//!
+//! A request that fails as a whole gets a non-2xx status and an [`ErrorBody`] with both `code` and
+//! `message`: RudderStack's Python client reads exactly that shape as "do not retry this 400".
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// The outcome of one message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventStatus {
+    /// Durable at the collector: the client forgets the event.
+    Ok,
+    /// Not stored this time, for a reason that may pass: the client sends it again later.
+    Retry,
+    /// Refused for good (invalid, or over a limit): the client must not resend it. The collector keeps
+    /// its raw payload in the dead-letter stream, so it is not lost.
+    Drop,
+}
+
+/// The outcome of one message, matched by its `messageId`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventResult {
+    /// The message's id, as the client sent it (or as the collector assigned it if it had none).
+    pub message_id: String,
+    /// What happened to it.
+    pub status: EventStatus,
+    /// Why, for `retry` and `drop`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl EventResult {
+    /// The message is durable.
+    pub fn ok(message_id: impl Into<String>) -> Self {
+        Self {
+            message_id: message_id.into(),
+            status: EventStatus::Ok,
+            reason: None,
+        }
+    }
+
+    /// The message should be sent again later.
+    pub fn retry(message_id: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            message_id: message_id.into(),
+            status: EventStatus::Retry,
+            reason: Some(reason.into()),
+        }
+    }
+
+    /// The message is refused for good.
+    pub fn drop(message_id: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            message_id: message_id.into(),
+            status: EventStatus::Drop,
+            reason: Some(reason.into()),
+        }
+    }
+}
+
+/// The body of a `2xx` answer to a batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchResponse {
+    /// Always `true` on a 2xx, as Segment answers.
+    pub success: bool,
+    /// One result per message, in request order. Empty (or absent) from a plain Segment-compatible
+    /// server, which a client reads as "every message is ok".
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub results: Vec<EventResult>,
+}
+
+impl BatchResponse {
+    /// A successful answer carrying per-event results.
+    pub fn from_results(results: Vec<EventResult>) -> Self {
+        Self {
+            success: true,
+            results,
+        }
+    }
+}
+
+/// Why a whole request failed, in the `code` field of an [`ErrorBody`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The body is not valid JSON, or not valid UTF-8.
+    InvalidJson,
+    /// The JSON is well formed but not a Segment request (wrong types, missing fields).
+    InvalidRequest,
+    /// One message is over 32 KB.
+    MessageTooLarge,
+    /// The batch is over 500 KB after decompression.
+    BatchTooLarge,
+    /// The body's content encoding is unsupported or corrupt.
+    InvalidEncoding,
+    /// No write key, or an unknown one.
+    Unauthorized,
+    /// Too many requests for this write key; see `Retry-After`.
+    RateLimited,
+    /// The collector cannot store events right now; see `Retry-After`.
+    Unavailable,
+    /// The method or path is not part of the API.
+    NotFound,
+}
+
+impl ErrorCode {
+    /// The wire name, as serialized.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidJson => "invalid_json",
+            ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::MessageTooLarge => "message_too_large",
+            ErrorCode::BatchTooLarge => "batch_too_large",
+            ErrorCode::InvalidEncoding => "invalid_encoding",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::Unavailable => "unavailable",
+            ErrorCode::NotFound => "not_found",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The body of a non-2xx answer, in Segment's style.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// Always `false`.
+    pub success: bool,
+    /// A stable, machine-readable cause.
+    pub code: ErrorCode,
+    /// A sentence for a person, naming the problem.
+    pub message: String,
+}
+
+impl ErrorBody {
+    /// An error body with the given cause and explanation.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            success: false,
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_plain_segment_answer_has_no_results() {
+        let r: BatchResponse = serde_json::from_value(json!({"success": true})).unwrap();
+        assert!(r.success && r.results.is_empty());
+    }
+
+    #[test]
+    fn per_event_results_use_the_documented_shape() {
+        let r = BatchResponse::from_results(vec![
+            EventResult::ok("m-1"),
+            EventResult::drop("m-2", "event: must not be empty"),
+        ]);
+        assert_eq!(
+            serde_json::to_value(&r).unwrap(),
+            json!({"success": true, "results": [
+                {"messageId": "m-1", "status": "ok"},
+                {"messageId": "m-2", "status": "drop", "reason": "event: must not be empty"}]})
+        );
+    }
+
+    #[test]
+    fn error_bodies_carry_code_and_message() {
+        let e = ErrorBody::new(ErrorCode::MessageTooLarge, "message 3 is 40000 bytes");
+        let v = serde_json::to_value(&e).unwrap();
+        assert_eq!(v["code"], "message_too_large");
+        assert_eq!(v["success"], false);
+        assert_eq!(v["message"], "message 3 is 40000 bytes");
+        assert_eq!(ErrorCode::MessageTooLarge.as_str(), v["code"]);
+    }
+}
