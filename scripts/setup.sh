@@ -2,29 +2,19 @@
 # Installs everything the test suite needs on a fresh machine of this kind (Debian, root, Rust by
 # rustup, Java, Node, Python). Idempotent: a second run checks and does nothing.
 #
-#   scripts/setup.sh            everything the tests need
+# The Rust toolchain pieces are here; each part of the product that needs more (browsers, Kafka,
+# ClickHouse, Kotlin) has its own script in scripts/setup.d/, run in name order.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=env.sh
 . "$here/env.sh"
 
-apt_packages=()
-need_apt() { dpkg -s "$1" >/dev/null 2>&1 || apt_packages+=("$1"); }
-
 step "rust toolchain components"
 rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
 
-# rdkafka is built from source (feature cmake-build): Debian's librdkafka 2.0.2 is too old for it.
-need_apt cmake
-need_apt libcurl4-openssl-dev
-need_apt pkg-config
-if ((${#apt_packages[@]})); then
-  step "apt: ${apt_packages[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq "${apt_packages[@]}" >/dev/null
-fi
-
-step "Kafka broker jars (Maven Central)"
-"$here/infra/kafka.sh" install
+for part in "$here"/setup.d/*.sh; do
+  [ -e "$part" ] || continue
+  step "setup: $(basename "$part")"
+  bash "$part"
+done
