@@ -1,0 +1,460 @@
+//! Configuration: flags, `FOOTFALL_COLLECTOR_*` environment variables and a TOML file, then validation.
+//!
+//! Two phases, as in ripgrep: [`Args`] (clap, flags and env) and [`FileConfig`] (the `--config` TOML
+//! file) are the raw settings; [`Config::from_raw`] merges them (a flag or variable beats the file,
+//! which beats the default) and checks them, so the rest of the collector only sees a valid [`Config`].
+//!
+//! ```toml
+//! listen = "0.0.0.0:8080"
+//! trusted_proxies = ["10.0.0.0/8"]
+//! anonymize_ip = true
+//! schema_dir = "/etc/footfall/schemas"
+//! schema_reload_secs = 5
+//! geoip_db = "/var/lib/GeoIP/GeoLite2-City.mmdb"
+//! rate_limit_events_per_sec = 5000
+//! rate_limit_burst = 20000
+//! sink = "log"
+//! log_dir = "/var/lib/footfall/events"
+//! dead_letter_dir = "/var/lib/footfall/dead-letters"
+//! log_max_disk_bytes = 10_000_000_000
+//! retry_after_secs = 5
+//! log_format = "json"
+//!
+//! [write_keys.wk_live_123]
+//! projectId = "shop"
+//! sourceId = "web"
+//! ```
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+use footfall_ingest::{EnrichOptions, Source, WriteKeys};
+use ipnet::IpNet;
+use serde::Deserialize;
+
+/// Which sink makes accepted events durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SinkKind {
+    /// Keep events in memory (tests, benchmarks): nothing is durable.
+    Memory,
+    /// The embedded durable log (`footfall-eventlog`); needs `log_dir` and `dead_letter_dir`.
+    Log,
+}
+
+/// How logs are written to stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Footfall's edge collector: a Segment-compatible HTTP API that answers 2xx only once every accepted
+/// event is durable.
+///
+/// Every flag can also be set by the environment variable shown, or in the TOML file given with
+/// `--config`; a flag or variable wins over the file. Write keys are usually listed in the file
+/// (`[write_keys.<key>] projectId = "…" sourceId = "…"`).
+#[derive(Debug, Default, Parser)]
+#[command(name = "footfall-collector", version, about, long_about)]
+pub struct Args {
+    /// TOML configuration file.
+    #[arg(long, env = "FOOTFALL_COLLECTOR_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 0.0.0.0:8080].
+    #[arg(long, env = "FOOTFALL_COLLECTOR_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// A write key and what it stands for, as KEY=PROJECT/SOURCE; repeat, or separate with commas.
+    #[arg(
+        long = "write-key",
+        env = "FOOTFALL_COLLECTOR_WRITE_KEYS",
+        value_delimiter = ','
+    )]
+    pub write_keys: Vec<String>,
+    /// A proxy network (CIDR) whose X-Forwarded-For is believed; repeat, or separate with commas.
+    #[arg(
+        long = "trusted-proxy",
+        env = "FOOTFALL_COLLECTOR_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<IpNet>,
+    /// Zero the last octet (IPv4) or last 80 bits (IPv6) of the client IP stored with events.
+    #[arg(long, env = "FOOTFALL_COLLECTOR_ANONYMIZE_IP")]
+    pub anonymize_ip: bool,
+    /// Directory of `*.json` schema files (`{"event", "policy", "schema"}`), reloaded when they change.
+    #[arg(long, env = "FOOTFALL_COLLECTOR_SCHEMA_DIR")]
+    pub schema_dir: Option<PathBuf>,
+    /// How often the schema directory is checked for changes, in seconds [default: 5].
+    #[arg(long, env = "FOOTFALL_COLLECTOR_SCHEMA_RELOAD_SECS")]
+    pub schema_reload_secs: Option<u64>,
+    /// MaxMind GeoIP2/GeoLite2 City database for geo enrichment.
+    #[arg(long, env = "FOOTFALL_COLLECTOR_GEOIP_DB")]
+    pub geoip_db: Option<PathBuf>,
+    /// Events per second allowed per write key; 0 turns rate limiting off [default: 0].
+    #[arg(long, env = "FOOTFALL_COLLECTOR_RATE_LIMIT_EVENTS_PER_SEC")]
+    pub rate_limit_events_per_sec: Option<u32>,
+    /// Events a write key may send at once above its rate [default: 4 × the rate, at least 1000].
+    #[arg(long, env = "FOOTFALL_COLLECTOR_RATE_LIMIT_BURST")]
+    pub rate_limit_burst: Option<u32>,
+    /// Where accepted events go [default: memory].
+    #[arg(long, env = "FOOTFALL_COLLECTOR_SINK")]
+    pub sink: Option<SinkKind>,
+    /// Event log directory for accepted events (sink = log).
+    #[arg(long, env = "FOOTFALL_COLLECTOR_LOG_DIR")]
+    pub log_dir: Option<PathBuf>,
+    /// Event log directory for dead letters (sink = log).
+    #[arg(long, env = "FOOTFALL_COLLECTOR_DEAD_LETTER_DIR")]
+    pub dead_letter_dir: Option<PathBuf>,
+    /// Disk budget of each event log, in bytes; past it appends fail and clients get 503 [default: none].
+    #[arg(long, env = "FOOTFALL_COLLECTOR_LOG_MAX_DISK_BYTES")]
+    pub log_max_disk_bytes: Option<u64>,
+    /// Retry-After sent with 503 when the sink cannot take events, in seconds [default: 5].
+    #[arg(long, env = "FOOTFALL_COLLECTOR_RETRY_AFTER_SECS")]
+    pub retry_after_secs: Option<u64>,
+    /// Log format on stderr [default: text]. Filter with RUST_LOG.
+    #[arg(long, env = "FOOTFALL_COLLECTOR_LOG_FORMAT")]
+    pub log_format: Option<LogFormat>,
+}
+
+/// The `--config` file. Every field is optional; see the module example.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Address to listen on.
+    pub listen: Option<SocketAddr>,
+    /// Write keys and the project and source each stands for.
+    #[serde(default)]
+    pub write_keys: BTreeMap<String, Source>,
+    /// Proxy networks whose `X-Forwarded-For` is believed.
+    #[serde(default)]
+    pub trusted_proxies: Vec<IpNet>,
+    /// Anonymize client IPs.
+    #[serde(default)]
+    pub anonymize_ip: bool,
+    /// Directory of schema files.
+    pub schema_dir: Option<PathBuf>,
+    /// Schema directory polling interval, seconds.
+    pub schema_reload_secs: Option<u64>,
+    /// MaxMind City database.
+    pub geoip_db: Option<PathBuf>,
+    /// Events per second per write key (0: off).
+    pub rate_limit_events_per_sec: Option<u32>,
+    /// Burst size per write key.
+    pub rate_limit_burst: Option<u32>,
+    /// Where accepted events go.
+    pub sink: Option<SinkKind>,
+    /// Event log directory for accepted events.
+    pub log_dir: Option<PathBuf>,
+    /// Event log directory for dead letters.
+    pub dead_letter_dir: Option<PathBuf>,
+    /// Disk budget of each event log, bytes.
+    pub log_max_disk_bytes: Option<u64>,
+    /// Retry-After on 503, seconds.
+    pub retry_after_secs: Option<u64>,
+    /// Log format.
+    pub log_format: Option<LogFormat>,
+}
+
+/// Per-write-key rate limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Sustained events per second.
+    pub events_per_sec: NonZeroU32,
+    /// Events allowed at once.
+    pub burst: NonZeroU32,
+}
+
+/// Where events go, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SinkConfig {
+    /// In memory.
+    Memory,
+    /// The embedded event log.
+    Log {
+        /// Accepted events.
+        events_dir: PathBuf,
+        /// Dead letters.
+        dead_letter_dir: PathBuf,
+        /// Disk budget of each log.
+        max_disk_bytes: Option<u64>,
+    },
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to listen on (used by `main`; [`crate::serve`] takes a bound listener).
+    pub listen: SocketAddr,
+    /// Known write keys.
+    pub write_keys: WriteKeys,
+    /// Client IP handling.
+    pub enrich: EnrichOptions,
+    /// Schema directory, if any.
+    pub schema_dir: Option<PathBuf>,
+    /// Schema directory polling interval.
+    pub schema_reload: Duration,
+    /// MaxMind database, if any.
+    pub geoip_db: Option<PathBuf>,
+    /// Per-key rate limit, if any.
+    pub rate_limit: Option<RateLimit>,
+    /// Where events go.
+    pub sink: SinkConfig,
+    /// Retry-After on 503.
+    pub retry_after: Duration,
+    /// Log format.
+    pub log_format: LogFormat,
+}
+
+/// A setting that is not valid.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has unknown fields.
+    #[error("invalid config file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+    /// A value is wrong.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// A configuration with defaults and these write keys: memory sink, no rate limit, no schemas.
+    pub fn new(write_keys: WriteKeys) -> Self {
+        Self {
+            listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
+            write_keys,
+            enrich: EnrichOptions::default(),
+            schema_dir: None,
+            schema_reload: Duration::from_secs(5),
+            geoip_db: None,
+            rate_limit: None,
+            sink: SinkConfig::Memory,
+            retry_after: Duration::from_secs(5),
+            log_format: LogFormat::Text,
+        }
+    }
+
+    /// Reads the `--config` file named in `args`, if any, and merges and validates.
+    pub fn load(args: Args) -> Result<Self, ConfigError> {
+        let file = match &args.config {
+            None => FileConfig::default(),
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                toml::from_str(&text).map_err(|e| ConfigError::Parse {
+                    path: path.clone(),
+                    message: e.to_string(),
+                })?
+            }
+        };
+        Self::from_raw(args, file)
+    }
+
+    /// Merges flags over the file and validates.
+    pub fn from_raw(args: Args, file: FileConfig) -> Result<Self, ConfigError> {
+        let mut write_keys: WriteKeys = file.write_keys.into_iter().collect();
+        for entry in &args.write_keys {
+            let parsed = entry
+                .split_once('=')
+                .and_then(|(key, rest)| rest.split_once('/').map(|(p, s)| (key, p, s)))
+                .filter(|(k, p, s)| !k.is_empty() && !p.is_empty() && !s.is_empty());
+            let Some((key, project, source)) = parsed else {
+                return Err(ConfigError::Invalid(format!(
+                    "--write-key {entry:?}: expected KEY=PROJECT/SOURCE"
+                )));
+            };
+            write_keys.insert(
+                key,
+                Source {
+                    project_id: project.to_owned(),
+                    source_id: source.to_owned(),
+                },
+            );
+        }
+        let mut trusted_proxies = file.trusted_proxies;
+        trusted_proxies.extend(args.trusted_proxies);
+
+        let rate = args
+            .rate_limit_events_per_sec
+            .or(file.rate_limit_events_per_sec)
+            .unwrap_or(0);
+        let rate_limit = NonZeroU32::new(rate).map(|events_per_sec| {
+            let burst = args
+                .rate_limit_burst
+                .or(file.rate_limit_burst)
+                .unwrap_or(rate.saturating_mul(4).max(1000));
+            RateLimit {
+                events_per_sec,
+                burst: NonZeroU32::new(burst).unwrap_or(events_per_sec),
+            }
+        });
+
+        let sink = match args.sink.or(file.sink).unwrap_or(SinkKind::Memory) {
+            SinkKind::Memory => SinkConfig::Memory,
+            SinkKind::Log => {
+                let (Some(events_dir), Some(dead_letter_dir)) = (
+                    args.log_dir.or(file.log_dir),
+                    args.dead_letter_dir.or(file.dead_letter_dir),
+                ) else {
+                    return Err(ConfigError::Invalid(
+                        "sink = log needs both log_dir and dead_letter_dir".into(),
+                    ));
+                };
+                if events_dir == dead_letter_dir {
+                    return Err(ConfigError::Invalid(
+                        "log_dir and dead_letter_dir must differ".into(),
+                    ));
+                }
+                SinkConfig::Log {
+                    events_dir,
+                    dead_letter_dir,
+                    max_disk_bytes: args.log_max_disk_bytes.or(file.log_max_disk_bytes),
+                }
+            }
+        };
+        let schema_reload_secs = args
+            .schema_reload_secs
+            .or(file.schema_reload_secs)
+            .unwrap_or(5);
+        if schema_reload_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "schema_reload_secs must be at least 1".into(),
+            ));
+        }
+        let retry_after_secs = args.retry_after_secs.or(file.retry_after_secs).unwrap_or(5);
+        if retry_after_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "retry_after_secs must be at least 1".into(),
+            ));
+        }
+        if write_keys.is_empty() {
+            return Err(ConfigError::Invalid(
+                "no write key is configured: every request would get 401 (use --write-key or [write_keys])".into(),
+            ));
+        }
+        Ok(Self {
+            listen: args
+                .listen
+                .or(file.listen)
+                .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 8080))),
+            write_keys,
+            enrich: EnrichOptions {
+                trusted_proxies,
+                anonymize_ip: args.anonymize_ip || file.anonymize_ip,
+            },
+            schema_dir: args.schema_dir.or(file.schema_dir),
+            schema_reload: Duration::from_secs(schema_reload_secs),
+            geoip_db: args.geoip_db.or(file.geoip_db),
+            rate_limit,
+            sink,
+            retry_after: Duration::from_secs(retry_after_secs),
+            log_format: args.log_format.or(file.log_format).unwrap_or_default(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(text: &str) -> FileConfig {
+        toml::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn flags_win_over_the_file() {
+        let f = file("listen = \"127.0.0.1:9000\"\nrate_limit_events_per_sec = 10\n[write_keys.k1]\nprojectId = \"p\"\nsourceId = \"s\"\n");
+        let args = Args::parse_from([
+            "footfall-collector",
+            "--listen",
+            "127.0.0.1:9001",
+            "--write-key",
+            "k2=p2/s2",
+        ]);
+        let config = Config::from_raw(args, f).unwrap();
+        assert_eq!(config.listen.port(), 9001);
+        assert_eq!(config.write_keys.resolve("k1").unwrap().project_id, "p");
+        assert_eq!(config.write_keys.resolve("k2").unwrap().source_id, "s2");
+        assert_eq!(config.rate_limit.unwrap().burst.get(), 1000);
+    }
+
+    #[test]
+    fn rejects_unknown_fields_and_incomplete_settings() {
+        assert!(toml::from_str::<FileConfig>("lisen = \"x\"").is_err());
+        let args = || Args::parse_from(["footfall-collector", "--write-key", "k=p/s"]);
+        let log = FileConfig {
+            sink: Some(SinkKind::Log),
+            ..FileConfig::default()
+        };
+        assert!(Config::from_raw(args(), log).is_err());
+        assert!(
+            Config::from_raw(Args::default(), FileConfig::default()).is_err(),
+            "no write key"
+        );
+        let bad = Args::parse_from(["footfall-collector", "--write-key", "k=p"]);
+        assert!(Config::from_raw(bad, FileConfig::default()).is_err());
+    }
+
+    #[test]
+    fn loads_the_documented_example_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("collector.toml");
+        let example: String = include_str!("config.rs")
+            .lines()
+            .skip_while(|l| !l.starts_with("//! ```toml"))
+            .skip(1)
+            .take_while(|l| !l.starts_with("//! ```"))
+            .map(|l| l.trim_start_matches("//!").trim_start())
+            .collect::<Vec<_>>()
+            .join("\n");
+        std::fs::write(&path, example).unwrap();
+        let args = Args {
+            config: Some(path),
+            ..Args::default()
+        };
+        let config = Config::load(args).unwrap();
+        assert_eq!(
+            config.write_keys.resolve("wk_live_123").unwrap().project_id,
+            "shop"
+        );
+        assert!(config.enrich.anonymize_ip);
+        assert_eq!(config.log_format, LogFormat::Json);
+        assert!(matches!(
+            config.sink,
+            SinkConfig::Log {
+                max_disk_bytes: Some(10_000_000_000),
+                ..
+            }
+        ));
+        let missing = Args {
+            config: Some(dir.path().join("nope.toml")),
+            ..Args::default()
+        };
+        assert!(matches!(
+            Config::load(missing),
+            Err(ConfigError::Read { .. })
+        ));
+    }
+}

@@ -1,0 +1,125 @@
+//! The collector's one error type and its HTTP mapping, the only place statuses are chosen.
+//!
+//! | error | status | retried by real clients? |
+//! |---|---|---|
+//! | malformed JSON, invalid UTF-8, bad encoding, wrong envelope, every message invalid | 400 | no: Segment and Rudder clients drop a 400; rudder-python drops it because the body has `code` and `message` |
+//! | missing or unknown write key | 401 | no |
+//! | body over 500 KB (after decompression) | 413 | no |
+//! | per-key rate limit | 429 + `Retry-After` | yes, after `Retry-After` |
+//! | sink unavailable, full or broken | 503 + `Retry-After` | yes, with backoff |
+//!
+//! Every body is an [`ErrorBody`] `{success: false, code, message}`. A batch where every message is
+//! invalid answers 400 only after its dead letters are durable, so nothing is lost; a batch with at least
+//! one good message answers 200 with per-event results.
+
+use std::time::Duration;
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use footfall_ingest::IngestError;
+use footfall_protocol::{ErrorBody, ErrorCode};
+
+use crate::sinks::SinkError;
+
+/// Why a request failed, or why the collector could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The body or write key was refused by the ingest logic.
+    #[error(transparent)]
+    Ingest(#[from] IngestError),
+    /// The body on the wire is over the limit.
+    #[error("the request body is over {limit} bytes")]
+    BodyTooLarge {
+        /// The limit.
+        limit: usize,
+    },
+    /// The body could not be read.
+    #[error("the request body could not be read: {0}")]
+    BodyRead(String),
+    /// Every message of the request was invalid (their dead letters are stored).
+    #[error("{message}")]
+    AllDropped {
+        /// `message_too_large` when every message was over 32 KB, else `invalid_request`.
+        code: ErrorCode,
+        /// The first reason.
+        message: String,
+    },
+    /// The write key is over its rate limit.
+    #[error("rate limit exceeded for this write key; retry after {} s", retry_after.as_secs())]
+    RateLimited {
+        /// When to come back.
+        retry_after: Duration,
+    },
+    /// The sink did not make the events durable.
+    #[error("{error}")]
+    Sink {
+        /// What the sink said.
+        error: SinkError,
+        /// When to come back.
+        retry_after: Duration,
+    },
+    /// No such endpoint.
+    #[error("no such endpoint: the API is POST /v1/batch and /v1/{{track,page,screen,identify,group,alias}}")]
+    NotFound,
+    /// A startup problem (schema directory, GeoIP database, sink).
+    #[error("{0}")]
+    Startup(String),
+}
+
+impl Error {
+    fn status_and_code(&self) -> (StatusCode, ErrorCode) {
+        match self {
+            Error::Ingest(e) => {
+                let status = match e {
+                    IngestError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+                    IngestError::MissingWriteKey
+                    | IngestError::BadAuthorization(_)
+                    | IngestError::UnknownWriteKey => StatusCode::UNAUTHORIZED,
+                    _ => StatusCode::BAD_REQUEST,
+                };
+                (status, e.code())
+            }
+            Error::BodyTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::BatchTooLarge),
+            Error::BodyRead(_) => (StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest),
+            Error::AllDropped { code, .. } => (StatusCode::BAD_REQUEST, *code),
+            Error::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited),
+            Error::Sink { .. } => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable),
+            Error::NotFound => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
+            Error::Startup(_) => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Unavailable),
+        }
+    }
+
+    /// The wire code, used as a metric label.
+    pub fn code(&self) -> ErrorCode {
+        self.status_and_code().1
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        let retry_after = match &self {
+            Error::RateLimited { retry_after } | Error::Sink { retry_after, .. } => {
+                Some(*retry_after)
+            }
+            _ => None,
+        };
+        match &self {
+            Error::Sink { error, .. } => tracing::warn!(%error, "sink refused a request"),
+            Error::Startup(message) => tracing::error!(%message, "internal error"),
+            other => tracing::debug!(error = %other, %status, "request refused"),
+        }
+        let message = match &self {
+            Error::Startup(_) => "internal error".to_owned(),
+            other => other.to_string(),
+        };
+        let mut response = (status, axum::Json(ErrorBody::new(code, message))).into_response();
+        if let Some(after) = retry_after {
+            let secs = after.as_secs().max(1);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}

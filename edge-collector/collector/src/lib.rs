@@ -1,0 +1,123 @@
+//! Footfall's edge collector: a Segment-compatible HTTP API that acknowledges only durable events.
+//!
+//! # Overview
+//!
+//! Real Segment and RudderStack clients post batches to `/v1/batch` (and single messages to
+//! `/v1/track` and friends). The collector decodes and validates each message with `footfall_ingest`,
+//! hands the good ones and the dead letters to an [`EventSink`], and answers `200` with one
+//! [`footfall_protocol::EventResult`] per message **only after the sink has made them durable**.
+//!
+//! * [`router`] builds the axum `Router` over an [`AppState`] (testable with `oneshot`);
+//!   [`serve`] runs it on a listener until a shutdown future resolves, finishing requests in flight.
+//! * [`Config`] is the validated configuration, from flags, `FOOTFALL_COLLECTOR_*` variables and a TOML
+//!   file ([`config`]).
+//! * [`Error`] is the one error type; its `IntoResponse` is the only place statuses are chosen
+//!   (400, 401, 413, 429 + Retry-After, 503 + Retry-After): see [`error`].
+//! * [`sinks`]: the [`EventSink`] trait and its durability contract, with [`MemorySink`].
+//! * [`metrics`]: Prometheus metrics at `/metrics`.
+//! * [`schemas`]: the schema registry loaded from a directory and reloaded when it changes.
+//!
+//! # Example
+//!
+//! ```
+//! use std::sync::Arc;
+//! use axum::body::Body;
+//! use axum::http::Request;
+//! use footfall_collector::{router, AppState, Config, MemorySink};
+//! use footfall_ingest::{Source, WriteKeys};
+//! use tower::ServiceExt;
+//!
+//! # tokio_test_block_on(async {
+//! let mut keys = WriteKeys::new();
+//! keys.insert("wk", Source { project_id: "shop".into(), source_id: "web".into() });
+//! let sink = Arc::new(MemorySink::new());
+//! let state = AppState::new(&Config::new(keys), sink.clone()).unwrap();
+//!
+//! let request = Request::post("/v1/track")
+//!     .header("authorization", footfall_protocol::auth::basic_authorization("wk"))
+//!     .body(Body::from(r#"{"event":"Signed Up","userId":"u1"}"#))
+//!     .unwrap();
+//! let response = router(state).oneshot(request).await.unwrap();
+//! assert_eq!(response.status(), 200);
+//! assert_eq!(sink.events().len(), 1);
+//! # });
+//! # fn tokio_test_block_on<F: std::future::Future>(f: F) -> F::Output {
+//! #     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
+//! # }
+//! ```
+#![deny(missing_docs)]
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+pub use config::{Args, Config, LogFormat, SinkConfig};
+pub use error::Error;
+pub use router::router;
+pub use sinks::log::LogSink;
+pub use sinks::memory::MemorySink;
+pub use sinks::{EventSink, SinkError};
+pub use state::AppState;
+
+pub mod config;
+pub mod error;
+mod limiter;
+pub mod metrics;
+mod router;
+pub mod schemas;
+pub mod sinks;
+mod state;
+
+/// Serves the collector on `listener` until `shutdown` resolves, then finishes requests in flight.
+///
+/// The sink is built from `config.sink`.
+pub async fn serve<F>(
+    config: Config,
+    listener: tokio::net::TcpListener,
+    shutdown: F,
+) -> Result<(), Error>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let sink: Arc<dyn EventSink> = match &config.sink {
+        // Bounded, so that a long benchmark does not exhaust memory.
+        SinkConfig::Memory => Arc::new(MemorySink::with_capacity(10_000)),
+        SinkConfig::Log {
+            events_dir,
+            dead_letter_dir,
+            max_disk_bytes,
+        } => {
+            let mut log_config = footfall_eventlog::LogConfig::default();
+            log_config.max_disk_bytes = *max_disk_bytes;
+            let sink = LogSink::open(events_dir, dead_letter_dir, log_config)
+                .map_err(|e| Error::Startup(e.to_string()))?;
+            Arc::new(sink)
+        }
+    };
+    serve_with_sink(config, sink, listener, shutdown).await
+}
+
+/// [`serve`] with a given sink (tests, embedding).
+pub async fn serve_with_sink<F>(
+    config: Config,
+    sink: Arc<dyn EventSink>,
+    listener: tokio::net::TcpListener,
+    shutdown: F,
+) -> Result<(), Error>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let state = AppState::new(&config, sink)?;
+    let reloader = config
+        .schema_dir
+        .clone()
+        .map(|dir| schemas::spawn_reloader(state.schemas().clone(), dir, config.schema_reload));
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await;
+    if let Some(reloader) = reloader {
+        reloader.abort();
+    }
+    served.map_err(|e| Error::Startup(format!("server error: {e}")))
+}

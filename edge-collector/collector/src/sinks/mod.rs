@@ -1,0 +1,57 @@
+//! Where accepted events and dead letters go, and the durability contract.
+//!
+//! The handler awaits [`EventSink::send`] with the accepted events and the dead letters of one request
+//! and answers 2xx only once it returns `Ok`: a sink returns `Ok` only when every record it was given
+//! is durable (fsynced to the local log, or acknowledged by all in-sync Kafka replicas). An error means
+//! nothing may be assumed stored; the client is told to retry (503 + Retry-After), and since clients keep
+//! the same `messageId` on retries, duplicates are removed downstream.
+//!
+//! A future Kafka sink fits the same trait: produce, and on a retriable broker error spill the records
+//! to the local log (which is durable too) before returning `Ok`; return [`SinkError::Full`] only when
+//! the spill log is over its disk budget.
+//!
+//! * [`memory`]: keeps records in memory, for tests and benchmarks.
+//! * [`log`]: the embedded durable log (`footfall-eventlog`), the default for production.
+
+use std::future::Future;
+use std::pin::Pin;
+
+pub use footfall_ingest::Record;
+
+pub mod log;
+pub mod memory;
+
+/// A boxed, sendable future, so that sinks can be used as `Arc<dyn EventSink>`.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Why a sink did not store a request's records. All of them end as 503 with Retry-After.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SinkError {
+    /// A passing problem (busy, broker unreachable): retry soon.
+    #[error("the event store is temporarily unavailable: {0}")]
+    Retriable(String),
+    /// Out of space (disk budget exceeded): retry later.
+    #[error("the event store is full: {0}")]
+    Full(String),
+    /// The sink is broken and needs an operator; clients should still retry elsewhere or later.
+    #[error("the event store failed: {0}")]
+    Fatal(String),
+}
+
+/// Makes records durable.
+pub trait EventSink: Send + Sync + 'static {
+    /// Stores the accepted events and dead letters of one request; `Ok` only once all are durable.
+    fn send(
+        &self,
+        events: Vec<Record>,
+        dead_letters: Vec<Record>,
+    ) -> BoxFuture<'_, Result<(), SinkError>>;
+
+    /// Whether the sink can take records now (the `/ready` probe).
+    fn is_ready(&self) -> bool {
+        true
+    }
+
+    /// A short name for logs.
+    fn name(&self) -> &'static str;
+}

@@ -1,0 +1,139 @@
+//! The real server on 127.0.0.1:0, spoken to over HTTP with a hyper client, then shut down gracefully.
+
+mod common;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use footfall_collector::{serve, serve_with_sink, MemorySink};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+
+type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
+
+fn client() -> HttpClient {
+    Client::builder(TokioExecutor::new()).build_http()
+}
+
+async fn post(client: &HttpClient, url: &str, body: &str, gzip: bool) -> (u16, serde_json::Value) {
+    let mut request = hyper::Request::post(url)
+        .header(
+            "authorization",
+            footfall_protocol::auth::basic_authorization(common::KEY),
+        )
+        .header("content-type", "application/json");
+    let body = if gzip {
+        request = request.header("content-encoding", "gzip");
+        common::gzip(body.as_bytes())
+    } else {
+        body.as_bytes().to_vec()
+    };
+    let response = client
+        .request(request.body(Full::new(Bytes::from(body))).unwrap())
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn serves_http_and_stops_gracefully() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let sink = Arc::new(MemorySink::new());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve_with_sink(
+        common::config(),
+        sink.clone(),
+        listener,
+        async {
+            let _ = stopped.await;
+        },
+    ));
+
+    let client = client();
+    let body = r#"{"batch":[{"type":"track","event":"A","userId":"u","messageId":"m1"},{"type":"page","messageId":"m2"}],"sentAt":"2026-11-22T10:00:00Z"}"#;
+    let (status, answer) = post(&client, &format!("http://{addr}/v1/batch"), body, true).await;
+    assert_eq!(status, 200);
+    assert_eq!(answer["results"][0]["status"], "ok");
+    assert_eq!(answer["results"][1]["status"], "drop");
+    let event: serde_json::Value = serde_json::from_slice(&sink.events()[0].payload).unwrap();
+    assert_eq!(
+        event["context"]["ip"], "127.0.0.1",
+        "the peer address comes from the connection"
+    );
+
+    let (status, _) = post(&client, &format!("http://{addr}/v1/batch"), "{", false).await;
+    assert_eq!(status, 400);
+    let health = client
+        .get(format!("http://{addr}/health").parse().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "the listener is closed"
+    );
+}
+
+#[tokio::test]
+async fn serve_builds_the_configured_memory_sink() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve(common::config(), listener, async {
+        let _ = stopped.await;
+    }));
+    let (status, answer) = post(
+        &client(),
+        &format!("http://{addr}/v1/track"),
+        r#"{"event":"A","userId":"u"}"#,
+        false,
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn serve_with_the_log_sink_acknowledges_durable_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::config();
+    config.sink = footfall_collector::SinkConfig::Log {
+        events_dir: dir.path().join("events"),
+        dead_letter_dir: dir.path().join("dead-letters"),
+        max_disk_bytes: None,
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve(config, listener, async {
+        let _ = stopped.await;
+    }));
+    let body = r#"{"batch":[{"type":"track","event":"A","userId":"u","messageId":"m1"},{"type":"track","userId":"u"}]}"#;
+    let (status, answer) = post(&client(), &format!("http://{addr}/v1/batch"), body, false).await;
+    assert_eq!(status, 200, "{answer}");
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+
+    let events = footfall_eventlog::LogReader::open(dir.path().join("events"))
+        .unwrap()
+        .read(0, 10, 1 << 20)
+        .unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].1.key, b"wk_test:u");
+    let letters = footfall_eventlog::LogReader::open(dir.path().join("dead-letters"))
+        .unwrap()
+        .read(0, 10, 1 << 20)
+        .unwrap();
+    assert_eq!(letters.len(), 1);
+}

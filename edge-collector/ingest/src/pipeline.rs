@@ -1,0 +1,697 @@
+//! The ingestion pipeline: write key → per-message validation → enrichment → records.
+//!
+//! [`Ingestor::parse`] reads the body down to raw messages and resolves the write key (so that a caller
+//! can rate-limit by key before doing the work); [`Ingestor::process`] validates and enriches each
+//! message on its own. A good message becomes an accepted [`Record`]; a bad one becomes a dead-letter
+//! [`Record`] and an [`EventResult::drop`] naming the field. Nothing is dropped silently.
+//!
+//! # What an accepted event looks like
+//!
+//! The message as the client sent it, unknown fields kept, with these fields set by the collector:
+//!
+//! * `type` (forced from the path on single-message endpoints), `messageId` (a UUID v4 if absent);
+//! * `timestamp`: skew-corrected (see [`crate::timestamp`]); `originalTimestamp`: the client's
+//!   `timestamp` as sent, unless the client sent an `originalTimestamp` itself; `receivedAt`: now;
+//! * `context.ip`: the client's own `context.ip` if it is an address, else the request's client address
+//!   (see [`crate::ip`]), anonymized if configured;
+//! * `context.footfall`: `{projectId, sourceId, ua?, geo?, clampedTimestamp?, schemaViolations?}`;
+//!   `clampedTimestamp: true` marks an event whose timestamp was more than 23 h ahead and was replaced
+//!   by `receivedAt`. A client's own `context.footfall` is replaced.
+//!
+//! Its ordering key is `"<writeKey>:<userId or anonymousId>"`, so one person's events stay in order.
+//!
+//! # What a dead letter looks like
+//!
+//! `{"writeKey", "projectId", "sourceId", "receivedAt", "messageId", "index", "cause", "reason",
+//! "payload"}` where `payload` is the message exactly as received; its key is the write key.
+
+use std::borrow::Cow;
+use std::io::Write as _;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use footfall_protocol::auth::write_key_from_authorization;
+use footfall_protocol::limits::MAX_MESSAGE_BYTES;
+use footfall_protocol::{format_rfc3339_millis, EventResult, MessageType};
+use ipnet::IpNet;
+use serde_json::value::RawValue;
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use crate::envelope::{parse_batch, parse_single, Fields};
+use crate::geo::GeoLookup;
+use crate::ip::{anonymize, client_ip};
+use crate::keys::{Source, WriteKeys};
+use crate::schema::{SchemaOutcome, SchemaRegistry};
+use crate::timestamp::{corrected_timestamp, parse_timestamp, unix_millis};
+use crate::useragent::parse_user_agent;
+use crate::IngestError;
+
+/// Which endpoint a request came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `POST /v1/batch`: an envelope of messages of any type.
+    Batch,
+    /// `POST /v1/<type>`: one message whose `type` is set by the path.
+    Single(MessageType),
+}
+
+/// How accepted events are enriched.
+#[derive(Debug, Clone, Default)]
+pub struct EnrichOptions {
+    /// Proxies whose `X-Forwarded-For` is believed (see [`crate::ip::client_ip`]).
+    pub trusted_proxies: Vec<IpNet>,
+    /// Zero the host part of `context.ip` (last octet of IPv4, last 80 bits of IPv6).
+    pub anonymize_ip: bool,
+}
+
+/// What the request says about the client, besides its body.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestInfo<'a> {
+    /// The TCP peer.
+    pub peer: IpAddr,
+    /// `X-Forwarded-For`, repeated headers joined with commas.
+    pub forwarded_for: Option<&'a str>,
+    /// The request's `User-Agent`, used when a message has no `context.userAgent`.
+    pub user_agent: Option<&'a str>,
+    /// When the request arrived.
+    pub received_at: OffsetDateTime,
+}
+
+/// A key and a payload, as a sink stores them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// The ordering (partition) key.
+    pub key: Vec<u8>,
+    /// The serialized JSON.
+    pub payload: Vec<u8>,
+}
+
+/// Why a message went to the dead letters; a metric label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DropCause {
+    /// Not a valid message: wrong types, missing fields.
+    Invalid,
+    /// Over the 32 KB message limit.
+    TooLarge,
+    /// Refused by a `reject` schema.
+    Schema,
+}
+
+impl DropCause {
+    /// Every cause.
+    pub const ALL: [DropCause; 3] = [DropCause::Invalid, DropCause::TooLarge, DropCause::Schema];
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DropCause::Invalid => "invalid",
+            DropCause::TooLarge => "too_large",
+            DropCause::Schema => "schema",
+        }
+    }
+}
+
+/// A body read down to raw messages, with its write key resolved.
+#[derive(Debug)]
+pub struct Parsed<'a> {
+    /// The write key.
+    pub write_key: String,
+    /// What the write key stands for.
+    pub source: Source,
+    endpoint: Endpoint,
+    messages: Vec<&'a RawValue>,
+    sent_at: Option<String>,
+}
+
+impl Parsed<'_> {
+    /// How many messages the request holds.
+    pub fn len(&self) -> usize {
+        self.messages.len()
+    }
+
+    /// Whether the request holds no message.
+    pub fn is_empty(&self) -> bool {
+        self.messages.is_empty()
+    }
+}
+
+/// The outcome of a request.
+#[derive(Debug, Default)]
+pub struct Processed {
+    /// Enriched events to make durable, in request order.
+    pub accepted: Vec<Record>,
+    /// Refused messages with their raw payload and reason, in request order.
+    pub dead_letters: Vec<Record>,
+    /// Why each dead letter was refused, parallel to `dead_letters`.
+    pub drop_causes: Vec<DropCause>,
+    /// One result per message, in request order.
+    pub results: Vec<EventResult>,
+    /// Accepted events whose timestamp was clamped.
+    pub clamped: usize,
+    /// Accepted events flagged by a `flag` schema.
+    pub schema_flagged: usize,
+}
+
+/// The request-independent ingestion logic. Cheap to share behind an `Arc`.
+pub struct Ingestor {
+    write_keys: WriteKeys,
+    options: EnrichOptions,
+    geo: Option<Arc<dyn GeoLookup>>,
+}
+
+impl std::fmt::Debug for Ingestor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ingestor")
+            .field("write_keys", &self.write_keys.len())
+            .field("options", &self.options)
+            .field("geo", &self.geo.is_some())
+            .finish()
+    }
+}
+
+impl Ingestor {
+    /// An ingestor for these write keys, without geo lookup.
+    pub fn new(write_keys: WriteKeys, options: EnrichOptions) -> Self {
+        Self {
+            write_keys,
+            options,
+            geo: None,
+        }
+    }
+
+    /// Adds a geo lookup of the client IP.
+    pub fn with_geo(mut self, geo: Arc<dyn GeoLookup>) -> Self {
+        self.geo = Some(geo);
+        self
+    }
+
+    /// Reads a decoded body (see [`crate::decode_body`]) and resolves its write key.
+    ///
+    /// The key comes from `Authorization: Basic` when that header yields one, else from the body's
+    /// `writeKey`.
+    pub fn parse<'a>(
+        &self,
+        endpoint: Endpoint,
+        authorization: Option<&str>,
+        body: &'a [u8],
+    ) -> Result<Parsed<'a>, IngestError> {
+        let envelope = match endpoint {
+            Endpoint::Batch => parse_batch(body)?,
+            Endpoint::Single(_) => parse_single(body)?,
+        };
+        let from_header = authorization.map(write_key_from_authorization);
+        let write_key = match (from_header, envelope.write_key) {
+            (Some(Ok(key)), _) => key,
+            (_, Some(key)) if !key.is_empty() => key,
+            (Some(Err(e)), _) => return Err(IngestError::BadAuthorization(e)),
+            (None, _) => return Err(IngestError::MissingWriteKey),
+        };
+        let source = self
+            .write_keys
+            .resolve(&write_key)
+            .ok_or(IngestError::UnknownWriteKey)?
+            .clone();
+        Ok(Parsed {
+            write_key,
+            source,
+            endpoint,
+            messages: envelope.messages,
+            sent_at: envelope.sent_at,
+        })
+    }
+
+    /// Validates and enriches every message of a parsed request.
+    pub fn process(
+        &self,
+        parsed: Parsed<'_>,
+        request: &RequestInfo<'_>,
+        schemas: &SchemaRegistry,
+    ) -> Processed {
+        let mut ctx = RequestContext::new(self, &parsed, request);
+        let mut out = Processed {
+            accepted: Vec::with_capacity(parsed.messages.len()),
+            results: Vec::with_capacity(parsed.messages.len()),
+            ..Processed::default()
+        };
+        for (index, raw) in parsed.messages.iter().enumerate() {
+            match ctx.process_one(raw, schemas) {
+                Ok(event) => {
+                    out.clamped += usize::from(event.clamped);
+                    out.schema_flagged += usize::from(event.flagged);
+                    out.results.push(EventResult::ok(event.message_id));
+                    out.accepted.push(event.record);
+                }
+                Err(drop) => {
+                    out.dead_letters.push(ctx.dead_letter(index, raw, &drop));
+                    out.drop_causes.push(drop.cause);
+                    out.results
+                        .push(EventResult::drop(drop.message_id, drop.reason));
+                }
+            }
+        }
+        out
+    }
+}
+
+struct Accepted {
+    message_id: String,
+    record: Record,
+    clamped: bool,
+    flagged: bool,
+}
+
+struct Dropped {
+    message_id: String,
+    cause: DropCause,
+    reason: String,
+}
+
+/// Per-request state: values computed once per request and small caches.
+struct RequestContext<'r> {
+    ingestor: &'r Ingestor,
+    write_key: &'r str,
+    source: &'r Source,
+    endpoint: Endpoint,
+    received_at: OffsetDateTime,
+    received_at_text: String,
+    batch_sent_at: Option<OffsetDateTime>,
+    client_ip: IpAddr,
+    header_user_agent: Option<&'r str>,
+    /// User agents parsed in this request and their serialized `ua` objects (`None`: nothing
+    /// recognised). A batch usually comes from one browser, so this stays tiny.
+    ua_cache: Vec<(String, Option<String>)>,
+    /// The last address looked up and its serialized `geo` object.
+    geo_cache: Option<(IpAddr, Option<String>)>,
+}
+
+/// A JSON string's value, borrowed when it holds no escape (the raw text was validated by the parser).
+fn json_str(text: &str) -> Option<Cow<'_, str>> {
+    let inner = text.strip_prefix('"')?.strip_suffix('"')?;
+    if inner.contains('\\') {
+        serde_json::from_str::<String>(text).ok().map(Cow::Owned)
+    } else {
+        Some(Cow::Borrowed(inner))
+    }
+}
+
+/// An id: a string or a number (read as its decimal text); `null` and `""` read as absent.
+fn id_value(raw: &RawValue) -> Result<Option<Cow<'_, str>>, ()> {
+    let text = raw.get();
+    match text.as_bytes().first() {
+        Some(b'"') => Ok(json_str(text).ok_or(())?).map(|s| (!s.is_empty()).then_some(s)),
+        Some(b'n') if text == "null" => Ok(None),
+        Some(b'-' | b'0'..=b'9') => serde_json::from_str::<serde_json::Number>(text)
+            .map(|n| Some(Cow::Owned(n.to_string())))
+            .map_err(|_| ()),
+        _ => Err(()),
+    }
+}
+
+fn string_value(raw: &RawValue) -> Result<Option<Cow<'_, str>>, ()> {
+    if raw.get() == "null" {
+        return Ok(None);
+    }
+    json_str(raw.get()).map(Some).ok_or(())
+}
+
+fn is_object_or_null(raw: &RawValue) -> bool {
+    let text = raw.get();
+    text.starts_with('{') || text == "null"
+}
+
+fn push_json_str(out: &mut Vec<u8>, s: &str) {
+    // Writing a str to a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
+fn push_str_field(out: &mut Vec<u8>, first: &mut bool, key: &str, value: &str) {
+    if !std::mem::take(first) {
+        out.push(b',');
+    }
+    push_json_str(out, key);
+    out.push(b':');
+    push_json_str(out, value);
+}
+
+fn push_field(out: &mut Vec<u8>, first: &mut bool, key: &str, value: &[u8]) {
+    if !std::mem::take(first) {
+        out.push(b',');
+    }
+    push_json_str(out, key);
+    out.push(b':');
+    out.extend_from_slice(value);
+}
+
+/// Fields the collector writes itself; a client's values for them are replaced.
+const REPLACED: [&str; 5] = ["type", "messageId", "timestamp", "receivedAt", "context"];
+
+impl<'r> RequestContext<'r> {
+    fn new(ingestor: &'r Ingestor, parsed: &'r Parsed<'_>, request: &RequestInfo<'r>) -> Self {
+        Self {
+            ingestor,
+            write_key: &parsed.write_key,
+            source: &parsed.source,
+            endpoint: parsed.endpoint,
+            received_at: request.received_at,
+            received_at_text: format_rfc3339_millis(unix_millis(request.received_at)),
+            batch_sent_at: parsed.sent_at.as_deref().and_then(parse_timestamp),
+            client_ip: client_ip(
+                request.peer,
+                request.forwarded_for,
+                &ingestor.options.trusted_proxies,
+            ),
+            header_user_agent: request.user_agent,
+            ua_cache: Vec::new(),
+            geo_cache: None,
+        }
+    }
+
+    fn process_one(
+        &mut self,
+        raw: &RawValue,
+        schemas: &SchemaRegistry,
+    ) -> Result<Accepted, Dropped> {
+        let Ok(fields) = Fields::parse(raw) else {
+            return Err(invalid(new_message_id(), "message: must be a JSON object"));
+        };
+        let message_id = match fields.get("messageId").map(id_value) {
+            None | Some(Ok(None)) => new_message_id(),
+            Some(Ok(Some(id))) => id.into_owned(),
+            Some(Err(())) => {
+                return Err(invalid(
+                    new_message_id(),
+                    "messageId: must be a string or a number",
+                ))
+            }
+        };
+        let size = raw.get().len();
+        if size > MAX_MESSAGE_BYTES {
+            return Err(Dropped {
+                message_id,
+                cause: DropCause::TooLarge,
+                reason: format!("message: {size} bytes is over the {MAX_MESSAGE_BYTES}-byte limit"),
+            });
+        }
+        macro_rules! check {
+            ($e:expr, $reason:expr) => {
+                match $e {
+                    Ok(v) => v,
+                    Err(()) => return Err(invalid(message_id, $reason)),
+                }
+            };
+        }
+        let sent_type = match fields.get("type") {
+            None => None,
+            Some(t) => {
+                let name = check!(string_value(t), "type: must be a string");
+                match name.as_deref().map(str::parse::<MessageType>) {
+                    None => None,
+                    Some(Ok(kind)) => Some(kind),
+                    Some(Err(e)) => return Err(invalid(message_id, format!("type: {e}"))),
+                }
+            }
+        };
+        let kind = match (self.endpoint, sent_type) {
+            (Endpoint::Single(path), None) => path,
+            (Endpoint::Single(path), Some(kind)) if kind == path => kind,
+            (Endpoint::Single(path), Some(kind)) => {
+                return Err(invalid(
+                    message_id,
+                    format!("type: is {kind:?} but the endpoint is /v1/{path}"),
+                ))
+            }
+            (Endpoint::Batch, Some(kind)) => kind,
+            (Endpoint::Batch, None) => return Err(invalid(message_id, "type: missing")),
+        };
+        let id = |name: &str| fields.get(name).map_or(Ok(None), id_value);
+        let user_id = check!(id("userId"), "userId: must be a string or a number");
+        let anonymous_id = check!(
+            id("anonymousId"),
+            "anonymousId: must be a string or a number"
+        );
+        let group_id = check!(id("groupId"), "groupId: must be a string or a number");
+        let previous_id = check!(id("previousId"), "previousId: must be a string or a number");
+        let text = |name: &str| fields.get(name).map_or(Ok(None), string_value);
+        let event = check!(text("event"), "event: must be a string");
+        check!(text("name"), "name: must be a string");
+        check!(text("category"), "category: must be a string");
+        for name in ["properties", "traits", "integrations", "context"] {
+            if fields.get(name).is_some_and(|v| !is_object_or_null(v)) {
+                return Err(invalid(message_id, format!("{name}: must be an object")));
+            }
+        }
+        let Some(distinct_id) = user_id.as_deref().or(anonymous_id.as_deref()) else {
+            return Err(invalid(
+                message_id,
+                "userId or anonymousId: one of them is required",
+            ));
+        };
+        match kind {
+            MessageType::Track if event.as_deref().is_none_or(|e| e.trim().is_empty()) => {
+                return Err(invalid(
+                    message_id,
+                    "event: required on a track, and must not be empty",
+                ));
+            }
+            MessageType::Group if group_id.is_none() => {
+                return Err(invalid(message_id, "groupId: required on a group"));
+            }
+            MessageType::Alias if user_id.is_none() => {
+                return Err(invalid(message_id, "userId: required on an alias"));
+            }
+            MessageType::Alias if previous_id.is_none() => {
+                return Err(invalid(message_id, "previousId: required on an alias"));
+            }
+            _ => {}
+        }
+        let time_field = |name: &str| -> Result<Option<OffsetDateTime>, ()> {
+            match fields.get(name).map(string_value).transpose()?.flatten() {
+                None => Ok(None),
+                Some(text) => parse_timestamp(&text).map(Some).ok_or(()),
+            }
+        };
+        let timestamp = check!(
+            time_field("timestamp"),
+            "timestamp: must be an ISO 8601 date-time"
+        );
+        let sent_at = check!(
+            time_field("sentAt"),
+            "sentAt: must be an ISO 8601 date-time"
+        );
+        let (corrected, clamped) =
+            corrected_timestamp(timestamp, sent_at.or(self.batch_sent_at), self.received_at);
+
+        let mut violations = Vec::new();
+        if let (MessageType::Track, Some(event)) = (kind, event.as_deref()) {
+            if schemas.has(event) {
+                let properties = match fields.get("properties") {
+                    Some(raw) if raw.get() != "null" => {
+                        serde_json::from_str(raw.get()).unwrap_or(Value::Null)
+                    }
+                    _ => Value::Object(Default::default()),
+                };
+                match schemas.check(event, &properties) {
+                    SchemaOutcome::Pass => {}
+                    SchemaOutcome::Flag(errors) => violations = errors,
+                    SchemaOutcome::Reject(reason) => {
+                        return Err(Dropped {
+                            message_id,
+                            cause: DropCause::Schema,
+                            reason,
+                        });
+                    }
+                }
+            }
+        }
+
+        let context = match fields.get("context") {
+            Some(raw) if raw.get() != "null" => {
+                check!(
+                    Fields::parse(raw).map_err(|_| ()),
+                    "context: must be an object"
+                )
+            }
+            _ => Fields::default(),
+        };
+        let payload = self.write_event(
+            &fields,
+            &context,
+            kind,
+            &message_id,
+            corrected,
+            clamped,
+            &violations,
+        );
+        let mut key = Vec::with_capacity(self.write_key.len() + 1 + distinct_id.len());
+        key.extend_from_slice(self.write_key.as_bytes());
+        key.push(b':');
+        key.extend_from_slice(distinct_id.as_bytes());
+        Ok(Accepted {
+            message_id,
+            record: Record { key, payload },
+            clamped,
+            flagged: !violations.is_empty(),
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn write_event(
+        &mut self,
+        fields: &Fields<'_>,
+        context: &Fields<'_>,
+        kind: MessageType,
+        message_id: &str,
+        timestamp: OffsetDateTime,
+        clamped: bool,
+        violations: &[String],
+    ) -> Vec<u8> {
+        let mut out = Vec::with_capacity(
+            fields
+                .0
+                .iter()
+                .map(|(k, v)| k.len() + v.get().len() + 4)
+                .sum::<usize>()
+                + 512,
+        );
+        out.push(b'{');
+        let mut first = true;
+        push_str_field(&mut out, &mut first, "type", kind.as_str());
+        let mut id = Vec::with_capacity(message_id.len() + 2);
+        push_json_str(&mut id, message_id);
+        push_field(&mut out, &mut first, "messageId", &id);
+        for (key, value) in &fields.0 {
+            if !REPLACED.contains(&key.as_ref()) {
+                push_field(&mut out, &mut first, key, value.get().as_bytes());
+            }
+        }
+        let ts = format_rfc3339_millis(unix_millis(timestamp));
+        push_str_field(&mut out, &mut first, "timestamp", &ts);
+        if fields.get("originalTimestamp").is_none() {
+            if let Some(original) = fields.get("timestamp").filter(|raw| raw.get() != "null") {
+                push_field(
+                    &mut out,
+                    &mut first,
+                    "originalTimestamp",
+                    original.get().as_bytes(),
+                );
+            }
+        }
+        push_str_field(&mut out, &mut first, "receivedAt", &self.received_at_text);
+
+        // context: the client's fields, then ip and footfall.
+        out.extend_from_slice(b",\"context\":{");
+        let mut first_ctx = true;
+        let client_ip = context
+            .get("ip")
+            .and_then(|raw| json_str(raw.get()))
+            .and_then(|text| text.parse::<IpAddr>().ok())
+            .unwrap_or(self.client_ip);
+        for (key, value) in &context.0 {
+            if key != "ip" && key != "footfall" {
+                push_field(&mut out, &mut first_ctx, key, value.get().as_bytes());
+            }
+        }
+        let shown_ip = if self.ingestor.options.anonymize_ip {
+            anonymize(client_ip)
+        } else {
+            client_ip
+        };
+        if !std::mem::take(&mut first_ctx) {
+            out.push(b',');
+        }
+        let _ = write!(out, "\"ip\":\"{shown_ip}\"");
+        let user_agent = context
+            .get("userAgent")
+            .and_then(|raw| json_str(raw.get()))
+            .or_else(|| self.header_user_agent.map(Cow::Borrowed));
+
+        let mut footfall = Vec::with_capacity(256);
+        footfall.extend_from_slice(b"{\"projectId\":");
+        push_json_str(&mut footfall, &self.source.project_id);
+        footfall.extend_from_slice(b",\"sourceId\":");
+        push_json_str(&mut footfall, &self.source.source_id);
+        if let Some(ua) = user_agent.and_then(|ua| self.user_agent_json(&ua)) {
+            footfall.extend_from_slice(b",\"ua\":");
+            footfall.extend_from_slice(ua.as_bytes());
+        }
+        if let Some(geo) = self.geo_json(client_ip) {
+            footfall.extend_from_slice(b",\"geo\":");
+            footfall.extend_from_slice(geo.as_bytes());
+        }
+        if clamped {
+            footfall.extend_from_slice(b",\"clampedTimestamp\":true");
+        }
+        if !violations.is_empty() {
+            footfall.extend_from_slice(b",\"schemaViolations\":");
+            let _ = serde_json::to_writer(&mut footfall, violations);
+        }
+        footfall.push(b'}');
+        push_field(&mut out, &mut first_ctx, "footfall", &footfall);
+        out.extend_from_slice(b"}}");
+        out
+    }
+
+    fn user_agent_json(&mut self, ua: &str) -> Option<String> {
+        if let Some((_, json)) = self.ua_cache.iter().find(|(cached, _)| cached == ua) {
+            return json.clone();
+        }
+        let json = parse_user_agent(ua).and_then(|info| serde_json::to_string(&info).ok());
+        if self.ua_cache.len() < 16 {
+            self.ua_cache.push((ua.to_owned(), json.clone()));
+        }
+        json
+    }
+
+    fn geo_json(&mut self, ip: IpAddr) -> Option<String> {
+        let geo = self.ingestor.geo.as_ref()?;
+        if let Some((cached, json)) = &self.geo_cache {
+            if *cached == ip {
+                return json.clone();
+            }
+        }
+        let json = geo.lookup(ip).and_then(|g| serde_json::to_string(&g).ok());
+        self.geo_cache = Some((ip, json.clone()));
+        json
+    }
+
+    fn dead_letter(&self, index: usize, raw: &RawValue, drop: &Dropped) -> Record {
+        let mut out = Vec::with_capacity(raw.get().len() + drop.reason.len() + 256);
+        let mut first = true;
+        out.push(b'{');
+        let mut text = |out: &mut Vec<u8>, key: &str, value: &str| {
+            let mut v = Vec::with_capacity(value.len() + 2);
+            push_json_str(&mut v, value);
+            push_field(out, &mut first, key, &v);
+        };
+        text(&mut out, "writeKey", self.write_key);
+        text(&mut out, "projectId", &self.source.project_id);
+        text(&mut out, "sourceId", &self.source.source_id);
+        text(&mut out, "receivedAt", &self.received_at_text);
+        text(&mut out, "messageId", &drop.message_id);
+        text(&mut out, "cause", drop.cause.as_str());
+        text(&mut out, "reason", &drop.reason);
+        out.extend_from_slice(format!(",\"index\":{index},\"payload\":").as_bytes());
+        out.extend_from_slice(raw.get().as_bytes());
+        out.push(b'}');
+        Record {
+            key: self.write_key.as_bytes().to_vec(),
+            payload: out,
+        }
+    }
+}
+
+fn invalid(message_id: String, reason: impl Into<String>) -> Dropped {
+    Dropped {
+        message_id,
+        cause: DropCause::Invalid,
+        reason: reason.into(),
+    }
+}
+
+fn new_message_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,343 @@
+use super::*;
+use crate::schema::SchemaPolicy;
+use footfall_protocol::auth::basic_authorization;
+use footfall_protocol::EventStatus;
+use serde_json::json;
+
+fn ingestor(options: EnrichOptions) -> Ingestor {
+    let mut keys = WriteKeys::new();
+    keys.insert(
+        "wk",
+        Source {
+            project_id: "p1".into(),
+            source_id: "s1".into(),
+        },
+    );
+    Ingestor::new(keys, options)
+}
+
+fn request(received_at: &str) -> RequestInfo<'static> {
+    RequestInfo {
+        peer: "198.51.100.7".parse().unwrap(),
+        forwarded_for: None,
+        user_agent: None,
+        received_at: parse_timestamp(received_at).unwrap(),
+    }
+}
+
+fn run(
+    ingestor: &Ingestor,
+    endpoint: Endpoint,
+    body: &Value,
+    schemas: &SchemaRegistry,
+) -> Processed {
+    let body = serde_json::to_vec(body).unwrap();
+    let auth = basic_authorization("wk");
+    let parsed = ingestor.parse(endpoint, Some(&auth), &body).unwrap();
+    ingestor.process(parsed, &request("2026-11-22T10:00:00Z"), schemas)
+}
+
+fn payload(record: &Record) -> Value {
+    serde_json::from_slice(&record.payload).unwrap()
+}
+
+#[test]
+fn accepts_good_events_and_drops_each_bad_one_with_the_field_named() {
+    let body = json!({"batch": [
+        {"type": "track", "event": "A", "userId": "u1", "messageId": "m1"},
+        {"type": "track", "event": "", "userId": "u1", "messageId": "m2"},
+        {"type": "identify", "messageId": "m3"},
+        {"type": "group", "userId": "u1", "messageId": "m4"},
+        {"type": "alias", "userId": "u1", "messageId": "m5"},
+        {"type": "track", "event": "B", "userId": {"a": 1}, "messageId": "m6"},
+        {"type": "page", "anonymousId": "a1", "properties": [1], "messageId": "m7"},
+        {"type": "click", "anonymousId": "a1", "messageId": "m8"},
+        {"type": "page", "anonymousId": "a1", "timestamp": "yesterday", "messageId": "m9"},
+        7,
+        {"type": "screen", "anonymousId": 42, "messageId": 10}
+    ]});
+    let out = run(
+        &ingestor(EnrichOptions::default()),
+        Endpoint::Batch,
+        &body,
+        &SchemaRegistry::new(),
+    );
+    let statuses: Vec<_> = out.results.iter().map(|r| r.status).collect();
+    use EventStatus::{Drop, Ok};
+    assert_eq!(
+        statuses,
+        [Ok, Drop, Drop, Drop, Drop, Drop, Drop, Drop, Drop, Drop, Ok]
+    );
+    let reasons: Vec<_> = out
+        .results
+        .iter()
+        .filter_map(|r| r.reason.as_deref())
+        .collect();
+    for (reason, field) in reasons.iter().zip([
+        "event:",
+        "userId or anonymousId",
+        "groupId:",
+        "previousId:",
+        "userId:",
+        "properties:",
+        "type:",
+        "timestamp:",
+        "message:",
+    ]) {
+        assert!(
+            reason.starts_with(field),
+            "{reason:?} should name {field:?}"
+        );
+    }
+    assert_eq!(out.results[10].message_id, "10");
+    assert_eq!(out.accepted.len(), 2);
+    assert_eq!(out.dead_letters.len(), 9);
+    assert_eq!(
+        out.results[9].message_id.len(),
+        36,
+        "an id is assigned even to a non-object"
+    );
+}
+
+#[test]
+fn dead_letters_carry_the_raw_payload_and_the_reason() {
+    let body = br#"{"batch":[{"type":"track","userId":"u1", "messageId":"m2","odd":  [1, 2]}]}"#;
+    let ing = ingestor(EnrichOptions::default());
+    let parsed = ing
+        .parse(Endpoint::Batch, Some(&basic_authorization("wk")), body)
+        .unwrap();
+    let out = ing.process(
+        parsed,
+        &request("2026-11-22T10:00:00Z"),
+        &SchemaRegistry::new(),
+    );
+    let text = String::from_utf8(out.dead_letters[0].payload.clone()).unwrap();
+    assert!(
+        text.contains(
+            r#""payload":{"type":"track","userId":"u1", "messageId":"m2","odd":  [1, 2]}"#
+        ),
+        "{text}"
+    );
+    let letter: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        letter["reason"],
+        "event: required on a track, and must not be empty"
+    );
+    assert_eq!(letter["writeKey"], "wk");
+    assert_eq!(letter["receivedAt"], "2026-11-22T10:00:00.000Z");
+    assert_eq!(letter["cause"], "invalid");
+    assert_eq!(out.dead_letters[0].key, b"wk");
+}
+
+#[test]
+fn enriches_accepted_events_and_keeps_unknown_fields() {
+    let body = json!({"batch": [{"type": "track", "event": "A", "anonymousId": "a1", "_metadata": {"x": 1},
+        "timestamp": "2026-11-22T10:59:00.123456+00:00", "context": {"library": {"name": "x"}, "footfall": "spoof"}}],
+        "sentAt": "2026-11-22T11:00:00Z"});
+    let out = run(
+        &ingestor(EnrichOptions::default()),
+        Endpoint::Batch,
+        &body,
+        &SchemaRegistry::new(),
+    );
+    let event = payload(&out.accepted[0]);
+    assert_eq!(
+        event["timestamp"], "2026-11-22T09:59:00.123Z",
+        "skew-corrected by an hour"
+    );
+    assert_eq!(
+        event["originalTimestamp"],
+        "2026-11-22T10:59:00.123456+00:00"
+    );
+    assert_eq!(event["receivedAt"], "2026-11-22T10:00:00.000Z");
+    assert_eq!(event["_metadata"]["x"], 1);
+    assert_eq!(event["context"]["library"]["name"], "x");
+    assert_eq!(event["context"]["ip"], "198.51.100.7");
+    assert_eq!(
+        event["context"]["footfall"],
+        json!({"projectId": "p1", "sourceId": "s1"})
+    );
+    assert_eq!(
+        event["messageId"].as_str().unwrap().len(),
+        36,
+        "a missing messageId is assigned"
+    );
+    assert_eq!(
+        out.results[0].message_id,
+        event["messageId"].as_str().unwrap()
+    );
+    assert_eq!(out.accepted[0].key, b"wk:a1");
+}
+
+#[test]
+fn message_sent_at_wins_over_the_batch_sent_at() {
+    let body = json!({"batch": [{"type": "page", "userId": "u", "timestamp": "2026-11-22T10:00:00Z",
+        "sentAt": "2026-11-22T10:00:10Z"}], "sentAt": "2026-11-22T12:00:00Z"});
+    let out = run(
+        &ingestor(EnrichOptions::default()),
+        Endpoint::Batch,
+        &body,
+        &SchemaRegistry::new(),
+    );
+    assert_eq!(
+        payload(&out.accepted[0])["timestamp"],
+        "2026-11-22T09:59:50.000Z"
+    );
+}
+
+#[test]
+fn clamps_future_timestamps_and_flags_them() {
+    let body = json!({"batch": [{"type": "track", "event": "A", "userId": "u", "timestamp": "2026-11-25T00:00:00Z"}]});
+    let out = run(
+        &ingestor(EnrichOptions::default()),
+        Endpoint::Batch,
+        &body,
+        &SchemaRegistry::new(),
+    );
+    let event = payload(&out.accepted[0]);
+    assert_eq!(event["timestamp"], "2026-11-22T10:00:00.000Z");
+    assert_eq!(event["context"]["footfall"]["clampedTimestamp"], true);
+    assert_eq!(out.clamped, 1);
+}
+
+#[test]
+fn parses_the_user_agent_and_anonymizes_the_client_ip() {
+    let options = EnrichOptions {
+        anonymize_ip: true,
+        ..EnrichOptions::default()
+    };
+    let ua = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
+    let body = json!({"batch": [
+        {"type": "page", "userId": "u", "context": {"userAgent": ua}},
+        {"type": "page", "userId": "u", "context": {"userAgent": ua, "ip": "2001:db8:1:2:3:4:5:6"}}]});
+    let out = run(
+        &ingestor(options),
+        Endpoint::Batch,
+        &body,
+        &SchemaRegistry::new(),
+    );
+    let first = payload(&out.accepted[0]);
+    assert_eq!(first["context"]["ip"], "198.51.100.0");
+    assert_eq!(first["context"]["footfall"]["ua"]["bot"], true);
+    assert_eq!(first["context"]["footfall"]["ua"]["category"], "crawler");
+    assert_eq!(payload(&out.accepted[1])["context"]["ip"], "2001:db8:1::");
+}
+
+#[test]
+fn single_endpoints_force_the_type_from_the_path() {
+    let ing = ingestor(EnrichOptions::default());
+    let out = run(
+        &ing,
+        Endpoint::Single(MessageType::Track),
+        &json!({"event": "A", "userId": "u"}),
+        &SchemaRegistry::new(),
+    );
+    assert_eq!(payload(&out.accepted[0])["type"], "track");
+    let out = run(
+        &ing,
+        Endpoint::Single(MessageType::Track),
+        &json!({"type": "page", "userId": "u"}),
+        &SchemaRegistry::new(),
+    );
+    assert!(out.results[0]
+        .reason
+        .as_deref()
+        .unwrap()
+        .starts_with("type:"));
+}
+
+#[test]
+fn drops_messages_over_32_kb() {
+    let big = "x".repeat(MAX_MESSAGE_BYTES);
+    let body = json!({"batch": [{"type": "track", "event": "A", "userId": "u", "properties": {"big": big}}]});
+    let out = run(
+        &ingestor(EnrichOptions::default()),
+        Endpoint::Batch,
+        &body,
+        &SchemaRegistry::new(),
+    );
+    assert_eq!(out.drop_causes, [DropCause::TooLarge]);
+    assert!(out.results[0].reason.as_deref().unwrap().contains("32768"));
+}
+
+#[test]
+fn applies_schema_policies() {
+    let schema = json!({"type": "object", "required": ["plan"]});
+    let mut schemas = SchemaRegistry::new();
+    schemas
+        .insert("Strict", &schema, SchemaPolicy::Reject)
+        .unwrap();
+    schemas
+        .insert("Loose", &schema, SchemaPolicy::Flag)
+        .unwrap();
+    let body = json!({"batch": [
+        {"type": "track", "event": "Strict", "userId": "u"},
+        {"type": "track", "event": "Loose", "userId": "u", "properties": {}},
+        {"type": "track", "event": "Strict", "userId": "u", "properties": {"plan": "pro"}}]});
+    let out = run(
+        &ingestor(EnrichOptions::default()),
+        Endpoint::Batch,
+        &body,
+        &schemas,
+    );
+    assert_eq!(out.drop_causes, [DropCause::Schema]);
+    assert!(out.results[0].reason.as_deref().unwrap().contains("plan"));
+    let flagged = payload(&out.accepted[0]);
+    assert!(flagged["context"]["footfall"]["schemaViolations"][0]
+        .as_str()
+        .unwrap()
+        .contains("plan"));
+    assert_eq!(out.schema_flagged, 1);
+    assert_eq!(out.accepted.len(), 2);
+}
+
+#[test]
+fn resolves_the_write_key_from_auth_or_body() {
+    let ing = ingestor(EnrichOptions::default());
+    let body = br#"{"batch":[],"writeKey":"wk"}"#;
+    assert_eq!(
+        ing.parse(Endpoint::Batch, None, body)
+            .unwrap()
+            .source
+            .project_id,
+        "p1"
+    );
+    assert_eq!(
+        ing.parse(Endpoint::Batch, Some("Bearer x"), body)
+            .unwrap()
+            .write_key,
+        "wk"
+    );
+    let no_key = br#"{"batch":[]}"#;
+    assert_eq!(
+        ing.parse(Endpoint::Batch, None, no_key).unwrap_err(),
+        IngestError::MissingWriteKey
+    );
+    let other = basic_authorization("nope");
+    assert_eq!(
+        ing.parse(Endpoint::Batch, Some(&other), no_key)
+            .unwrap_err(),
+        IngestError::UnknownWriteKey
+    );
+    let single = br#"{"type":"track","event":"A","userId":"u","writeKey":"wk"}"#;
+    assert!(ing
+        .parse(Endpoint::Single(MessageType::Track), None, single)
+        .is_ok());
+}
+
+#[test]
+fn uses_forwarded_for_only_from_trusted_proxies() {
+    let options = EnrichOptions {
+        trusted_proxies: vec!["198.51.100.0/24".parse().unwrap()],
+        ..Default::default()
+    };
+    let ing = ingestor(options);
+    let body = br#"{"batch":[{"type":"page","userId":"u"}]}"#;
+    let parsed = ing
+        .parse(Endpoint::Batch, Some(&basic_authorization("wk")), body)
+        .unwrap();
+    let mut req = request("2026-11-22T10:00:00Z");
+    req.forwarded_for = Some("9.9.9.9, 203.0.113.5");
+    let out = ing.process(parsed, &req, &SchemaRegistry::new());
+    assert_eq!(payload(&out.accepted[0])["context"]["ip"], "203.0.113.5");
+}

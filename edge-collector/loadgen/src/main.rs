@@ -1,0 +1,352 @@
+//! `footfall-loadgen`: sends realistic Segment batches to a collector and reports throughput, latency
+//! and the server's CPU cost per event.
+//!
+//! Each of `--connections` tasks keeps one HTTP/1.1 keep-alive connection and posts batches back to back
+//! until `--duration` has passed or `--requests` were sent. Bodies are generated up front (a pool of
+//! distinct batches of track/page/identify events, about 300 bytes each, for `--users` users), so the
+//! generator spends its CPU on sending, not on JSON. With `--server-pid`, the server's user+system CPU
+//! time is read from `/proc/<pid>/stat` before and after, giving events per server CPU-second.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+use bytes::Bytes;
+use clap::Parser;
+use hdrhistogram::Histogram;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1;
+use hyper_util::rt::TokioIo;
+
+/// Load generator for the Footfall collector.
+#[derive(Debug, Parser)]
+#[command(name = "footfall-loadgen", version, about, long_about)]
+struct Args {
+    /// Collector base URL (http only), e.g. http://127.0.0.1:8080.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    url: String,
+    /// Write key sent in Basic auth.
+    #[arg(long, default_value = "wk_load")]
+    write_key: String,
+    /// Concurrent keep-alive connections.
+    #[arg(long, short = 'c', default_value_t = 8)]
+    connections: usize,
+    /// How long to run, in seconds (ignored when --requests is given).
+    #[arg(long, short = 'd', default_value_t = 10)]
+    duration: u64,
+    /// Stop after this many requests in total.
+    #[arg(long, short = 'n')]
+    requests: Option<u64>,
+    /// Events per batch.
+    #[arg(long, default_value_t = 50)]
+    batch_size: usize,
+    /// Distinct users the events are spread over.
+    #[arg(long, default_value_t = 10_000)]
+    users: u64,
+    /// Gzip the bodies (Content-Encoding: gzip).
+    #[arg(long)]
+    gzip: bool,
+    /// Distinct pre-generated batch bodies.
+    #[arg(long, default_value_t = 256)]
+    pool: usize,
+    /// PID of the collector, to measure its CPU time from /proc/<pid>/stat.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Clock ticks per second of /proc/<pid>/stat (`getconf CLK_TCK`).
+    #[arg(long, default_value_t = 100)]
+    clk_tck: u64,
+}
+
+const USER_AGENTS: [&str; 3] = [
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_6) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.0 Safari/605.1.15",
+];
+const EVENTS: [&str; 5] = [
+    "Product Viewed",
+    "Product Added",
+    "Checkout Started",
+    "Order Completed",
+    "Signed Up",
+];
+const PAGES: [&str; 4] = ["/", "/pricing", "/docs/getting-started", "/blog/journeys"];
+
+fn uuid(rng: &mut fastrand::Rng) -> String {
+    let b = rng.u128(..);
+    let h = format!("{b:032x}");
+    format!(
+        "{}-{}-4{}-a{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[13..16],
+        &h[17..20],
+        &h[20..32]
+    )
+}
+
+/// One event of about 300 bytes: 70 % track, 20 % page, 10 % identify.
+fn event(rng: &mut fastrand::Rng, users: u64, now_ms: i64) -> serde_json::Value {
+    let user = rng.u64(0..users);
+    let anonymous_id = format!("anon-{user:08x}");
+    let timestamp = footfall_protocol::format_rfc3339_millis(now_ms - rng.i64(0..5_000));
+    let ua = USER_AGENTS[(user / 3 % 3) as usize];
+    // A third of the users are on the web (with a user agent), the rest come through server libraries.
+    let context = if user % 3 == 0 {
+        serde_json::json!({"library": {"name": "analytics.js", "version": "1.70.0"}, "userAgent": ua})
+    } else {
+        serde_json::json!({"library": {"name": "analytics-python", "version": "2.4.0"}})
+    };
+    let mut e = match rng.u8(0..10) {
+        0..=6 => serde_json::json!({"type": "track", "event": EVENTS[rng.usize(0..EVENTS.len())],
+            "properties": {"product_id": format!("p-{}", rng.u32(0..5000)), "price": rng.u32(100..20000) as f64 / 100.0}}),
+        7 | 8 => serde_json::json!({"type": "page", "name": "Page",
+            "properties": {"path": PAGES[rng.usize(0..PAGES.len())]}}),
+        _ => {
+            serde_json::json!({"type": "identify", "userId": format!("user-{user}"), "traits": {"plan": "pro"}})
+        }
+    };
+    let m = e.as_object_mut().expect("an object");
+    m.insert("anonymousId".into(), anonymous_id.into());
+    m.insert("messageId".into(), uuid(rng).into());
+    m.insert("timestamp".into(), timestamp.into());
+    m.insert("context".into(), context);
+    e
+}
+
+fn bodies(args: &Args) -> Vec<(Bytes, usize)> {
+    let mut rng = fastrand::Rng::with_seed(7);
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    (0..args.pool.max(1))
+        .map(|_| {
+            let batch: Vec<_> = (0..args.batch_size)
+                .map(|_| event(&mut rng, args.users, now_ms))
+                .collect();
+            let sent_at = footfall_protocol::format_rfc3339_millis(now_ms);
+            let json = serde_json::to_vec(&serde_json::json!({"batch": batch, "sentAt": sent_at}))
+                .expect("json");
+            let raw_len = json.len();
+            let body = if args.gzip {
+                use std::io::Write;
+                let mut enc =
+                    flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                enc.write_all(&json).expect("in memory");
+                enc.finish().expect("in memory")
+            } else {
+                json
+            };
+            (Bytes::from(body), raw_len)
+        })
+        .collect()
+}
+
+fn server_cpu_ticks(pid: u32) -> anyhow::Result<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .with_context(|| format!("no process {pid}"))?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat
+        .rsplit_once(')')
+        .context("unexpected /proc stat format")?
+        .1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after the name.
+    let utime: u64 = fields.get(11).context("no utime")?.parse()?;
+    let stime: u64 = fields.get(12).context("no stime")?.parse()?;
+    Ok(utime + stime)
+}
+
+#[derive(Default)]
+struct Outcome {
+    latency: Option<Histogram<u64>>,
+    statuses: std::collections::BTreeMap<String, u64>,
+    ok_requests: u64,
+    ok_events: u64,
+}
+
+/// What every connection sends, and the shared stop condition.
+struct Plan {
+    host: String,
+    authorization: String,
+    path: String,
+    gzip: bool,
+    bodies: Vec<(Bytes, usize)>,
+    batch_size: usize,
+    sent: AtomicU64,
+    limit: Option<u64>,
+    deadline: Instant,
+}
+
+async fn worker(plan: Arc<Plan>, seed: usize) -> anyhow::Result<Outcome> {
+    let Plan {
+        host,
+        authorization,
+        path,
+        gzip,
+        bodies,
+        batch_size,
+        ..
+    } = &*plan;
+    let (gzip, batch_size) = (*gzip, *batch_size);
+    let shared = &plan;
+    let stream = tokio::net::TcpStream::connect(host.as_str())
+        .await
+        .with_context(|| format!("cannot connect to {host}"))?;
+    stream.set_nodelay(true)?;
+    let (mut sender, connection) = http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    let mut outcome = Outcome {
+        latency: Some(Histogram::new_with_bounds(1, 60_000_000, 3)?),
+        ..Outcome::default()
+    };
+    let mut i = seed;
+    loop {
+        if Instant::now() >= shared.deadline {
+            break;
+        }
+        if let Some(limit) = shared.limit {
+            if shared.sent.fetch_add(1, Ordering::Relaxed) >= limit {
+                break;
+            }
+        }
+        let (body, _) = &bodies[i % bodies.len()];
+        i += 1;
+        let mut request = hyper::Request::post(path.as_str())
+            .header("host", host.as_str())
+            .header("authorization", authorization.as_str())
+            .header("content-type", "application/json");
+        if gzip {
+            request = request.header("content-encoding", "gzip");
+        }
+        let request = request.body(Full::new(body.clone()))?;
+        sender.ready().await?;
+        let start = Instant::now();
+        let response = sender.send_request(request).await?;
+        let status = response.status();
+        response.into_body().collect().await?;
+        let micros = start.elapsed().as_micros() as u64;
+        if let Some(h) = outcome.latency.as_mut() {
+            h.saturating_record(micros.max(1));
+        }
+        *outcome
+            .statuses
+            .entry(status.as_u16().to_string())
+            .or_default() += 1;
+        if status.is_success() {
+            outcome.ok_requests += 1;
+            outcome.ok_events += batch_size as u64;
+        }
+    }
+    Ok(outcome)
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let Some(rest) = args.url.strip_prefix("http://") else {
+        bail!("--url must start with http://");
+    };
+    let (host, base_path) = rest.split_once('/').map_or((rest, ""), |(h, p)| (h, p));
+    let path = format!(
+        "/{}v1/batch",
+        if base_path.is_empty() {
+            String::new()
+        } else {
+            format!("{}/", base_path.trim_end_matches('/'))
+        }
+    );
+    let host = host.to_owned();
+    let pool = bodies(&args);
+    let avg_body = pool.iter().map(|(b, _)| b.len()).sum::<usize>() / pool.len();
+    let avg_event =
+        pool.iter().map(|(_, raw)| raw).sum::<usize>() / pool.len() / args.batch_size.max(1);
+    let authorization = footfall_protocol::auth::basic_authorization(&args.write_key);
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let cpu_before = args.server_pid.map(server_cpu_ticks).transpose()?;
+    let started = Instant::now();
+    let duration = if args.requests.is_some() {
+        Duration::from_secs(3600)
+    } else {
+        Duration::from_secs(args.duration)
+    };
+    let plan = Arc::new(Plan {
+        host,
+        authorization,
+        path,
+        gzip: args.gzip,
+        bodies: pool,
+        batch_size: args.batch_size,
+        sent: AtomicU64::new(0),
+        limit: args.requests,
+        deadline: started + duration,
+    });
+    let outcomes = runtime.block_on(async {
+        let tasks: Vec<_> = (0..args.connections)
+            .map(|c| tokio::spawn(worker(plan.clone(), c * 31)))
+            .collect();
+        let mut outcomes = Vec::new();
+        for task in tasks {
+            outcomes.push(task.await?);
+        }
+        anyhow::Ok(outcomes)
+    })?;
+    let elapsed = started.elapsed().as_secs_f64();
+    let cpu_after = args.server_pid.map(server_cpu_ticks).transpose()?;
+
+    let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+    let mut statuses = std::collections::BTreeMap::<String, u64>::new();
+    let (mut ok_requests, mut ok_events, mut errors) = (0u64, 0u64, Vec::new());
+    for outcome in outcomes {
+        match outcome {
+            Ok(o) => {
+                if let Some(h) = &o.latency {
+                    latency.add(h)?;
+                }
+                for (k, v) in o.statuses {
+                    *statuses.entry(k).or_default() += v;
+                }
+                ok_requests += o.ok_requests;
+                ok_events += o.ok_events;
+            }
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    let ms = |q: f64| latency.value_at_quantile(q) as f64 / 1000.0;
+    println!("footfall-loadgen: {} connections, {:.1} s, batches of {} events (~{avg_event} B/event, {avg_body} B/body{})",
+        args.connections, elapsed, args.batch_size, if args.gzip { " gzipped" } else { "" });
+    println!("| metric | value |");
+    println!("|---|---|");
+    println!("| requests ok | {ok_requests} |");
+    println!("| events ok | {ok_events} |");
+    println!("| requests/s | {:.0} |", ok_requests as f64 / elapsed);
+    println!("| events/s | {:.0} |", ok_events as f64 / elapsed);
+    println!("| latency p50 | {:.2} ms |", ms(0.5));
+    println!("| latency p99 | {:.2} ms |", ms(0.99));
+    println!("| latency max | {:.2} ms |", latency.max() as f64 / 1000.0);
+    for (status, n) in &statuses {
+        println!("| status {status} | {n} |");
+    }
+    for e in &errors {
+        println!("| connection error | {e} |");
+    }
+    if let (Some(before), Some(after)) = (cpu_before, cpu_after) {
+        let cpu = (after - before) as f64 / args.clk_tck as f64;
+        println!(
+            "| server CPU | {cpu:.2} s ({:.0} % of one core) |",
+            100.0 * cpu / elapsed
+        );
+        if cpu > 0.0 {
+            println!(
+                "| events per server CPU-second | {:.0} |",
+                ok_events as f64 / cpu
+            );
+        }
+    }
+    Ok(())
+}
