@@ -24,6 +24,19 @@
 //! projectId = "shop"
 //! sourceId = "web"
 //! ```
+//!
+//! With `sink = "kafka"`, the `[kafka]` table holds every setting of `footfall_kafka::KafkaConfig`
+//! (brokers, topics, spill directory and budget, …); the `--kafka-*` flags override the common ones:
+//!
+//! ```text
+//! sink = "kafka"
+//! [kafka]
+//! brokers = ["10.0.0.5:9092", "10.0.0.6:9092"]
+//! events_topic = "footfall.events"
+//! dead_letter_topic = "footfall.dead-letters"
+//! spill_dir = "/var/lib/footfall/kafka-spill"
+//! spill_max_bytes = 10_000_000_000
+//! ```
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -44,6 +57,8 @@ pub enum SinkKind {
     Memory,
     /// The embedded durable log (`footfall-eventlog`); needs `log_dir` and `dead_letter_dir`.
     Log,
+    /// Kafka, with the idempotent producer (acks=all) and a local spill log while Kafka is down.
+    Kafka,
 }
 
 /// How logs are written to stderr.
@@ -119,6 +134,25 @@ pub struct Args {
     /// Retry-After sent with 503 when the sink cannot take events, in seconds [default: 5].
     #[arg(long, env = "FOOTFALL_COLLECTOR_RETRY_AFTER_SECS")]
     pub retry_after_secs: Option<u64>,
+    /// Kafka bootstrap brokers, host:port; repeat, or separate with commas (sink = kafka).
+    #[arg(
+        long = "kafka-broker",
+        env = "FOOTFALL_COLLECTOR_KAFKA_BROKERS",
+        value_delimiter = ','
+    )]
+    pub kafka_brokers: Vec<String>,
+    /// Kafka topic for accepted events [default: footfall.events].
+    #[arg(long, env = "FOOTFALL_COLLECTOR_KAFKA_EVENTS_TOPIC")]
+    pub kafka_events_topic: Option<String>,
+    /// Kafka topic for dead letters [default: footfall.dead-letters].
+    #[arg(long, env = "FOOTFALL_COLLECTOR_KAFKA_DEAD_LETTER_TOPIC")]
+    pub kafka_dead_letter_topic: Option<String>,
+    /// Where events spill while Kafka is unreachable; they drain to Kafka, in order, when it returns.
+    #[arg(long, env = "FOOTFALL_COLLECTOR_KAFKA_SPILL_DIR")]
+    pub kafka_spill_dir: Option<PathBuf>,
+    /// Disk budget of the spill log in bytes; past it clients get 503 with Retry-After.
+    #[arg(long, env = "FOOTFALL_COLLECTOR_KAFKA_SPILL_MAX_BYTES")]
+    pub kafka_spill_max_bytes: Option<u64>,
     /// Log format on stderr [default: text]. Filter with RUST_LOG.
     #[arg(long, env = "FOOTFALL_COLLECTOR_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -161,6 +195,8 @@ pub struct FileConfig {
     pub retry_after_secs: Option<u64>,
     /// Log format.
     pub log_format: Option<LogFormat>,
+    /// Kafka delivery settings (sink = kafka).
+    pub kafka: Option<footfall_kafka::KafkaConfig>,
 }
 
 /// Per-write-key rate limit.
@@ -173,7 +209,7 @@ pub struct RateLimit {
 }
 
 /// Where events go, validated.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum SinkConfig {
     /// In memory.
     Memory,
@@ -186,6 +222,8 @@ pub enum SinkConfig {
         /// Disk budget of each log.
         max_disk_bytes: Option<u64>,
     },
+    /// Kafka, spilling to a local log while it is unreachable.
+    Kafka(footfall_kafka::KafkaConfig),
 }
 
 /// The validated configuration.
@@ -333,6 +371,28 @@ impl Config {
                     max_disk_bytes: args.log_max_disk_bytes.or(file.log_max_disk_bytes),
                 }
             }
+            SinkKind::Kafka => {
+                let mut kafka = file.kafka.unwrap_or_default();
+                if !args.kafka_brokers.is_empty() {
+                    kafka.brokers = args.kafka_brokers;
+                }
+                if let Some(topic) = args.kafka_events_topic {
+                    kafka.events_topic = topic;
+                }
+                if let Some(topic) = args.kafka_dead_letter_topic {
+                    kafka.dead_letter_topic = topic;
+                }
+                if let Some(dir) = args.kafka_spill_dir {
+                    kafka.spill_dir = dir;
+                }
+                if let Some(bytes) = args.kafka_spill_max_bytes {
+                    kafka.spill_max_bytes = bytes;
+                }
+                kafka
+                    .validate()
+                    .map_err(|e| ConfigError::Invalid(format!("kafka: {e}")))?;
+                SinkConfig::Kafka(kafka)
+            }
         };
         let schema_reload_secs = args
             .schema_reload_secs
@@ -415,6 +475,23 @@ mod tests {
         );
         let bad = Args::parse_from(["footfall-collector", "--write-key", "k=p"]);
         assert!(Config::from_raw(bad, FileConfig::default()).is_err());
+    }
+
+    #[test]
+    fn kafka_flags_override_the_kafka_table() {
+        let f = file("sink = \"kafka\"\n[kafka]\nbrokers = [\"a:9092\"]\nevents_topic = \"t1\"\n[write_keys.k]\nprojectId = \"p\"\nsourceId = \"s\"\n");
+        let args = Args::parse_from(["footfall-collector", "--kafka-broker", "b:9092,c:9092"]);
+        let config = Config::from_raw(args, f).unwrap();
+        let SinkConfig::Kafka(kafka) = config.sink else {
+            panic!("sink = kafka")
+        };
+        assert_eq!(kafka.brokers, ["b:9092", "c:9092"]);
+        assert_eq!(kafka.events_topic, "t1");
+        let bad = file("sink = \"kafka\"\n[kafka]\nbrokers = []\n[write_keys.k]\nprojectId = \"p\"\nsourceId = \"s\"\n");
+        let err = Config::from_raw(Args::default(), bad)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("kafka: "), "{err}");
     }
 
     #[test]

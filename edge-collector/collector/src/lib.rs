@@ -54,6 +54,7 @@ use std::sync::Arc;
 pub use config::{Args, Config, LogFormat, SinkConfig};
 pub use error::Error;
 pub use router::router;
+pub use sinks::kafka::KafkaSink;
 pub use sinks::log::LogSink;
 pub use sinks::memory::MemorySink;
 pub use sinks::{EventSink, SinkError};
@@ -92,6 +93,9 @@ where
             let sink = LogSink::open(events_dir, dead_letter_dir, log_config)
                 .map_err(|e| Error::Startup(e.to_string()))?;
             Arc::new(sink)
+        }
+        SinkConfig::Kafka(kafka) => {
+            Arc::new(KafkaSink::new(kafka).map_err(|e| Error::Startup(e.to_string()))?)
         }
     };
     serve_with_sink(config, sink, listener, shutdown).await

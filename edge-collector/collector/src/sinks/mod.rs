@@ -6,18 +6,17 @@
 //! nothing may be assumed stored; the client is told to retry (503 + Retry-After), and since clients keep
 //! the same `messageId` on retries, duplicates are removed downstream.
 //!
-//! A future Kafka sink fits the same trait: produce, and on a retriable broker error spill the records
-//! to the local log (which is durable too) before returning `Ok`; return [`SinkError::Full`] only when
-//! the spill log is over its disk budget.
-//!
 //! * [`memory`]: keeps records in memory, for tests and benchmarks.
 //! * [`log`]: the embedded durable log (`footfall-eventlog`), the default for production.
+//! * [`kafka`]: Kafka at scale; while Kafka is unreachable records spill to a local log (durable too)
+//!   and drain when it returns, so [`SinkError::Full`] comes only when the spill is over its budget.
 
 use std::future::Future;
 use std::pin::Pin;
 
 pub use footfall_ingest::Record;
 
+pub mod kafka;
 pub mod log;
 pub mod memory;
 

@@ -1,0 +1,146 @@
+//! Shared by the Kafka integration tests: a collector on the Kafka sink, served in-process, and a way
+//! to read its topics back.
+#![allow(dead_code)]
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use footfall_collector::{serve, SinkConfig};
+use footfall_kafka::{KafkaConfig, KafkaSource, KafkaSourceConfig};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+
+pub type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
+
+pub fn http() -> HttpClient {
+    Client::builder(TokioExecutor::new()).build_http()
+}
+
+pub fn bootstrap() -> String {
+    std::env::var("FOOTFALL_KAFKA_BOOTSTRAP").unwrap_or_else(|_| "127.0.0.1:19092".to_owned())
+}
+
+/// A topic name no earlier run used.
+pub fn unique(name: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("ff-collector-{name}-{}-{nanos}", std::process::id())
+}
+
+/// Runs `scripts/infra/kafka.sh <command>`, failing the test with its output if it fails.
+pub fn kafka_sh(command: &str) {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/infra/kafka.sh");
+    let output = Command::new("bash")
+        .arg(script)
+        .arg(command)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "kafka.sh {command} failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Serves a collector on the Kafka sink; returns its address and a handle that stops it.
+pub async fn start(
+    events: &str,
+    dead_letters: &str,
+    spill: &Path,
+) -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    let mut config = common_config();
+    config.sink = SinkConfig::Kafka(KafkaConfig {
+        brokers: vec![bootstrap()],
+        events_topic: events.to_owned(),
+        dead_letter_topic: dead_letters.to_owned(),
+        client_id: "footfall-collector-tests".to_owned(),
+        spill_dir: spill.to_path_buf(),
+        ..KafkaConfig::default()
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(serve(config, listener, async {
+        let _ = stopped.await;
+    }));
+    (addr, stop)
+}
+
+fn common_config() -> footfall_collector::Config {
+    let mut keys = footfall_ingest::WriteKeys::new();
+    keys.insert(
+        "wk_test",
+        footfall_ingest::Source {
+            project_id: "shop".into(),
+            source_id: "web".into(),
+        },
+    );
+    footfall_collector::Config::new(keys)
+}
+
+/// POSTs a batch; returns the status and the messageIds answered `ok`.
+pub async fn post_batch(
+    client: &HttpClient,
+    addr: std::net::SocketAddr,
+    body: String,
+) -> Option<(u16, Vec<String>)> {
+    let request = hyper::Request::post(format!("http://{addr}/v1/batch"))
+        .header(
+            "authorization",
+            footfall_protocol::auth::basic_authorization("wk_test"),
+        )
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body)))
+        .unwrap();
+    let response = client.request(request).await.ok()?;
+    let status = response.status().as_u16();
+    let bytes = response.into_body().collect().await.ok()?.to_bytes();
+    let answer: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    let ok = answer["results"]
+        .as_array()
+        .map(|results| {
+            results
+                .iter()
+                .filter(|r| r["status"] == "ok")
+                .map(|r| r["messageId"].as_str().unwrap().to_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    Some((status, ok))
+}
+
+/// Reads `topic` from the start until every id in `want` was seen or `timeout` passes; returns the
+/// messageIds read, in order, duplicates included.
+pub async fn read_ids(topic: &str, want: &HashSet<String>, timeout: Duration) -> Vec<String> {
+    let source = KafkaSource::new(&KafkaSourceConfig {
+        brokers: vec![bootstrap()],
+        group_id: unique("reader"),
+        topics: vec![topic.to_owned()],
+        client_id: "footfall-collector-tests".to_owned(),
+        ..KafkaSourceConfig::default()
+    })
+    .unwrap();
+    let deadline = Instant::now() + timeout;
+    let mut ids = Vec::new();
+    let mut seen = HashSet::new();
+    while !want.iter().all(|id| seen.contains(id)) && Instant::now() < deadline {
+        let batch = source
+            .next_batch_within(1_000, Duration::from_millis(100), Duration::from_secs(1))
+            .await
+            .unwrap();
+        for record in batch {
+            let event: serde_json::Value = serde_json::from_slice(&record.payload).unwrap();
+            let id = event["messageId"].as_str().unwrap_or_default().to_owned();
+            seen.insert(id.clone());
+            ids.push(id);
+        }
+    }
+    ids
+}

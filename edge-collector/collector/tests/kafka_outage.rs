@@ -1,0 +1,86 @@
+//! The fault test: Kafka stops for 30 s while clients keep sending to the collector, then comes back.
+//! Every event the collector acknowledged (during the outage, from its spill log) must reach Kafka.
+#![cfg(feature = "kafka-integration-tests")]
+
+mod kafka_common;
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use kafka_common::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_acknowledged_event_is_lost_when_kafka_stops_for_30_seconds() {
+    let (events, dead) = (unique("events"), unique("dead"));
+    let spill = tempfile::tempdir().unwrap();
+    let (addr, stop) = start(&events, &dead, spill.path()).await;
+    let acked = Arc::new(Mutex::new(HashSet::new()));
+    let running = Arc::new(AtomicBool::new(true));
+    let senders: Vec<_> = (0..4)
+        .map(|sender| {
+            let (acked, running) = (acked.clone(), running.clone());
+            tokio::spawn(async move {
+                let client = http();
+                let mut batch_no = 0;
+                while running.load(Ordering::Relaxed) {
+                    let batch: Vec<serde_json::Value> = (0..20)
+                        .map(|i| {
+                            serde_json::json!({"type": "track", "event": "Load",
+                            "userId": format!("u-{sender}-{}", i % 5),
+                            "messageId": format!("s{sender}-b{batch_no}-e{i}")})
+                        })
+                        .collect();
+                    batch_no += 1;
+                    if let Some((200, ok)) = post_batch(
+                        &client,
+                        addr,
+                        serde_json::json!({"batch": batch}).to_string(),
+                    )
+                    .await
+                    {
+                        acked.lock().unwrap().extend(ok);
+                    } else {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            })
+        })
+        .collect();
+
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let before = acked.lock().unwrap().len();
+    tokio::task::spawn_blocking(|| kafka_sh("stop"))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    let during = acked.lock().unwrap().len() - before;
+    tokio::task::spawn_blocking(|| kafka_sh("start"))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    running.store(false, Ordering::Relaxed);
+    for sender in senders {
+        sender.await.unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert!(before > 0, "events were acknowledged before the outage");
+    assert!(
+        during > 0,
+        "the collector kept acknowledging (from its spill log) while Kafka was down"
+    );
+
+    let read = read_ids(&events, &acked, Duration::from_secs(180)).await;
+    let read: HashSet<String> = read.into_iter().collect();
+    let lost: Vec<&String> = acked.iter().filter(|id| !read.contains(*id)).collect();
+    assert!(
+        lost.is_empty(),
+        "{} of {} acknowledged events never reached Kafka, e.g. {:?}",
+        lost.len(),
+        acked.len(),
+        &lost[..lost.len().min(5)]
+    );
+    stop.send(()).unwrap();
+}
