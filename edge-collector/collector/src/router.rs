@@ -88,6 +88,9 @@ fn cors() -> CorsLayer {
             header::CONTENT_TYPE,
             header::CONTENT_ENCODING,
         ])
+        // Browsers hide response headers from cross-origin scripts unless exposed; the web SDK must
+        // read Retry-After to honour a 429 or 503.
+        .expose_headers([header::RETRY_AFTER])
         .max_age(std::time::Duration::from_secs(86_400))
 }
 

@@ -344,10 +344,13 @@ async fn cors_preflight_allows_any_origin_with_auth_and_encoding_headers() {
         .header("origin", "https://shop.example")
         .body(batch(json!([track("m1")])))
         .unwrap();
-    assert_eq!(
-        send(&app, post).await.headers()["access-control-allow-origin"],
-        "*"
-    );
+    let answer = send(&app, post).await;
+    assert_eq!(answer.headers()["access-control-allow-origin"], "*");
+    let exposed = answer.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_lowercase();
+    assert!(exposed.contains("retry-after"), "{exposed}");
 }
 
 fn from_peer(peer: [u8; 4], forwarded_for: &str) -> Request<Body> {
