@@ -9,6 +9,9 @@ use footfall_protocol::limits::{BATCH_ENVELOPE_BYTES, MAX_BATCH_BYTES};
 
 use crate::error::{Error, ErrorKind};
 
+/// The smallest `max_batch_bytes`: room for one event of typical size and the envelope.
+pub const MIN_BATCH_BYTES: usize = 16 * 1024;
+
 /// The engine's settings. Build one with [`Config::new`] and adjust fields with struct update syntax.
 ///
 /// ```
@@ -34,7 +37,8 @@ pub struct Config {
     pub flush_interval: Duration,
     /// The most events in one upload. A 413 answer halves it for the following uploads.
     pub max_batch_events: usize,
-    /// The largest upload body in bytes; at most Segment's 500 KB.
+    /// The largest upload body in bytes; at most Segment's 500 KB, at least 16 KB. A single event larger
+    /// than a batch is still sent, alone.
     pub max_batch_bytes: usize,
     /// The most events kept while waiting to upload. When full, the oldest is dropped and counted.
     pub max_queue_events: usize,
@@ -96,8 +100,9 @@ impl Config {
         if self.max_batch_events == 0 {
             return invalid("max_batch_events", "must be at least 1");
         }
-        if self.max_batch_bytes > MAX_BATCH_BYTES || self.max_batch_bytes < 64 * 1024 {
-            return invalid("max_batch_bytes", "must be between 64 KB and 500 KB");
+        // Browsers cap a beacon or keepalive fetch at 64 KiB, so the web SDK needs batches below that.
+        if self.max_batch_bytes > MAX_BATCH_BYTES || self.max_batch_bytes < MIN_BATCH_BYTES {
+            return invalid("max_batch_bytes", "must be between 16 KB and 500 KB");
         }
         if self.max_queue_events == 0 {
             return invalid("max_queue_events", "must be at least 1");

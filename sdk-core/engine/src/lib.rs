@@ -55,7 +55,7 @@ pub mod upload;
 
 pub use client::Client;
 pub use clock::{Clock, ManualClock, Millis, SystemClock};
-pub use config::Config;
+pub use config::{Config, MIN_BATCH_BYTES};
 pub use error::{Error, ErrorKind};
 pub use stats::{DropCounts, DropReason, DroppedEvent, Stats};
 pub use storage::{MemoryStorage, NewEvent, Storage, StorageError, StoredEvent};

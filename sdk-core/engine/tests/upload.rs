@@ -446,3 +446,20 @@ fn a_restart_resends_what_was_in_flight_with_the_same_ids() {
     assert_eq!(after.message_ids, before.message_ids);
     assert_eq!(messages(&after), messages(&before));
 }
+
+#[test]
+fn small_batches_fit_a_browser_beacon() {
+    let mut f = fixture_with(Config {
+        max_batch_bytes: 16 * 1024,
+        max_batch_events: 1000,
+        ..Config::new("wk")
+    });
+    track_n(&mut f, 200);
+    let request = f.upload();
+    assert!(
+        request.body.len() <= 16 * 1024,
+        "body is {} bytes",
+        request.body.len()
+    );
+    assert!(request.message_ids.len() > 10);
+}

@@ -121,14 +121,14 @@ impl<S: Storage, C: Clock> Client<S, C> {
             return Ok(Action::Wait(millis_duration(self.upload.not_before - now)));
         }
         loop {
-            let batch = self
-                .storage
-                .read_batch(self.upload.batch_events, self.config.batch_payload_bytes())?;
-            let Some(oldest) = batch.first() else {
+            // Deciding needs only the oldest event; the whole batch is read once an upload is due, so a
+            // platform waking up to a `Wait` does not pay for reading hundreds of payloads.
+            let head = self.storage.read_batch(1, usize::MAX)?;
+            let Some(oldest) = head.first() else {
                 self.upload.flush_requested = false;
                 return Ok(Action::Idle);
             };
-            if self.expire_old_events(&batch, now)? {
+            if self.expire_old_events(&head, now)? {
                 continue;
             }
             let interval = duration_millis(self.config.flush_interval);
@@ -140,6 +140,12 @@ impl<S: Storage, C: Clock> Client<S, C> {
                 || waited >= interval;
             if !due {
                 return Ok(Action::Wait(millis_duration(interval - waited)));
+            }
+            let batch = self
+                .storage
+                .read_batch(self.upload.batch_events, self.config.batch_payload_bytes())?;
+            if self.expire_old_events(&batch, now)? {
+                continue;
             }
             return Ok(Action::Upload(self.start_upload(batch, now)));
         }
