@@ -53,6 +53,11 @@ struct Args {
     /// PID of the collector, to measure its CPU time from /proc/<pid>/stat.
     #[arg(long)]
     server_pid: Option<u32>,
+    /// Pace the load at this many events per second in total instead of as fast as possible, e.g. half
+    /// of the peak a first run found. Latency is then measured from when each request was due, so a
+    /// stalled server is not hidden by requests that were never sent (coordinated omission).
+    #[arg(long)]
+    rate: Option<u64>,
     /// Clock ticks per second of /proc/<pid>/stat (`getconf CLK_TCK`).
     #[arg(long, default_value_t = 100)]
     clk_tck: u64,
@@ -176,6 +181,8 @@ struct Plan {
     sent: AtomicU64,
     limit: Option<u64>,
     deadline: Instant,
+    /// Time between two requests of one connection, when paced.
+    interval: Option<std::time::Duration>,
 }
 
 async fn worker(plan: Arc<Plan>, seed: usize) -> anyhow::Result<Outcome> {
@@ -203,7 +210,12 @@ async fn worker(plan: Arc<Plan>, seed: usize) -> anyhow::Result<Outcome> {
         ..Outcome::default()
     };
     let mut i = seed;
+    let mut due = Instant::now();
     loop {
+        if let Some(interval) = shared.interval {
+            tokio::time::sleep_until(due.into()).await;
+            due += interval;
+        }
         if Instant::now() >= shared.deadline {
             break;
         }
@@ -223,7 +235,10 @@ async fn worker(plan: Arc<Plan>, seed: usize) -> anyhow::Result<Outcome> {
         }
         let request = request.body(Full::new(body.clone()))?;
         sender.ready().await?;
-        let start = Instant::now();
+        let start = match shared.interval {
+            Some(interval) => due - interval,
+            None => Instant::now(),
+        };
         let response = sender.send_request(request).await?;
         let status = response.status();
         response.into_body().collect().await?;
@@ -285,6 +300,13 @@ fn main() -> anyhow::Result<()> {
         sent: AtomicU64::new(0),
         limit: args.requests,
         deadline: started + duration,
+        interval: match args.rate {
+            Some(0) => bail!("--rate must be at least 1 event per second"),
+            Some(rate) => Some(Duration::from_secs_f64(
+                (args.connections * args.batch_size) as f64 / rate as f64,
+            )),
+            None => None,
+        },
     });
     let outcomes = runtime.block_on(async {
         let tasks: Vec<_> = (0..args.connections)
