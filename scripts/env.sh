@@ -8,3 +8,16 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 # step NAME: prints a header so a CI log shows where time went.
 step() { printf '\n==> %s (%s)\n' "$*" "$(date -u +%H:%M:%S)"; }
+
+# C and C++ compiled by build scripts (DuckDB's amalgamation above all: ~30 CPU-minutes) go through
+# ccache when it is installed (scripts/setup.sh installs it). A build script that reruns, because
+# `-p` picked a different feature set or a dependency changed, then takes cached objects instead
+# of compiling DuckDB again.
+if command -v ccache >/dev/null 2>&1; then
+  export CCACHE_DIR="${CCACHE_DIR:-$FOOTFALL_CACHE/ccache}"
+  export CCACHE_MAXSIZE="${CCACHE_MAXSIZE:-8G}"
+  export CCACHE_NOHASHDIR=1
+  # Host builds only: wasm32 builds must keep their own compilers.
+  export CC_x86_64_unknown_linux_gnu="${CC_x86_64_unknown_linux_gnu:-ccache gcc}"
+  export CXX_x86_64_unknown_linux_gnu="${CXX_x86_64_unknown_linux_gnu:-ccache g++}"
+fi

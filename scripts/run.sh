@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# The main job on the embedded default, with no servers to install.
+# The main job on the embedded default, with no servers to install: `footfall demo`.
 #
-# Today: the SDK engine through a simulated day of flaky mobile networking and app kills, showing that
-# every event is delivered or counted as dropped. Extra arguments go to the simulation (--help lists them).
+# It starts the whole pipeline in one process (collector → embedded log → processor → DuckDB →
+# query API), feeds two weeks of synthetic e-commerce journeys through the real SDK engine over
+# HTTP (late mobile backlogs, retried batches, logins on a second device, a few invalid messages),
+# checks that every recorded event was stored exactly once, and prints a funnel and a retention
+# table. Extra arguments go to `footfall demo` (`scripts/run.sh --help` lists them), e.g.
+# `scripts/run.sh --visitors 2000` or `scripts/run.sh --data-dir ./footfall-data` to keep the data
+# and query it afterwards with `footfall query`.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=env.sh
 . "$here/env.sh"
 cd "$here/.."
-cargo run --quiet --release --locked -p footfall-example-offline-queue -- "$@"
+cargo run --quiet --release --locked -p footfall -- demo "$@"

@@ -9,7 +9,11 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=env.sh
 . "$here/env.sh"
 
-step "rust toolchain components"
+# shellcheck source=lib/apt.sh
+. "$here/lib/apt.sh"
+
+step "rust toolchain components, ccache"
+apt_install ccache
 rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
 

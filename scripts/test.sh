@@ -12,6 +12,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$here/.."
 
 "$here/setup.sh"
+# Again: setup may have installed what env.sh configures (ccache).
+. "$here/env.sh"
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

@@ -1,0 +1,210 @@
+//! `footfall`: the whole pipeline in one binary.
+//!
+//! * `footfall demo`: synthetic journeys through the SDK engine over HTTP, then a funnel and a
+//!   retention table (the README's first command).
+//! * `footfall serve`: collector, processor and query API on the embedded store.
+//! * `footfall query trends|funnel|retention|timeline|sessions`, `footfall dead-letters
+//!   list|show|replay`, `footfall reprocess --from --to`.
+
+mod bench;
+mod config;
+mod demo;
+mod http;
+mod print;
+mod query;
+mod serve;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Footfall: customer-journey analytics, Segment-compatible, in one binary.
+#[derive(Debug, Parser)]
+#[command(name = "footfall", version)]
+struct Cli {
+    /// Log filter (tracing env-filter syntax).
+    #[arg(long, env = "FOOTFALL_LOG", default_value = "info", global = true)]
+    log: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the collector, the processor and the query API on the embedded store.
+    Serve(config::ServeFlags),
+    /// Feed synthetic journeys through the SDK engine and print a funnel and a retention table.
+    Demo {
+        /// Visitors to simulate.
+        #[arg(long, default_value_t = 300)]
+        visitors: usize,
+        /// Random seed.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Keep the data here (default: a temporary directory, deleted afterwards).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Run a query.
+    Query {
+        #[command(flatten)]
+        target: query::Target,
+        #[command(subcommand)]
+        command: query::QueryCommand,
+    },
+    /// List, show and replay dead letters.
+    DeadLetters {
+        #[command(flatten)]
+        target: query::Target,
+        #[command(subcommand)]
+        command: query::DeadLetterCommand,
+    },
+    /// Measure freshness or processor throughput (build with --release).
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+    /// Re-read the events log for a time range and store it again (stop `serve` first).
+    Reprocess {
+        /// The data directory.
+        #[arg(long, env = "FOOTFALL_DATA_DIR")]
+        data_dir: PathBuf,
+        /// The project.
+        #[arg(long)]
+        project: String,
+        /// Start (Unix ms or RFC 3339).
+        #[arg(long)]
+        from: String,
+        /// End (exclusive).
+        #[arg(long)]
+        to: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Accepted → queryable latency through `footfall serve`, one event at a time.
+    Freshness {
+        /// Events to time.
+        #[arg(long, default_value_t = 200)]
+        events: usize,
+    },
+    /// A 3-step funnel over a generated dataset (generated inside the store once, then kept).
+    Funnel {
+        /// Events in the dataset.
+        #[arg(long, default_value_t = 10_000_000)]
+        events: u64,
+        /// Timed runs (the median is reported).
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// Where the DuckDB file is kept (default: a directory under the system's temp dir).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Use ClickHouse at this URL instead of DuckDB.
+        #[arg(long)]
+        clickhouse_url: Option<String>,
+    },
+    /// Records per second from the log into a store.
+    Processor {
+        /// Records to process.
+        #[arg(long, default_value_t = 200_000)]
+        events: usize,
+        /// Use ClickHouse at this URL instead of DuckDB.
+        #[arg(long)]
+        clickhouse_url: Option<String>,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&cli.log)
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.command {
+        Command::Serve(flags) => {
+            let file = flags
+                .config
+                .as_deref()
+                .map(config::read_file)
+                .transpose()?
+                .unwrap_or_default();
+            let config = config::merge(file, flags)?;
+            runtime()?.block_on(async {
+                let running = serve::start(config).await?;
+                tokio::signal::ctrl_c().await?;
+                tracing::info!("shutting down");
+                running.shutdown().await;
+                Ok(())
+            })
+        }
+        Command::Demo {
+            visitors,
+            seed,
+            data_dir,
+            quiet,
+        } => {
+            let temp = std::env::temp_dir().join(format!("footfall-demo-{}", std::process::id()));
+            let dir = data_dir.clone().unwrap_or_else(|| temp.clone());
+            let config = config::ServeConfig::embedded(dir)?;
+            let result = runtime()?.block_on(demo::run(
+                config,
+                demo::DemoOptions {
+                    visitors,
+                    seed,
+                    quiet,
+                },
+            ));
+            if data_dir.is_none() {
+                let _ = std::fs::remove_dir_all(&temp);
+            }
+            result
+        }
+        Command::Query { target, command } => query::query(&target, command),
+        Command::DeadLetters { target, command } => query::dead_letters(&target, command),
+        Command::Bench {
+            command: BenchCommand::Freshness { events },
+        } => {
+            let temp =
+                std::env::temp_dir().join(format!("footfall-bench-serve-{}", std::process::id()));
+            let config = config::ServeConfig::embedded(temp.clone())?;
+            let result = runtime()?.block_on(bench::freshness(config, events));
+            let _ = std::fs::remove_dir_all(&temp);
+            result
+        }
+        Command::Bench {
+            command:
+                BenchCommand::Funnel {
+                    events,
+                    runs,
+                    data_dir,
+                    clickhouse_url,
+                },
+        } => bench::funnel(events, runs, data_dir.as_deref(), clickhouse_url.as_deref()),
+        Command::Bench {
+            command:
+                BenchCommand::Processor {
+                    events,
+                    clickhouse_url,
+                },
+        } => bench::processor(events, clickhouse_url.as_deref()),
+        Command::Reprocess {
+            data_dir,
+            project,
+            from,
+            to,
+        } => query::reprocess(&data_dir, &project, &from, &to),
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}

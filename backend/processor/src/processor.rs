@@ -1,0 +1,317 @@
+//! One batch from the log to the store.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::Arc;
+
+use footfall_store::sessionize::{sessionize, SessionEvent};
+use footfall_store::sql::SqlBuilder;
+use footfall_store::{DeadLetterRow, EventRow, IdentityRow, Store};
+
+use crate::dedup::DedupWindow;
+use crate::identity::{IdentityMap, Link};
+use crate::parse::{parse_dead_letter, parse_event, ParsedEvent};
+use crate::Result;
+
+/// The default dedup window: the last million messageIds.
+pub const DEFAULT_DEDUP_WINDOW: usize = 1_000_000;
+
+/// Which log a record came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordKind {
+    /// An accepted event.
+    Event,
+    /// A dead letter.
+    DeadLetter,
+}
+
+/// A record read from a source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceRecord {
+    /// Its offset in its log (or partition).
+    pub offset: u64,
+    /// Event or dead letter.
+    pub kind: RecordKind,
+    /// The payload.
+    pub payload: Vec<u8>,
+}
+
+impl SourceRecord {
+    /// An event record.
+    pub fn event(offset: u64, payload: Vec<u8>) -> Self {
+        Self {
+            offset,
+            kind: RecordKind::Event,
+            payload,
+        }
+    }
+
+    /// A dead-letter record.
+    pub fn dead_letter(offset: u64, payload: Vec<u8>) -> Self {
+        Self {
+            offset,
+            kind: RecordKind::DeadLetter,
+            payload,
+        }
+    }
+}
+
+/// What a batch did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchReport {
+    /// Records read.
+    pub records: usize,
+    /// Events newly stored.
+    pub stored: usize,
+    /// Events dropped as repeats (window or store).
+    pub duplicates: usize,
+    /// Dead letters stored (from the collector, unparseable events, identity conflicts).
+    pub dead_letters: usize,
+    /// Identity merges refused.
+    pub conflicts: usize,
+    /// Persons whose sessions were recomputed.
+    pub sessions_recomputed: usize,
+    /// The latest event time written, Unix ms (the watermark of this batch).
+    pub max_event_ms: Option<i64>,
+}
+
+/// The processor: identity map and dedup window in memory, everything else in the store.
+pub struct Processor {
+    store: Arc<dyn Store>,
+    identity: IdentityMap,
+    dedup: DedupWindow,
+    last_version: i64,
+}
+
+impl std::fmt::Debug for Processor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Processor")
+            .field("identities", &self.identity.len())
+            .field("window", &self.dedup.len())
+            .finish()
+    }
+}
+
+impl Processor {
+    /// A processor over `store`, loading the identity map from it.
+    pub fn new(store: Arc<dyn Store>) -> Result<Self> {
+        Self::with_window(store, DEFAULT_DEDUP_WINDOW)
+    }
+
+    /// Same, with a dedup window of `window` ids.
+    pub fn with_window(store: Arc<dyn Store>, window: usize) -> Result<Self> {
+        let mut identity = IdentityMap::new();
+        for row in store.identities()? {
+            identity.apply(&row);
+        }
+        let mut b = SqlBuilder::new(store.dialect());
+        b.push("SELECT DISTINCT project_id, user_id FROM events WHERE user_id <> ''");
+        for r in store.select(&b.finish())? {
+            identity.note_user(&r[0].as_string(), &r[1].as_string());
+        }
+        // A restart must not open a gap: a client retry of an event stored just before it would
+        // otherwise reach the store again, and on ClickHouse a retry whose skew-corrected time
+        // differs is a second row until a query deduplicates it. Prime the window with the most
+        // recently received ids.
+        let mut dedup = DedupWindow::new(window);
+        let mut b = SqlBuilder::new(store.dialect());
+        b.push("SELECT project_id, message_id FROM events ORDER BY received_ms DESC LIMIT ")
+            .bind(dedup.capacity() as i64);
+        let mut recent = store.select(&b.finish())?;
+        recent.reverse();
+        for r in recent {
+            dedup.insert(&r[0].as_string(), &r[1].as_string());
+        }
+        Ok(Self {
+            store,
+            identity,
+            dedup,
+            last_version: 0,
+        })
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The identity map.
+    pub fn identity(&self) -> &IdentityMap {
+        &self.identity
+    }
+
+    /// Processes one batch. Idempotent: after an error, process the same batch again; only after
+    /// `Ok` may the source commit past it.
+    pub fn process(&mut self, batch: &[SourceRecord]) -> Result<BatchReport> {
+        let mut report = BatchReport {
+            records: batch.len(),
+            ..Default::default()
+        };
+        let mut events = Vec::new();
+        let mut dead = Vec::new();
+        for r in batch {
+            match r.kind {
+                RecordKind::DeadLetter => dead.push(parse_dead_letter(r.offset, &r.payload)),
+                RecordKind::Event => match parse_event(&r.payload, None) {
+                    Ok(p) => events.push((r.offset, p)),
+                    Err(reason) => dead.push(DeadLetterRow {
+                        id: format!("ev-{}", r.offset),
+                        project_id: String::new(),
+                        received_ms: 0,
+                        cause: "unparseable".into(),
+                        reason,
+                        payload: String::from_utf8_lossy(&r.payload).into_owned(),
+                        replayed_ms: 0,
+                    }),
+                },
+            }
+        }
+        let mut seen = HashSet::new();
+        events.retain(|(_, p)| {
+            let fresh = !self.dedup.contains(&p.row.project_id, &p.row.message_id)
+                && seen.insert((p.row.project_id.clone(), p.row.message_id.clone()));
+            if !fresh {
+                report.duplicates += 1;
+            }
+            fresh
+        });
+        let written = self.write(events, dead, true, &mut report)?;
+        for (project, id) in written {
+            self.dedup.insert(&project, &id);
+        }
+        Ok(report)
+    }
+
+    /// Writes parsed events (applying their identity links) and dead letters, then recomputes
+    /// the sessions of every person touched. Returns the `(project, messageId)` written.
+    pub(crate) fn write(
+        &mut self,
+        events: Vec<(u64, ParsedEvent)>,
+        mut dead: Vec<DeadLetterRow>,
+        dedup_counts: bool,
+        report: &mut BatchReport,
+    ) -> Result<Vec<(String, String)>> {
+        let mut links: Vec<IdentityRow> = Vec::new();
+        let mut touched: BTreeSet<(String, String)> = BTreeSet::new();
+        let mut rows: Vec<EventRow> = Vec::with_capacity(events.len());
+        for (offset, p) in events {
+            self.identity.note_user(&p.row.project_id, &p.row.user_id);
+            if let Some((anon, user)) = &p.link {
+                match self
+                    .identity
+                    .link(&p.row.project_id, anon, user, offset as i64 + 1)
+                {
+                    Link::Same => {}
+                    Link::Linked(row) => {
+                        self.identity.apply(&row);
+                        touched.insert((row.project_id.clone(), anon.clone()));
+                        touched.insert((row.project_id.clone(), user.clone()));
+                        links.push(row);
+                    }
+                    Link::Conflict(reason) => {
+                        report.conflicts += 1;
+                        dead.push(DeadLetterRow {
+                            id: format!("idc-{offset}"),
+                            project_id: p.row.project_id.clone(),
+                            received_ms: p.row.received_ms,
+                            cause: "identity_conflict".into(),
+                            reason,
+                            payload: serde_json::to_string(&p.row).unwrap_or_default(),
+                            replayed_ms: 0,
+                        });
+                    }
+                }
+            }
+            rows.push(p.row);
+        }
+        for r in &rows {
+            let person = self
+                .identity
+                .resolve(&r.project_id, &r.anonymous_id, &r.user_id)
+                .to_owned();
+            touched.insert((r.project_id.clone(), person));
+            report.max_event_ms = Some(report.max_event_ms.map_or(r.ts_ms, |m| m.max(r.ts_ms)));
+        }
+        if !links.is_empty() {
+            self.store.upsert_identities(&links)?;
+        }
+        let stored = self.store.insert_events(&rows)?;
+        report.stored += stored;
+        if dedup_counts {
+            report.duplicates += rows.len() - stored.min(rows.len());
+        }
+        if !dead.is_empty() {
+            self.store.insert_dead_letters(&dead)?;
+            report.dead_letters += dead.len();
+        }
+        report.sessions_recomputed += self.recompute_sessions(&touched)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.project_id, r.message_id))
+            .collect())
+    }
+
+    /// Recomputes the sessions of these `(project, person)`s from all their stored events.
+    pub fn recompute_sessions(&mut self, touched: &BTreeSet<(String, String)>) -> Result<usize> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        self.last_version = now.max(self.last_version + 1);
+        let version = self.last_version;
+        let mut by_project: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for (project, person) in touched {
+            by_project
+                .entry(project.as_str())
+                .or_default()
+                .push(person.as_str());
+        }
+        let mut count = 0;
+        for (project, persons) in by_project {
+            let mut ids: BTreeSet<String> = BTreeSet::new();
+            for p in &persons {
+                ids.extend(self.identity.ids_of(project, p));
+            }
+            let ids: Vec<String> = ids.into_iter().collect();
+            let events = self.store.events_of_ids(project, &ids)?;
+            let wanted: BTreeSet<&str> = persons.iter().copied().collect();
+            let mut per: BTreeMap<String, Vec<SessionEvent>> = BTreeMap::new();
+            let mut seen = HashSet::new();
+            for e in &events {
+                if !seen.insert(&e.message_id) {
+                    continue;
+                }
+                let person = self.identity.resolve(project, &e.anonymous_id, &e.user_id);
+                if wanted.contains(person) {
+                    per.entry(person.to_owned())
+                        .or_default()
+                        .push(SessionEvent {
+                            ts_ms: e.ts_ms,
+                            session_id: e.session_id.clone(),
+                        });
+                }
+            }
+            let mut sessions = Vec::new();
+            for p in &persons {
+                match per.get(*p) {
+                    Some(evs) => sessions.extend(sessionize(project, p, evs, version)),
+                    // Everything moved to another person: a tombstone (ClickHouse keeps versions).
+                    None => sessions.push(footfall_store::SessionRow {
+                        project_id: project.to_owned(),
+                        person_id: (*p).to_owned(),
+                        session_id: String::new(),
+                        start_ms: 0,
+                        end_ms: 0,
+                        event_count: 0,
+                        version,
+                    }),
+                }
+            }
+            let persons: Vec<String> = persons.iter().map(|p| (*p).to_owned()).collect();
+            self.store.replace_sessions(project, &persons, &sessions)?;
+            count += persons.len();
+        }
+        Ok(count)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,495 @@
+//! [`ClickHouseStore`]: the store over ClickHouse's HTTP interface, through the official
+//! `clickhouse` crate.
+//!
+//! Written for ClickHouse 18.16 and current alike (see `docs/clickhouse-compat.md`):
+//!
+//! * validation off, so inserts are plain `RowBinary` (18.16 has no
+//!   `RowBinaryWithNamesAndTypes`), batched: one `INSERT` per call, whatever its size;
+//! * no compression (18.16 answers small LZ4-compressed responses with an empty body);
+//! * queries sent verbatim with [`clickhouse::Client::query_raw`]: values are escaped literals
+//!   built by [`crate::sql::SqlBuilder`] (18.16 has no server-side parameters), and a `?` inside
+//!   one of them must not be read as a placeholder;
+//! * generic results as `TabSeparated`, parsed into [`Cell`]s.
+//!
+//! The store's API is blocking, like DuckDB's: the crate's futures run on one small runtime of
+//! the store's own, so callers (the processor thread, the API's blocking pool) need none. Any
+//! failure to reach the server or a non-200 answer is [`Error::Unavailable`], so the processor
+//! backs off and retries the batch.
+
+use std::future::Future;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use clickhouse::{Client, Compression, Row};
+use serde::Serialize;
+
+use super::migrations;
+use crate::escape::{identifier, string_literal};
+use crate::model::{DeadLetterRow, EventRow, IdentityRow, SessionRow};
+use crate::sql::SqlBuilder;
+use crate::{Cell, Dialect, Error, Result, Sql, Store};
+
+/// How long one request may take before the store reports the server unavailable.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The runtime every ClickHouse request runs on. It is never dropped, so a store can be dropped
+/// anywhere, including inside another runtime.
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("clickhouse-io")
+            .enable_all()
+            .build()
+            .expect("cannot start the ClickHouse I/O runtime")
+    })
+}
+
+/// Runs one request to completion, bounded by [`REQUEST_TIMEOUT`].
+fn block_on<T>(
+    url: &str,
+    request: impl Future<Output = clickhouse::error::Result<T>>,
+) -> Result<T> {
+    runtime().block_on(async {
+        match tokio::time::timeout(REQUEST_TIMEOUT, request).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(Error::Unavailable(format!("ClickHouse at {url}: {e}"))),
+            Err(_) => Err(Error::Unavailable(format!(
+                "ClickHouse at {url} did not answer within {}s",
+                REQUEST_TIMEOUT.as_secs()
+            ))),
+        }
+    })
+}
+
+/// A ClickHouse store.
+#[derive(Clone)]
+pub struct ClickHouseStore {
+    client: Client,
+    url: String,
+    database: String,
+}
+
+impl std::fmt::Debug for ClickHouseStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClickHouseStore")
+            .field("url", &self.url)
+            .field("database", &self.database)
+            .finish()
+    }
+}
+
+/// The `events` columns, in table order (the insert names them, so order is only for reading).
+#[derive(Row, Serialize)]
+struct EventInsert<'a> {
+    project_id: &'a str,
+    message_id: &'a str,
+    #[serde(rename = "type")]
+    kind: &'a str,
+    event: &'a str,
+    anonymous_id: &'a str,
+    user_id: &'a str,
+    distinct_id: &'a str,
+    ts_ms: i64,
+    received_ms: i64,
+    session_id: &'a str,
+    properties: &'a str,
+}
+
+#[derive(Row, Serialize)]
+struct IdentityInsert<'a> {
+    project_id: &'a str,
+    anonymous_id: &'a str,
+    user_id: &'a str,
+    version: u64,
+}
+
+#[derive(Row, Serialize)]
+struct SessionInsert<'a> {
+    project_id: &'a str,
+    person_id: &'a str,
+    session_id: &'a str,
+    start_ms: i64,
+    end_ms: i64,
+    event_count: i64,
+    version: u64,
+}
+
+#[derive(Row, Serialize)]
+struct DeadLetterInsert<'a> {
+    id: &'a str,
+    project_id: &'a str,
+    received_ms: i64,
+    cause: &'a str,
+    reason: &'a str,
+    payload: &'a str,
+    replayed_ms: i64,
+    version: u64,
+}
+
+fn unescape_tsv(field: &str) -> String {
+    let mut out = String::with_capacity(field.len());
+    let mut chars = field.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.next() {
+                Some('t') => out.push('\t'),
+                Some('n') => out.push('\n'),
+                Some('r') => out.push('\r'),
+                Some('0') => out.push('\0'),
+                Some('b') => out.push('\u{8}'),
+                Some('f') => out.push('\u{c}'),
+                Some(other) => out.push(other),
+                None => out.push('\\'),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Parses `TabSeparated` output into string cells.
+pub fn parse_tsv(text: &str) -> Vec<Vec<Cell>> {
+    text.lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| l.split('\t').map(|f| Cell::Str(unescape_tsv(f))).collect())
+        .collect()
+}
+
+impl ClickHouseStore {
+    /// Connects to `url` (e.g. `http://127.0.0.1:18123`), creates `database` and applies pending
+    /// migrations.
+    pub fn open(url: &str, database: &str) -> Result<Self> {
+        let url = url.trim_end_matches('/').to_owned();
+        let client = Client::default()
+            .with_url(&url)
+            .with_validation(false)
+            .with_compression(Compression::None);
+        let store = Self {
+            client: client.clone().with_database(database),
+            url,
+            database: database.to_owned(),
+        };
+        store.migrate(&client)?;
+        Ok(store)
+    }
+
+    /// `server` has no database set: the first migration creates it.
+    fn migrate(&self, server: &Client) -> Result<()> {
+        let db = identifier(&self.database);
+        let run = |sql: String| block_on(&self.url, server.query_raw(&sql).execute());
+        run(format!("CREATE DATABASE IF NOT EXISTS {db}"))?;
+        run(format!("CREATE TABLE IF NOT EXISTS {db}.schema_migrations (version UInt32, name String, applied_ms Int64) ENGINE = TinyLog"))?;
+        let applied = self
+            .query("SELECT toInt64(max(version)) FROM schema_migrations")?
+            .first()
+            .and_then(|r| r.first())
+            .map_or(0, Cell::as_i64);
+        for m in migrations(&self.database)
+            .into_iter()
+            .filter(|m| i64::from(m.version) > applied)
+        {
+            for s in &m.statements {
+                run(s.clone())?;
+            }
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64);
+            run(format!(
+                "INSERT INTO {db}.schema_migrations VALUES ({}, {}, {now})",
+                m.version,
+                string_literal(m.name)
+            ))?;
+        }
+        Ok(())
+    }
+
+    fn query(&self, sql: &str) -> Result<Vec<Vec<Cell>>> {
+        let bytes = block_on(&self.url, async {
+            self.client
+                .query_raw(sql)
+                .fetch_bytes("TabSeparated")?
+                .collect()
+                .await
+        })?;
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|e| Error::Shape(format!("ClickHouse answered invalid UTF-8: {e}")))?;
+        Ok(parse_tsv(text))
+    }
+
+    /// Inserts `rows` into `table` in one `INSERT … FORMAT RowBinary`.
+    fn insert<R: Row + clickhouse::RowWrite>(
+        &self,
+        table: &str,
+        rows: &[R::Value<'_>],
+    ) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        block_on(&self.url, async {
+            let mut insert = self.client.insert::<R>(table).await?;
+            for row in rows {
+                insert.write(row).await?;
+            }
+            insert.end().await
+        })
+    }
+
+    /// Runs a statement (tests, `OPTIMIZE`, `TRUNCATE`).
+    pub fn execute(&self, sql: &str) -> Result<()> {
+        block_on(&self.url, self.client.query_raw(sql).execute())
+    }
+
+    /// Runs a query whose rows decode into `T` (a typed fast path for large answers).
+    pub fn fetch_all<T>(&self, sql: &Sql) -> Result<Vec<T>>
+    where
+        T: Row + clickhouse::RowOwned + clickhouse::RowRead,
+    {
+        check_dialect(sql)?;
+        block_on(&self.url, self.client.query_raw(&sql.text).fetch_all::<T>())
+    }
+
+    /// Whether the server answers.
+    pub fn ping(&self) -> bool {
+        self.query("SELECT 1").is_ok()
+    }
+}
+
+fn check_dialect(sql: &Sql) -> Result<()> {
+    if sql.dialect == Dialect::ClickHouse {
+        Ok(())
+    } else {
+        Err(Error::Shape("a DuckDB query was sent to ClickHouse".into()))
+    }
+}
+
+const EVENT_COLUMNS: &str = "project_id, message_id, type, event, anonymous_id, user_id, ts_ms, received_ms, session_id, properties";
+
+fn event_from(r: &[Cell]) -> EventRow {
+    let s = |i: usize| r.get(i).map(Cell::as_string).unwrap_or_default();
+    let n = |i: usize| r.get(i).map_or(0, Cell::as_i64);
+    EventRow {
+        project_id: s(0),
+        message_id: s(1),
+        kind: s(2),
+        event: s(3),
+        anonymous_id: s(4),
+        user_id: s(5),
+        ts_ms: n(6),
+        received_ms: n(7),
+        session_id: s(8),
+        properties: s(9),
+    }
+}
+
+fn dead_letter_from(r: &[Cell]) -> DeadLetterRow {
+    let s = |i: usize| r.get(i).map(Cell::as_string).unwrap_or_default();
+    let n = |i: usize| r.get(i).map_or(0, Cell::as_i64);
+    DeadLetterRow {
+        id: s(0),
+        project_id: s(1),
+        received_ms: n(2),
+        cause: s(3),
+        reason: s(4),
+        payload: s(5),
+        replayed_ms: n(6),
+    }
+}
+
+impl Store for ClickHouseStore {
+    fn dialect(&self) -> Dialect {
+        Dialect::ClickHouse
+    }
+
+    fn insert_events(&self, rows: &[EventRow]) -> Result<usize> {
+        let batch: Vec<EventInsert<'_>> = rows
+            .iter()
+            .map(|e| EventInsert {
+                project_id: &e.project_id,
+                message_id: &e.message_id,
+                kind: &e.kind,
+                event: &e.event,
+                anonymous_id: &e.anonymous_id,
+                user_id: &e.user_id,
+                distinct_id: e.distinct_id(),
+                ts_ms: e.ts_ms,
+                received_ms: e.received_ms,
+                session_id: &e.session_id,
+                properties: &e.properties,
+            })
+            .collect();
+        self.insert::<EventInsert<'_>>("events", &batch)?;
+        Ok(rows.len())
+    }
+
+    fn upsert_identities(&self, rows: &[IdentityRow]) -> Result<()> {
+        let batch: Vec<IdentityInsert<'_>> = rows
+            .iter()
+            .map(|r| IdentityInsert {
+                project_id: &r.project_id,
+                anonymous_id: &r.anonymous_id,
+                user_id: &r.user_id,
+                version: r.version.max(0) as u64,
+            })
+            .collect();
+        self.insert::<IdentityInsert<'_>>("identities", &batch)
+    }
+
+    fn identities(&self) -> Result<Vec<IdentityRow>> {
+        let rows = self.query("SELECT project_id, anonymous_id, argMax(user_id, version), toInt64(max(version)) FROM identities GROUP BY project_id, anonymous_id ORDER BY 4")?;
+        Ok(rows
+            .iter()
+            .map(|r| IdentityRow {
+                project_id: r[0].as_string(),
+                anonymous_id: r[1].as_string(),
+                user_id: r[2].as_string(),
+                version: r[3].as_i64(),
+            })
+            .collect())
+    }
+
+    fn events_of_ids(&self, project: &str, ids: &[String]) -> Result<Vec<EventRow>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut b = SqlBuilder::new(Dialect::ClickHouse);
+        b.push(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events FINAL WHERE project_id = "
+        ))
+        .bind(project);
+        b.push(" AND (user_id IN ").bind_list(ids.iter().cloned());
+        b.push(" OR anonymous_id IN ")
+            .bind_list(ids.iter().cloned());
+        b.push(") ORDER BY ts_ms, message_id");
+        Ok(self
+            .query(&b.finish().text)?
+            .iter()
+            .map(|r| event_from(r))
+            .collect())
+    }
+
+    fn replace_sessions(
+        &self,
+        _project: &str,
+        _persons: &[String],
+        sessions: &[SessionRow],
+    ) -> Result<()> {
+        // Each recomputation writes a person's sessions (or a tombstone) at a new version; queries
+        // keep the latest version per person, so nothing needs deleting.
+        if sessions.is_empty() {
+            return Ok(());
+        }
+        let batch: Vec<SessionInsert<'_>> = sessions
+            .iter()
+            .map(|s| SessionInsert {
+                project_id: &s.project_id,
+                person_id: &s.person_id,
+                session_id: &s.session_id,
+                start_ms: s.start_ms,
+                end_ms: s.end_ms,
+                event_count: s.event_count,
+                version: s.version.max(0) as u64,
+            })
+            .collect();
+        self.insert::<SessionInsert<'_>>("sessions", &batch)
+    }
+
+    fn insert_dead_letters(&self, rows: &[DeadLetterRow]) -> Result<()> {
+        // Replaying bumps the version, so the replayed copy wins at merge and under `FINAL`.
+        let batch: Vec<DeadLetterInsert<'_>> = rows
+            .iter()
+            .map(|d| DeadLetterInsert {
+                id: &d.id,
+                project_id: &d.project_id,
+                received_ms: d.received_ms,
+                cause: &d.cause,
+                reason: &d.reason,
+                payload: &d.payload,
+                replayed_ms: d.replayed_ms,
+                version: d.replayed_ms.max(0) as u64,
+            })
+            .collect();
+        self.insert::<DeadLetterInsert<'_>>("dead_letters", &batch)
+    }
+
+    fn dead_letters(&self, limit: usize, include_replayed: bool) -> Result<Vec<DeadLetterRow>> {
+        let filter = if include_replayed {
+            ""
+        } else {
+            " WHERE replayed_ms = 0"
+        };
+        let rows = self.query(&format!(
+            "SELECT id, project_id, received_ms, cause, reason, payload, replayed_ms FROM dead_letters FINAL{filter} ORDER BY received_ms DESC, id DESC LIMIT {limit}"
+        ))?;
+        Ok(rows.iter().map(|r| dead_letter_from(r)).collect())
+    }
+
+    fn dead_letter(&self, id: &str) -> Result<Option<DeadLetterRow>> {
+        let mut b = SqlBuilder::new(Dialect::ClickHouse);
+        b.push("SELECT id, project_id, received_ms, cause, reason, payload, replayed_ms FROM dead_letters FINAL WHERE id = ").bind(id);
+        Ok(self
+            .query(&b.finish().text)?
+            .first()
+            .map(|r| dead_letter_from(r)))
+    }
+
+    fn mark_replayed(&self, id: &str, at_ms: i64) -> Result<()> {
+        match self.dead_letter(id)? {
+            Some(mut d) => {
+                d.replayed_ms = at_ms;
+                self.insert_dead_letters(&[d])
+            }
+            None => Ok(()),
+        }
+    }
+
+    fn delete_events(&self, project: &str, from_ms: i64, to_ms: i64) -> Result<usize> {
+        let mut b = SqlBuilder::new(Dialect::ClickHouse);
+        b.push("ALTER TABLE events DELETE WHERE project_id = ")
+            .bind(project);
+        b.push(" AND ts_ms >= ")
+            .bind(from_ms)
+            .push(" AND ts_ms < ")
+            .bind(to_ms);
+        self.execute(&b.finish().text)?;
+        Ok(0)
+    }
+
+    fn apply(&self, statement: &Sql) -> Result<()> {
+        check_dialect(statement)?;
+        self.execute(&statement.text)
+    }
+
+    fn select(&self, sql: &Sql) -> Result<Vec<Vec<Cell>>> {
+        check_dialect(sql)?;
+        self.query(&sql.text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tsv_is_unescaped() {
+        assert_eq!(
+            parse_tsv("a\\tb\t1\n\\\\x\t2\n"),
+            vec![
+                vec![Cell::Str("a\tb".into()), Cell::Str("1".into())],
+                vec![Cell::Str("\\x".into()), Cell::Str("2".into())]
+            ]
+        );
+    }
+
+    #[test]
+    fn an_unreachable_server_is_unavailable_not_a_panic() {
+        // Port 9 (discard) is closed on loopback: the connection is refused at once.
+        let err = ClickHouseStore::open("http://127.0.0.1:9", "footfall").unwrap_err();
+        assert!(
+            matches!(&err, Error::Unavailable(m) if m.contains("127.0.0.1:9")),
+            "{err:?}"
+        );
+    }
+}

@@ -1,0 +1,170 @@
+use super::*;
+use crate::conformance::{self, Dataset, PROJECT};
+use crate::query::{funnel, retention, sessions, timeline, trends};
+
+#[test]
+fn migrations_are_recorded_and_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f.duckdb");
+    drop(DuckStore::open(&path).unwrap());
+    let store = DuckStore::open(&path).unwrap();
+    assert_eq!(store.applied_migrations().unwrap(), vec![1]);
+}
+
+#[test]
+fn redelivered_events_are_stored_once() {
+    let store = DuckStore::open_in_memory().unwrap();
+    let e = EventRow::track("p", "m1", "A", "a1", "", 1000);
+    assert_eq!(store.insert_events(&[e.clone(), e.clone()]).unwrap(), 1);
+    assert_eq!(store.insert_events(&[e]).unwrap(), 0);
+}
+
+#[test]
+fn identity_versions_only_move_forward() {
+    let store = DuckStore::open_in_memory().unwrap();
+    let id = |user: &str, version| IdentityRow {
+        project_id: "p".into(),
+        anonymous_id: "a".into(),
+        user_id: user.into(),
+        version,
+    };
+    store.upsert_identities(&[id("u2", 2)]).unwrap();
+    store.upsert_identities(&[id("u1", 1)]).unwrap();
+    assert_eq!(store.identities().unwrap(), vec![id("u2", 2)]);
+}
+
+#[test]
+fn anonymous_events_are_attributed_after_identify() {
+    let store = DuckStore::open_in_memory().unwrap();
+    store
+        .insert_events(&[
+            EventRow::track("p", "m1", "View", "a1", "", 1000),
+            EventRow::track("p", "m2", "Buy", "a1", "u1", 2000),
+        ])
+        .unwrap();
+    let p = trends::RawTrendsParams {
+        from: 0.into(),
+        to: 3_600_000.into(),
+        interval: "hour".into(),
+        ..Default::default()
+    }
+    .validate("p")
+    .unwrap();
+    let before: i64 = trends::run(&store, &p)
+        .unwrap()
+        .series
+        .iter()
+        .map(|s| s.persons)
+        .sum();
+    assert_eq!(before, 2); // a1 and u1 look like two people
+    store
+        .upsert_identities(&[IdentityRow {
+            project_id: "p".into(),
+            anonymous_id: "a1".into(),
+            user_id: "u1".into(),
+            version: 1,
+        }])
+        .unwrap();
+    let f = funnel::RawFunnelParams {
+        steps: vec!["View".into(), "Buy".into()],
+        from: 0.into(),
+        to: 3_600_000.into(),
+        ..Default::default()
+    }
+    .validate("p")
+    .unwrap();
+    assert_eq!(funnel::run(&store, &f).unwrap().total[1].count, 1);
+    let t = timeline::RawTimelineParams {
+        person: "a1".into(),
+        limit: None,
+    }
+    .validate("p")
+    .unwrap();
+    assert_eq!(timeline::run(&store, &t).unwrap().events.len(), 2);
+}
+
+#[test]
+fn dead_letters_list_show_and_replay() {
+    let store = DuckStore::open_in_memory().unwrap();
+    let dl = DeadLetterRow {
+        id: "dl-1".into(),
+        project_id: "p".into(),
+        received_ms: 5,
+        cause: "invalid".into(),
+        reason: "event: required".into(),
+        payload: "{}".into(),
+        replayed_ms: 0,
+    };
+    store
+        .insert_dead_letters(&[dl.clone(), dl.clone()])
+        .unwrap();
+    assert_eq!(store.dead_letters(10, false).unwrap(), vec![dl.clone()]);
+    store.mark_replayed("dl-1", 9).unwrap();
+    assert!(store.dead_letters(10, false).unwrap().is_empty());
+    assert_eq!(store.dead_letter("dl-1").unwrap().unwrap().replayed_ms, 9);
+}
+
+#[test]
+fn conformance_dataset_answers_are_exact() {
+    let store = DuckStore::open_in_memory().unwrap();
+    let data = Dataset::generate(60, 7);
+    data.load(&store).unwrap();
+    let unique: std::collections::HashSet<&str> =
+        data.events.iter().map(|e| e.message_id.as_str()).collect();
+    let p = trends::RawTrendsParams {
+        from: conformance::BASE_MS.into(),
+        to: (conformance::BASE_MS + 14 * 86_400_000).into(),
+        interval: "week".into(),
+        ..Default::default()
+    }
+    .validate(PROJECT)
+    .unwrap();
+    let total: i64 = trends::run(&store, &p)
+        .unwrap()
+        .series
+        .iter()
+        .map(|s| s.count)
+        .sum();
+    assert_eq!(
+        total as usize,
+        unique.len(),
+        "duplicates must not be counted"
+    );
+    // The late backlog lands in its own hour, two days back.
+    let late = timeline::RawTimelineParams {
+        person: "anon-late".into(),
+        limit: None,
+    }
+    .validate(PROJECT)
+    .unwrap();
+    let late = timeline::run(&store, &late).unwrap();
+    assert_eq!(late.events.len(), 5);
+    assert_eq!(late.events[0].timestamp, "2026-11-04T05:00:00.000Z");
+    let r = retention::RawRetentionParams {
+        cohort_event: conformance::STEPS[0].into(),
+        return_event: conformance::STEPS[0].into(),
+        from: conformance::BASE_MS.into(),
+        to: (conformance::BASE_MS + 14 * 86_400_000).into(),
+        interval: Some("week".into()),
+        periods: Some(1),
+    }
+    .validate(PROJECT)
+    .unwrap();
+    let r = retention::run(&store, &r).unwrap();
+    assert_eq!(r.cohorts.len(), 2);
+    assert_eq!(r.cohorts[0].size, r.cohorts[0].returned[0]);
+    let s = sessions::RawSessionParams {
+        from: conformance::BASE_MS.into(),
+        to: (conformance::BASE_MS + 14 * 86_400_000).into(),
+    }
+    .validate(PROJECT)
+    .unwrap();
+    let s = sessions::run(&store, &s).unwrap();
+    assert_eq!(s.sessions as usize, data.sessions.len());
+    let rows = conformance::run_all(&store).unwrap();
+    assert!(rows.iter().all(|(_, r)| !r.is_empty()));
+    if let Ok(out) = std::env::var("FOOTFALL_CONFORMANCE_OUT") {
+        let check = conformance::clickhouse_check("footfall_conformance", &data, &rows);
+        std::fs::write(out, serde_json::to_vec_pretty(&check).unwrap()).unwrap();
+    }
+}

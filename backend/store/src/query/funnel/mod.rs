@@ -1,0 +1,129 @@
+//! Funnels: ordered steps within a conversion window; conversion and drop-off per step, median
+//! time between steps, and a breakdown.
+//!
+//! SQL shape ([`build`]): one row per person (and first-step breakdown value) with the person's
+//! step events packed into sorted integers, so the engine does the scan, the identity join and the
+//! grouping, and only a few bytes per step event cross to Rust:
+//!
+//! ```text
+//! SELECT e.person_id, <first-step breakdown value or ''>,
+//!        sorted list of ((ts_ms - from) << 4 | step code) joined by ','
+//! FROM <events of the project in [from, to + window) with a step name, resolved to persons> AS e
+//! GROUP BY 1, 2 ORDER BY 1, 2
+//! ```
+//!
+//! [`compute`] follows ClickHouse's `windowFunnel(window)` semantics: each first-step event in
+//! `[from, to)` may start a chain; later steps must follow in order, not earlier than the previous
+//! step and at most `window` after the chain's start. A person counts at the deepest step any chain
+//! reaches; the first chain reaching that depth gives the step times and the breakdown value.
+//! The same Rust runs for both stores, so their answers are identical.
+
+mod compute;
+mod params;
+mod sql;
+#[cfg(test)]
+mod tests;
+
+pub use compute::compute;
+pub use params::{FunnelParams, RawFunnelParams};
+pub use sql::build;
+
+use serde::Serialize;
+
+use crate::{Result, Store};
+
+/// One step of a funnel.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FunnelStep {
+    /// 1-based step number.
+    pub step: usize,
+    /// The event name.
+    pub event: String,
+    /// Persons who reached this step.
+    pub count: i64,
+    /// `count / first step count` (1 for the first step, 0 when nobody entered).
+    pub conversion: f64,
+    /// `count / previous step count`.
+    pub conversion_from_previous: f64,
+    /// Persons who reached the previous step but not this one.
+    pub dropoff: i64,
+    /// Median ms from the previous step, among persons who reached this step.
+    pub median_ms_from_previous: Option<i64>,
+}
+
+/// The funnel for one breakdown value.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FunnelBreakdown {
+    /// The breakdown value (`""` without a breakdown or when absent).
+    pub breakdown: String,
+    /// The steps.
+    pub steps: Vec<FunnelStep>,
+}
+
+/// The answer: the total first, then one funnel per breakdown value (sorted) when asked.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Funnel {
+    /// All persons.
+    pub total: Vec<FunnelStep>,
+    /// Per breakdown value; empty without a breakdown.
+    pub breakdowns: Vec<FunnelBreakdown>,
+}
+
+/// One input row of [`compute`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepEvent {
+    /// The person.
+    pub person: String,
+    /// Event time, Unix ms.
+    pub ts_ms: i64,
+    /// The event name.
+    pub event: String,
+    /// The breakdown value.
+    pub breakdown: String,
+}
+
+/// Bits of a packed step event that hold the step code (so at most 16 distinct step names).
+pub(crate) const STEP_BITS: u32 = 4;
+const _: () = assert!(params::MAX_STEPS <= 1 << STEP_BITS);
+
+/// Runs the query.
+pub fn run(store: &dyn Store, params: &FunnelParams) -> Result<Funnel> {
+    from_rows(params, &store.select(&build(params, store.dialect()))?)
+}
+
+/// The funnel from the rows of [`build`]'s query.
+pub(crate) fn from_rows(params: &FunnelParams, rows: &[Vec<crate::Cell>]) -> Result<Funnel> {
+    let mut funnel = compute::Accumulator::new(params);
+    let mut person: Option<String> = None;
+    let mut hits: Vec<compute::Hit> = Vec::new();
+    for row in rows {
+        let [who, breakdown, packed] = row.as_slice() else {
+            return Err(crate::Error::Shape(format!(
+                "a funnel row has {} columns, not 3",
+                row.len()
+            )));
+        };
+        let who = who.as_string();
+        if person.as_deref() != Some(who.as_str()) {
+            if person.is_some() {
+                funnel.add_person(&mut hits);
+            }
+            person = Some(who);
+        }
+        let breakdown = funnel.intern(&breakdown.as_string());
+        for key in packed.as_string().split(',').filter(|k| !k.is_empty()) {
+            let key: i64 = key.parse().map_err(|_| {
+                crate::Error::Shape(format!("a funnel step key is not an integer: {key:?}"))
+            })?;
+            hits.push(compute::Hit {
+                ts_ms: params.from_ms + (key >> STEP_BITS),
+                code: (key & ((1 << STEP_BITS) - 1)) as u8,
+                breakdown,
+            });
+        }
+    }
+    if person.is_some() {
+        funnel.add_person(&mut hits);
+    }
+    Ok(funnel.finish())
+}
