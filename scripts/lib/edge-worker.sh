@@ -11,11 +11,11 @@ edge_target="${FOOTFALL_EDGE_TARGET:-$FOOTFALL_CACHE/target-edge}"
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
-# edge_build_worker: worker-build --release, with wasm-bindgen, wasm-opt and esbuild from this machine
-# (worker-build would otherwise download them from GitHub and npm).
+# edge_build_worker [ARGS...]: worker-build --release ARGS, with wasm-bindgen, wasm-opt and esbuild from
+# this machine (worker-build would otherwise download them from GitHub and npm).
 edge_build_worker() {
   (cd "$edge_worker_dir" && CARGO_TARGET_DIR="$edge_target" WASM_BINDGEN_BIN="$(command -v wasm-bindgen)" \
-    WASM_OPT_BIN="$edge_bin/wasm-opt" ESBUILD_BIN="$edge_bin/esbuild" worker-build --release)
+    WASM_OPT_BIN="$edge_bin/wasm-opt" ESBUILD_BIN="$edge_bin/esbuild" worker-build --release "$@")
   printf 'built %s: wasm %s bytes (%s gzipped)\n' "$edge_worker_dir/build" \
     "$(wc -c <"$edge_worker_dir/build/index_bg.wasm")" "$(gzip -9c "$edge_worker_dir/build/index_bg.wasm" | wc -c)"
 }

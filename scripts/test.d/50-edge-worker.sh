@@ -14,7 +14,9 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$edge_root"
 
 step "edge: build the worker (worker-build --release)"
-edge_build_worker
+# wasm-opt (binaryen's, running on Node) takes two minutes and changes size and speed, not behaviour:
+# the test skips it unless FOOTFALL_EDGE_WASM_OPT=1; bench.sh and `wrangler deploy` run it.
+if [ "${FOOTFALL_EDGE_WASM_OPT:-0}" = 1 ]; then edge_build_worker; else edge_build_worker --no-opt; fi
 
 step "edge: clippy -D warnings on the wasm32 build"
 CARGO_TARGET_DIR="$edge_target" cargo clippy -p footfall-edge-worker --target wasm32-unknown-unknown --locked -- -D warnings
