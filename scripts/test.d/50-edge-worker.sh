@@ -3,7 +3,7 @@
 # never downloaded), lints the wasm build, starts a real origin footfall-collector (embedded log, edge
 # relay on) and the worker under `wrangler dev` (workerd from npm) in front of it, both on loopback,
 # then runs the collector's ingestion suite (footfall-conformance) through the worker and an origin
-# outage: 503 + Retry-After while the origin is down, and the retry stored once it is back.
+# outage: 503 + Retry-After while the origin hangs (timeout) or is down, and the retry stored once it is back.
 # Tools come from scripts/setup.d/50-edge-worker.sh.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -63,13 +63,24 @@ step "edge: the ingestion suite through the worker"
 FOOTFALL_COLLECTOR_URL="$worker" FOOTFALL_ORIGIN_LOG_DIR="$state/origin" FOOTFALL_EXPECT_GEO="$expect_geo" \
   cargo test -p footfall-conformance --test edge --locked -- --ignored --test-threads=1
 
-step "edge: origin down: 503 + Retry-After, nothing acknowledged; the retry is stored"
+step "edge: origin hung, then down: 503 + Retry-After; the retry is stored once it is back"
 batch='{"batch":[{"type":"track","event":"Outage","userId":"u-outage","messageId":"outage-1"}]}'
 post() {
   curl -sS -o "$state/answer.json" -D "$state/headers.txt" -w '%{http_code}' -u wk_test: \
     -H 'content-type: application/json' --data-binary "$batch" "$worker/v1/batch"
 }
 accepted() { curl -fsS "$origin/metrics" | awk '/^footfall_collector_events_accepted_total / { print $2 }'; }
+# A hung origin (stopped, so the kernel still accepts the connection): 503 once ORIGIN_TIMEOUT_MS passes.
+kill -STOP "$origin_pid"
+started=$(date +%s)
+status=$(post)
+kill -CONT "$origin_pid"
+waited=$(( $(date +%s) - started ))
+[ "$status" = 503 ] || { echo "origin hung: expected 503, got $status: $(cat "$state/answer.json")" >&2; exit 1; }
+[ "$waited" -ge 4 ] && [ "$waited" -le 15 ] || { echo "origin hung: answered after $waited s, not the 5 s timeout" >&2; exit 1; }
+grep -q 'did not answer (no answer within 5000 ms)' "$state/answer.json" || { cat "$state/answer.json" >&2; exit 1; }
+echo "origin hung: 503 after the ${waited} s timeout"
+# Down: the connection is refused.
 kill "$origin_pid"
 wait "$origin_pid" 2>/dev/null || true
 status=$(post)
