@@ -355,3 +355,28 @@ impl AsTarget for Target {
         self
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// A case written in `cases.rs` but left out of `suite!` would silently never run.
+    #[test]
+    fn the_suite_lists_every_case() {
+        let cases: Vec<&str> = include_str!("cases.rs")
+            .lines()
+            .filter_map(|l| l.strip_prefix("pub async fn "))
+            .filter_map(|l| l.split('(').next())
+            .collect();
+        let lib = include_str!("lib.rs");
+        let listed = lib
+            .split("$crate::suite!(@all [$(#[$attr])*] $target;")
+            .nth(1)
+            .and_then(|rest| rest.split(");").next())
+            .expect("the suite! list");
+        let listed: Vec<&str> = listed
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect();
+        assert_eq!(listed, cases);
+    }
+}
