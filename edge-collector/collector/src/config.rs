@@ -156,6 +156,11 @@ pub struct Args {
     /// Log format on stderr [default: text]. Filter with RUST_LOG.
     #[arg(long, env = "FOOTFALL_COLLECTOR_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
+    /// Shared secret of the edge workers: turns on `POST /edge/v1/records`, where a worker that sends
+    /// `Authorization: Bearer <secret>` stores the events it already validated and enriched. Prefer the
+    /// variable or the file to the flag, which other users can see in `ps`. At least 32 characters.
+    #[arg(long, env = "FOOTFALL_COLLECTOR_EDGE_SECRET", hide_env_values = true)]
+    pub edge_secret: Option<String>,
 }
 
 /// The `--config` file. Every field is optional; see the module example.
@@ -197,16 +202,12 @@ pub struct FileConfig {
     pub log_format: Option<LogFormat>,
     /// Kafka delivery settings (sink = kafka).
     pub kafka: Option<footfall_kafka::KafkaConfig>,
+    /// Shared secret of the edge workers (turns on `POST /edge/v1/records`).
+    pub edge_secret: Option<String>,
 }
 
-/// Per-write-key rate limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RateLimit {
-    /// Sustained events per second.
-    pub events_per_sec: NonZeroU32,
-    /// Events allowed at once.
-    pub burst: NonZeroU32,
-}
+/// Per-write-key rate limit: the edge worker uses the same one.
+pub use footfall_ingest::RateLimit;
 
 /// Where events go, validated.
 #[derive(Debug, Clone, PartialEq)]
@@ -249,7 +250,12 @@ pub struct Config {
     pub retry_after: Duration,
     /// Log format.
     pub log_format: LogFormat,
+    /// Shared secret of the edge workers; `None` turns `POST /edge/v1/records` off (404).
+    pub edge_secret: Option<String>,
 }
+
+/// The shortest edge secret accepted, so that it cannot be guessed.
+pub const MIN_EDGE_SECRET_LEN: usize = 32;
 
 /// A setting that is not valid.
 #[derive(Debug, thiserror::Error)]
@@ -289,6 +295,7 @@ impl Config {
             sink: SinkConfig::Memory,
             retry_after: Duration::from_secs(5),
             log_format: LogFormat::Text,
+            edge_secret: None,
         }
     }
 
@@ -409,6 +416,15 @@ impl Config {
                 "retry_after_secs must be at least 1".into(),
             ));
         }
+        let edge_secret = args.edge_secret.or(file.edge_secret);
+        if edge_secret
+            .as_ref()
+            .is_some_and(|s| s.len() < MIN_EDGE_SECRET_LEN)
+        {
+            return Err(ConfigError::Invalid(format!(
+                "edge_secret must be at least {MIN_EDGE_SECRET_LEN} characters"
+            )));
+        }
         if write_keys.is_empty() {
             return Err(ConfigError::Invalid(
                 "no write key is configured: every request would get 401 (use --write-key or [write_keys])".into(),
@@ -431,6 +447,7 @@ impl Config {
             sink,
             retry_after: Duration::from_secs(retry_after_secs),
             log_format: args.log_format.or(file.log_format).unwrap_or_default(),
+            edge_secret,
         })
     }
 }
@@ -475,6 +492,33 @@ mod tests {
         );
         let bad = Args::parse_from(["footfall-collector", "--write-key", "k=p"]);
         assert!(Config::from_raw(bad, FileConfig::default()).is_err());
+    }
+
+    #[test]
+    fn an_edge_secret_must_be_long_enough() {
+        let args = |secret: &str| {
+            Args::parse_from([
+                "footfall-collector",
+                "--write-key",
+                "k=p/s",
+                "--edge-secret",
+                secret,
+            ])
+        };
+        let err = Config::from_raw(args("short"), FileConfig::default()).unwrap_err();
+        assert!(err.to_string().contains("edge_secret"), "{err}");
+        let long = "x".repeat(MIN_EDGE_SECRET_LEN);
+        let config = Config::from_raw(args(&long), FileConfig::default()).unwrap();
+        assert_eq!(config.edge_secret.as_deref(), Some(long.as_str()));
+        assert_eq!(
+            Config::from_raw(
+                Args::parse_from(["footfall-collector", "--write-key", "k=p/s"]),
+                FileConfig::default()
+            )
+            .unwrap()
+            .edge_secret,
+            None
+        );
     }
 
     #[test]

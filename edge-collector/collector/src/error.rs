@@ -3,7 +3,7 @@
 //! | error | status | retried by real clients? |
 //! |---|---|---|
 //! | malformed JSON, invalid UTF-8, bad encoding, wrong envelope, every message invalid | 400 | no: Segment and Rudder clients drop a 400; rudder-python drops it because the body has `code` and `message` |
-//! | missing or unknown write key | 401 | no |
+//! | missing or unknown write key; edge relay without the edge secret | 401 | no |
 //! | body over 500 KB (after decompression) | 413 | no |
 //! | per-key rate limit | 429 + `Retry-After` | yes, after `Retry-After` |
 //! | sink unavailable, full or broken | 503 + `Retry-After` | yes, with backoff |
@@ -58,6 +58,9 @@ pub enum Error {
         /// When to come back.
         retry_after: Duration,
     },
+    /// A request to the edge relay without the edge secret.
+    #[error("the edge relay needs `Authorization: Bearer <edge secret>`")]
+    EdgeUnauthorized,
     /// No such endpoint.
     #[error("no such endpoint: the API is POST /v1/batch and /v1/{{track,page,screen,identify,group,alias}}")]
     NotFound,
@@ -69,16 +72,11 @@ pub enum Error {
 impl Error {
     fn status_and_code(&self) -> (StatusCode, ErrorCode) {
         match self {
-            Error::Ingest(e) => {
-                let status = match e {
-                    IngestError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-                    IngestError::MissingWriteKey
-                    | IngestError::BadAuthorization(_)
-                    | IngestError::UnknownWriteKey => StatusCode::UNAUTHORIZED,
-                    _ => StatusCode::BAD_REQUEST,
-                };
-                (status, e.code())
-            }
+            Error::Ingest(e) => (
+                StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST),
+                e.code(),
+            ),
+            Error::EdgeUnauthorized => (StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized),
             Error::BodyTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::BatchTooLarge),
             Error::BodyRead(_) => (StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest),
             Error::AllDropped { code, .. } => (StatusCode::BAD_REQUEST, *code),

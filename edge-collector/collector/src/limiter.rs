@@ -1,50 +1,37 @@
-//! Per-write-key rate limiting with `governor` (GCRA), counted in events rather than requests.
+//! Per-write-key rate limiting: `footfall_ingest::KeyLimiter` (GCRA, counted in events), the same code
+//! the edge worker runs, read against this process's monotonic clock.
 
-use std::num::NonZeroU32;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota};
-
-use crate::config::RateLimit;
+use footfall_ingest::RateLimit;
 
 /// A rate limiter keyed by write key.
 #[derive(Debug)]
 pub struct KeyLimiter {
-    limiter: DefaultKeyedRateLimiter<String>,
-    burst: NonZeroU32,
+    limiter: footfall_ingest::KeyLimiter,
+    started: Instant,
 }
 
 impl KeyLimiter {
     /// A limiter for the configured rate.
     pub fn new(limit: RateLimit) -> Self {
-        let quota = Quota::per_second(limit.events_per_sec).allow_burst(limit.burst);
         Self {
-            limiter: DefaultKeyedRateLimiter::keyed(quota),
-            burst: limit.burst,
+            limiter: footfall_ingest::KeyLimiter::new(limit),
+            started: Instant::now(),
         }
     }
 
     /// Takes `events` from the key's budget, or says how long to wait.
-    ///
-    /// A request larger than the burst is charged the whole burst, so it can still pass once the budget
-    /// is full again instead of being refused forever.
     pub fn check(&self, write_key: &str, events: usize) -> Result<(), Duration> {
-        let n = u32::try_from(events)
-            .unwrap_or(u32::MAX)
-            .clamp(1, self.burst.get());
-        let n = NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN);
-        match self.limiter.check_key_n(&write_key.to_owned(), n) {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(not_until)) => Err(not_until.wait_time_from(DefaultClock::default().now())),
-            Err(_) => Err(Duration::from_secs(1)),
-        }
+        self.limiter
+            .check(write_key, events, self.started.elapsed())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::num::NonZeroU32;
 
     #[test]
     fn refuses_a_key_over_its_budget_but_not_others() {

@@ -5,6 +5,7 @@
 //! | `POST /v1/batch` (`/v1/import`) | a Segment batch envelope |
 //! | `POST /v1/{track,page,screen,identify,group,alias}` | one message, `type` set by the path |
 //! | `POST /v1/{t,p,s,i,g,a}` | the short aliases analytics.js uses |
+//! | `POST /edge/v1/records` | records an edge worker already processed (see [`footfall_ingest::relay`]); only with an edge secret |
 //! | `GET /health` | liveness: 200 while the process serves |
 //! | `GET /ready` | readiness: 200 when the sink takes events, else 503 |
 //! | `GET /metrics` | Prometheus text format |
@@ -21,48 +22,19 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use footfall_ingest::{decode_body, Endpoint, RequestInfo};
+use footfall_ingest::relay::{MAX_RELAY_BYTES, RELAY_PATH};
+use footfall_ingest::{decode_body, Endpoint, RequestInfo, MAX_WIRE_BYTES};
 use footfall_protocol::limits::MAX_BATCH_BYTES;
-use footfall_protocol::{BatchResponse, ErrorCode, EventStatus, MessageType};
+use footfall_protocol::{BatchResponse, EventResult};
 use tower_http::cors::{Any, CorsLayer};
 
 use crate::metrics::{self, DropCause};
 use crate::{AppState, Error};
 
-/// The largest body accepted on the wire. Compressed bodies are smaller than their content, and the
-/// decoded size is checked against the 500 KB limit; the margin covers incompressible gzip overhead.
-pub const MAX_WIRE_BYTES: usize = MAX_BATCH_BYTES + 64 * 1024;
-
-const ENDPOINTS: [(&str, Endpoint, &str); 15] = [
-    ("/v1/batch", Endpoint::Batch, "batch"),
-    ("/v1/import", Endpoint::Batch, "batch"),
-    ("/v1/track", Endpoint::Single(MessageType::Track), "track"),
-    ("/v1/page", Endpoint::Single(MessageType::Page), "page"),
-    (
-        "/v1/screen",
-        Endpoint::Single(MessageType::Screen),
-        "screen",
-    ),
-    (
-        "/v1/identify",
-        Endpoint::Single(MessageType::Identify),
-        "identify",
-    ),
-    ("/v1/group", Endpoint::Single(MessageType::Group), "group"),
-    ("/v1/alias", Endpoint::Single(MessageType::Alias), "alias"),
-    ("/v1/t", Endpoint::Single(MessageType::Track), "track"),
-    ("/v1/p", Endpoint::Single(MessageType::Page), "page"),
-    ("/v1/s", Endpoint::Single(MessageType::Screen), "screen"),
-    ("/v1/i", Endpoint::Single(MessageType::Identify), "identify"),
-    ("/v1/g", Endpoint::Single(MessageType::Group), "group"),
-    ("/v1/a", Endpoint::Single(MessageType::Alias), "alias"),
-    ("/v1/b", Endpoint::Batch, "batch"),
-];
-
 /// The collector's routes over `state`, ready for `oneshot` in tests or for [`crate::serve`].
 pub fn router(state: AppState) -> Router {
     let mut api = Router::new();
-    for (path, endpoint, label) in ENDPOINTS {
+    for (path, endpoint, label) in Endpoint::ROUTES {
         let handler = move |State(state): State<AppState>, request: Request| {
             ingest(state, endpoint, label, request)
         };
@@ -70,7 +42,8 @@ pub fn router(state: AppState) -> Router {
             .route(path, post(handler))
             .route(&format!("{path}/"), post(handler));
     }
-    api.route("/health", get(health))
+    api.route(RELAY_PATH, post(relay))
+        .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/metrics", get(render_metrics))
         .fallback(|| async { Error::NotFound })
@@ -145,27 +118,21 @@ fn header_str<'h>(headers: &'h HeaderMap, name: &header::HeaderName) -> Option<&
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-async fn read_body(headers: &HeaderMap, body: Body) -> Result<bytes::Bytes, Error> {
+async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<bytes::Bytes, Error> {
     let declared =
         header_str(headers, &header::CONTENT_LENGTH).and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|len| len > MAX_WIRE_BYTES) {
-        return Err(Error::BodyTooLarge {
-            limit: MAX_WIRE_BYTES,
-        });
+    if declared.is_some_and(|len| len > limit) {
+        return Err(Error::BodyTooLarge { limit });
     }
-    axum::body::to_bytes(body, MAX_WIRE_BYTES)
-        .await
-        .map_err(|e| {
-            let too_large = std::error::Error::source(&e)
-                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
-            if too_large {
-                Error::BodyTooLarge {
-                    limit: MAX_WIRE_BYTES,
-                }
-            } else {
-                Error::BodyRead(e.to_string())
-            }
-        })
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let too_large = std::error::Error::source(&e)
+            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+        if too_large {
+            Error::BodyTooLarge { limit }
+        } else {
+            Error::BodyRead(e.to_string())
+        }
+    })
 }
 
 async fn handle(state: &AppState, endpoint: Endpoint, request: Request) -> Result<Response, Error> {
@@ -180,7 +147,7 @@ async fn handle(state: &AppState, endpoint: Endpoint, request: Request) -> Resul
         });
     let received_at = (inner.clock)();
 
-    let raw = read_body(headers, body).await?;
+    let raw = read_body(headers, body, MAX_WIRE_BYTES).await?;
     let decoded = decode_body(
         &raw,
         header_str(headers, &header::CONTENT_ENCODING),
@@ -206,6 +173,7 @@ async fn handle(state: &AppState, endpoint: Endpoint, request: Request) -> Resul
         forwarded_for: forwarded_for.as_deref(),
         user_agent: header_str(headers, &header::USER_AGENT),
         received_at,
+        known_geo: None,
     };
     let schemas = inner.schemas.get();
     let processed = inner.ingestor.process(parsed, &info, &schemas);
@@ -216,11 +184,7 @@ async fn handle(state: &AppState, endpoint: Endpoint, request: Request) -> Resul
     metrics::events_flagged("schema", processed.schema_flagged);
 
     let accepted = processed.accepted.len();
-    let all_dropped = accepted == 0 && !processed.dead_letters.is_empty();
-    let all_too_large = processed
-        .drop_causes
-        .iter()
-        .all(|c| *c == footfall_ingest::DropCause::TooLarge);
+    let refusal = processed.refusal();
     if accepted > 0 || !processed.dead_letters.is_empty() {
         inner
             .sink
@@ -235,29 +199,95 @@ async fn handle(state: &AppState, endpoint: Endpoint, request: Request) -> Resul
             })?;
     }
     metrics::events_accepted(accepted);
-    if all_dropped {
-        let first = processed
-            .results
-            .iter()
-            .find(|r| r.status == EventStatus::Drop);
-        let reason = first
-            .and_then(|r| r.reason.as_deref())
-            .unwrap_or("invalid message");
-        let total = processed.results.len();
-        return Err(Error::AllDropped {
-            code: if all_too_large {
-                ErrorCode::MessageTooLarge
-            } else {
-                ErrorCode::InvalidRequest
-            },
-            message: if total == 1 {
-                reason.to_owned()
-            } else {
-                format!("all {total} messages were refused; the first: {reason}")
-            },
-        });
+    if let Some((code, message)) = refusal {
+        return Err(Error::AllDropped { code, message });
     }
     Ok(Json(BatchResponse::from_results(processed.results)).into_response())
+}
+
+/// `POST /edge/v1/records`: what an edge worker already decoded, validated and enriched, made durable
+/// as it is. The edge secret is the trust: the records carry the client IP and geo the edge saw, which
+/// the origin must not replace with the worker's address.
+async fn relay(State(state): State<AppState>, request: Request) -> Response {
+    let start = Instant::now();
+    let response = match handle_relay(&state, request).await {
+        Ok(response) => response,
+        Err(error) => {
+            metrics::request_rejected(error.code());
+            error.into_response()
+        }
+    };
+    metrics::request_duration(
+        "edge",
+        response.status().as_u16(),
+        start.elapsed().as_secs_f64(),
+    );
+    response
+}
+
+/// Compares without an early exit, so the time taken does not tell how much of a guess was right.
+fn same_secret(given: &[u8], expected: &[u8]) -> bool {
+    given.len() == expected.len()
+        && given
+            .iter()
+            .zip(expected)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
+async fn handle_relay(state: &AppState, request: Request) -> Result<Response, Error> {
+    let inner = state.inner();
+    let Some(secret) = &inner.edge_secret else {
+        return Err(Error::NotFound);
+    };
+    let (parts, body) = request.into_parts();
+    let headers = &parts.headers;
+    let given = header_str(headers, &header::AUTHORIZATION)
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if !same_secret(given.as_bytes(), secret.as_bytes()) {
+        return Err(Error::EdgeUnauthorized);
+    }
+    let raw = read_body(headers, body, MAX_RELAY_BYTES).await?;
+    let decoded = decode_body(
+        &raw,
+        header_str(headers, &header::CONTENT_ENCODING),
+        MAX_RELAY_BYTES,
+    )?;
+    let batch = footfall_ingest::relay::decode(&decoded)?;
+    if inner.ingestor.source(&batch.write_key).is_none() {
+        // The edge and the origin disagree on the keys; the worker turns this into a retry.
+        return Err(footfall_ingest::IngestError::UnknownWriteKey.into());
+    }
+    let received = batch.events.len() + batch.dead_letters.len();
+    metrics::events_received(received);
+    if let Some(limiter) = &inner.limiter {
+        if let Err(retry_after) = limiter.check(&batch.write_key, received) {
+            metrics::events_dropped(DropCause::RateLimited, received);
+            return Err(Error::RateLimited { retry_after });
+        }
+    }
+    for cause in &batch.drop_causes {
+        metrics::events_dropped(DropCause::from(*cause), 1);
+    }
+    let (ids, events): (Vec<String>, Vec<_>) = batch.events.into_iter().unzip();
+    let accepted = events.len();
+    if received > 0 {
+        inner
+            .sink
+            .send(events, batch.dead_letters)
+            .await
+            .map_err(|error| {
+                metrics::events_dropped(DropCause::SinkUnavailable, received);
+                Error::Sink {
+                    error,
+                    retry_after: inner.retry_after,
+                }
+            })?;
+    }
+    metrics::events_accepted(accepted);
+    let results = ids.into_iter().map(EventResult::ok).collect();
+    Ok(Json(BatchResponse::from_results(results)).into_response())
 }
 
 /// All `X-Forwarded-For` values, in order, joined with commas.

@@ -28,6 +28,7 @@ pub(crate) struct Inner {
     pub(crate) metrics: PrometheusHandle,
     pub(crate) clock: Box<ClockFn>,
     pub(crate) retry_after: Duration,
+    pub(crate) edge_secret: Option<String>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -36,6 +37,7 @@ impl std::fmt::Debug for AppState {
             .field("ingestor", &self.0.ingestor)
             .field("sink", &self.0.sink.name())
             .field("rate_limited", &self.0.limiter.is_some())
+            .field("edge_relay", &self.0.edge_secret.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -68,6 +70,7 @@ impl AppState {
             metrics: crate::metrics::handle(),
             clock: Box::new(OffsetDateTime::now_utc),
             retry_after: config.retry_after,
+            edge_secret: config.edge_secret.clone(),
         })))
     }
 

@@ -47,6 +47,18 @@ pub enum IngestError {
 }
 
 impl IngestError {
+    /// The HTTP status to answer: 413 for a body over the limit, 401 for a missing, unusable or
+    /// unknown write key, 400 for everything else.
+    pub fn status(&self) -> u16 {
+        match self {
+            IngestError::TooLarge { .. } => 413,
+            IngestError::MissingWriteKey
+            | IngestError::BadAuthorization(_)
+            | IngestError::UnknownWriteKey => 401,
+            _ => 400,
+        }
+    }
+
     /// The wire code for an [`footfall_protocol::ErrorBody`].
     pub fn code(&self) -> ErrorCode {
         match self {

@@ -16,6 +16,10 @@
 //!   proxies, optionally anonymized ([`ip`]), user agent ([`useragent`]) and geo ([`GeoLookup`], with
 //!   a MaxMind implementation behind the `maxmind` feature).
 //! * [`SchemaRegistry`]: JSON Schemas per `track` event name with a `reject` or `flag` policy.
+//! * [`KeyLimiter`]: the per-write-key rate limit (GCRA, in events), with the time as a parameter.
+//! * [`Endpoint::from_path`] and [`IngestError::status`]: the routes and statuses every front door
+//!   (the native collector, the edge worker) answers with, and [`relay`]: what the edge worker sends
+//!   the origin collector.
 //!
 //! [`IngestError`] is the only error: a request refused as a whole. A bad message is never an error, it is
 //! a dropped event with a reason.
@@ -40,6 +44,7 @@
 //!     forwarded_for: None,
 //!     user_agent: None,
 //!     received_at: time::OffsetDateTime::UNIX_EPOCH,
+//!     known_geo: None,
 //! };
 //! let out = ingestor.process(parsed, &request, &SchemaRegistry::new());
 //! assert_eq!(out.accepted.len(), 1);
@@ -49,12 +54,17 @@
 //! ```
 #![deny(missing_docs)]
 
+/// The largest body accepted on the wire. Compressed bodies are smaller than their content, and the
+/// decoded size is checked against the 500 KB limit; the margin covers incompressible gzip overhead.
+pub const MAX_WIRE_BYTES: usize = footfall_protocol::limits::MAX_BATCH_BYTES + 64 * 1024;
+
 pub use decode::decode_body;
 pub use error::IngestError;
 #[cfg(feature = "maxmind")]
 pub use geo::MaxMindGeo;
 pub use geo::{Geo, GeoLookup};
 pub use keys::{Source, WriteKeys};
+pub use limit::{KeyLimiter, RateLimit};
 pub use pipeline::{
     DropCause, Endpoint, EnrichOptions, Ingestor, Parsed, Processed, Record, RequestInfo,
 };
@@ -66,7 +76,9 @@ mod error;
 mod geo;
 pub mod ip;
 mod keys;
+mod limit;
 mod pipeline;
+pub mod relay;
 mod schema;
 pub mod timestamp;
 pub mod useragent;

@@ -39,7 +39,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::envelope::{parse_batch, parse_single, Fields};
-use crate::geo::GeoLookup;
+use crate::geo::{Geo, GeoLookup};
 use crate::ip::{anonymize, client_ip};
 use crate::keys::{Source, WriteKeys};
 use crate::schema::{SchemaOutcome, SchemaRegistry};
@@ -54,6 +54,45 @@ pub enum Endpoint {
     Batch,
     /// `POST /v1/<type>`: one message whose `type` is set by the path.
     Single(MessageType),
+}
+
+impl Endpoint {
+    /// Every API path, the endpoint it is and its metric label. Each also answers with a trailing
+    /// slash; `/v1/{t,p,s,i,g,a,b}` are the short aliases analytics.js uses.
+    pub const ROUTES: [(&'static str, Endpoint, &'static str); 15] = [
+        ("/v1/batch", Endpoint::Batch, "batch"),
+        ("/v1/import", Endpoint::Batch, "batch"),
+        ("/v1/track", Endpoint::Single(MessageType::Track), "track"),
+        ("/v1/page", Endpoint::Single(MessageType::Page), "page"),
+        (
+            "/v1/screen",
+            Endpoint::Single(MessageType::Screen),
+            "screen",
+        ),
+        (
+            "/v1/identify",
+            Endpoint::Single(MessageType::Identify),
+            "identify",
+        ),
+        ("/v1/group", Endpoint::Single(MessageType::Group), "group"),
+        ("/v1/alias", Endpoint::Single(MessageType::Alias), "alias"),
+        ("/v1/t", Endpoint::Single(MessageType::Track), "track"),
+        ("/v1/p", Endpoint::Single(MessageType::Page), "page"),
+        ("/v1/s", Endpoint::Single(MessageType::Screen), "screen"),
+        ("/v1/i", Endpoint::Single(MessageType::Identify), "identify"),
+        ("/v1/g", Endpoint::Single(MessageType::Group), "group"),
+        ("/v1/a", Endpoint::Single(MessageType::Alias), "alias"),
+        ("/v1/b", Endpoint::Batch, "batch"),
+    ];
+
+    /// The endpoint a request path names, with its metric label; a trailing slash is allowed.
+    pub fn from_path(path: &str) -> Option<(Endpoint, &'static str)> {
+        let path = path.strip_suffix('/').unwrap_or(path);
+        Self::ROUTES
+            .iter()
+            .find(|(route, _, _)| *route == path)
+            .map(|(_, endpoint, label)| (*endpoint, *label))
+    }
 }
 
 /// How accepted events are enriched.
@@ -76,6 +115,10 @@ pub struct RequestInfo<'a> {
     pub user_agent: Option<&'a str>,
     /// When the request arrived.
     pub received_at: OffsetDateTime,
+    /// Where the request's client is, when the platform already knows (Cloudflare's `request.cf` at
+    /// the edge). Used for events located at the request's client address instead of the
+    /// [`GeoLookup`]; an event carrying another address in `context.ip` is still looked up.
+    pub known_geo: Option<&'a Geo>,
 }
 
 /// A key and a payload, as a sink stores them.
@@ -153,6 +196,34 @@ pub struct Processed {
     pub schema_flagged: usize,
 }
 
+impl Processed {
+    /// When every message of the request was refused: the code and message of the 400 to answer, once
+    /// the dead letters are durable. `message_too_large` when every message was over 32 KB.
+    pub fn refusal(&self) -> Option<(footfall_protocol::ErrorCode, String)> {
+        if !self.accepted.is_empty() || self.dead_letters.is_empty() {
+            return None;
+        }
+        let code = if self.drop_causes.iter().all(|c| *c == DropCause::TooLarge) {
+            footfall_protocol::ErrorCode::MessageTooLarge
+        } else {
+            footfall_protocol::ErrorCode::InvalidRequest
+        };
+        let reason = self
+            .results
+            .iter()
+            .find(|r| r.status == footfall_protocol::EventStatus::Drop)
+            .and_then(|r| r.reason.as_deref())
+            .unwrap_or("invalid message");
+        let total = self.results.len();
+        let message = if total == 1 {
+            reason.to_owned()
+        } else {
+            format!("all {total} messages were refused; the first: {reason}")
+        };
+        Some((code, message))
+    }
+}
+
 /// The request-independent ingestion logic. Cheap to share behind an `Arc`.
 pub struct Ingestor {
     write_keys: WriteKeys,
@@ -178,6 +249,11 @@ impl Ingestor {
             options,
             geo: None,
         }
+    }
+
+    /// What a write key stands for, `None` when it is unknown.
+    pub fn source(&self, write_key: &str) -> Option<&Source> {
+        self.write_keys.resolve(write_key)
     }
 
     /// Adds a geo lookup of the client IP.
@@ -278,6 +354,7 @@ struct RequestContext<'r> {
     batch_sent_at: Option<OffsetDateTime>,
     client_ip: IpAddr,
     header_user_agent: Option<&'r str>,
+    known_geo: Option<&'r Geo>,
     /// User agents parsed in this request and their serialized `ua` objects (`None`: nothing
     /// recognised). A batch usually comes from one browser, so this stays tiny.
     ua_cache: Vec<(String, Option<String>)>,
@@ -362,6 +439,7 @@ impl<'r> RequestContext<'r> {
                 &ingestor.options.trusted_proxies,
             ),
             header_user_agent: request.user_agent,
+            known_geo: request.known_geo,
             ua_cache: Vec::new(),
             geo_cache: None,
         }
@@ -644,13 +722,22 @@ impl<'r> RequestContext<'r> {
     }
 
     fn geo_json(&mut self, ip: IpAddr) -> Option<String> {
-        let geo = self.ingestor.geo.as_ref()?;
+        let known = self.known_geo.filter(|_| ip == self.client_ip);
+        if known.is_none() && self.ingestor.geo.is_none() {
+            return None;
+        }
         if let Some((cached, json)) = &self.geo_cache {
             if *cached == ip {
                 return json.clone();
             }
         }
-        let json = geo.lookup(ip).and_then(|g| serde_json::to_string(&g).ok());
+        let json = match (known, &self.ingestor.geo) {
+            (Some(geo), _) => Some(geo.clone()),
+            (None, Some(lookup)) => lookup.lookup(ip),
+            (None, None) => None,
+        }
+        .filter(|g| *g != Geo::default())
+        .and_then(|g| serde_json::to_string(&g).ok());
         self.geo_cache = Some((ip, json.clone()));
         json
     }

@@ -22,6 +22,7 @@ fn request(received_at: &str) -> RequestInfo<'static> {
         forwarded_for: None,
         user_agent: None,
         received_at: parse_timestamp(received_at).unwrap(),
+        known_geo: None,
     }
 }
 
@@ -340,4 +341,116 @@ fn uses_forwarded_for_only_from_trusted_proxies() {
     req.forwarded_for = Some("9.9.9.9, 203.0.113.5");
     let out = ing.process(parsed, &req, &SchemaRegistry::new());
     assert_eq!(payload(&out.accepted[0])["context"]["ip"], "203.0.113.5");
+}
+
+struct FixedGeo;
+
+impl GeoLookup for FixedGeo {
+    fn lookup(&self, _ip: IpAddr) -> Option<Geo> {
+        Some(Geo {
+            country: Some("FR".into()),
+            ..Geo::default()
+        })
+    }
+}
+
+#[test]
+fn a_geo_the_platform_knows_locates_the_request_client_only() {
+    let berlin = Geo {
+        country: Some("DE".into()),
+        city: Some("Berlin".into()),
+        latitude: Some(52.52),
+        ..Geo::default()
+    };
+    let body = serde_json::to_vec(&json!({"batch": [
+        {"type": "page", "anonymousId": "a1"},
+        {"type": "page", "anonymousId": "a1", "context": {"ip": "192.0.2.44"}}
+    ]}))
+    .unwrap();
+    let auth = basic_authorization("wk");
+    let mut info = request("2026-11-22T10:00:00Z");
+    info.known_geo = Some(&berlin);
+
+    let plain = ingestor(EnrichOptions::default());
+    let out = plain.process(
+        plain.parse(Endpoint::Batch, Some(&auth), &body).unwrap(),
+        &info,
+        &SchemaRegistry::new(),
+    );
+    let geo = payload(&out.accepted[0])["context"]["footfall"]["geo"].clone();
+    assert_eq!(
+        geo,
+        json!({"country": "DE", "city": "Berlin", "latitude": 52.52})
+    );
+    assert!(
+        payload(&out.accepted[1])["context"]["footfall"]
+            .get("geo")
+            .is_none(),
+        "another address is not where the platform located the request"
+    );
+
+    let with_lookup = ingestor(EnrichOptions::default()).with_geo(Arc::new(FixedGeo));
+    let out = with_lookup.process(
+        with_lookup
+            .parse(Endpoint::Batch, Some(&auth), &body)
+            .unwrap(),
+        &info,
+        &SchemaRegistry::new(),
+    );
+    assert_eq!(
+        payload(&out.accepted[0])["context"]["footfall"]["geo"]["country"],
+        "DE"
+    );
+    assert_eq!(
+        payload(&out.accepted[1])["context"]["footfall"]["geo"]["country"],
+        "FR"
+    );
+}
+
+#[test]
+fn a_request_whose_every_message_was_refused_is_a_refusal() {
+    let i = ingestor(EnrichOptions::default());
+    let run_batch = |batch: Value| {
+        run(
+            &i,
+            Endpoint::Batch,
+            &json!({"batch": batch}),
+            &SchemaRegistry::new(),
+        )
+    };
+    let mixed = run_batch(json!([{"type": "page", "anonymousId": "a"}, {"type": "page"}]));
+    assert_eq!(mixed.refusal(), None);
+    let none = run_batch(json!([{"type": "page"}, {"type": "track", "userId": "u"}]));
+    let (code, message) = none.refusal().unwrap();
+    assert_eq!(code, footfall_protocol::ErrorCode::InvalidRequest);
+    assert!(
+        message.starts_with("all 2 messages were refused; the first: "),
+        "{message}"
+    );
+    let big =
+        json!({"type": "page", "anonymousId": "a", "properties": {"x": "y".repeat(33 * 1024)}});
+    let (code, _) = run_batch(json!([big])).refusal().unwrap();
+    assert_eq!(code, footfall_protocol::ErrorCode::MessageTooLarge);
+    assert_eq!(
+        run_batch(json!([])).refusal(),
+        None,
+        "an empty batch is not refused"
+    );
+}
+
+#[test]
+fn paths_name_their_endpoint_with_or_without_a_trailing_slash() {
+    assert_eq!(
+        Endpoint::from_path("/v1/batch"),
+        Some((Endpoint::Batch, "batch"))
+    );
+    assert_eq!(
+        Endpoint::from_path("/v1/p/"),
+        Some((Endpoint::Single(MessageType::Page), "page"))
+    );
+    assert_eq!(Endpoint::from_path("/v2/batch"), None);
+    assert_eq!(Endpoint::from_path("/v1/batch//"), None);
+    assert_eq!(IngestError::UnknownWriteKey.status(), 401);
+    assert_eq!(IngestError::TooLarge { limit: 1 }.status(), 413);
+    assert_eq!(IngestError::InvalidJson("x".into()).status(), 400);
 }
