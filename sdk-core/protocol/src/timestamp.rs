@@ -3,6 +3,8 @@
 //! Formatting is done here rather than by a date library because it runs once per event on the SDK's hot
 //! path and in the size-constrained WebAssembly build; the test below checks it against the `time` crate.
 
+use alloc::string::String;
+
 /// Formats milliseconds since the Unix epoch as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
 ///
 /// ```
@@ -15,7 +17,9 @@ pub fn format_rfc3339_millis(unix_millis: i64) -> String {
     out
 }
 
-fn write_rfc3339_millis(out: &mut String, unix_millis: i64) {
+/// Appends `unix_millis` to `out` in the format of [`format_rfc3339_millis`], for writers that build a
+/// message in one buffer.
+pub fn write_rfc3339_millis(out: &mut String, unix_millis: i64) {
     let days = unix_millis.div_euclid(86_400_000);
     let ms_of_day = unix_millis.rem_euclid(86_400_000);
     let (year, month, day) = civil_from_days(days);
