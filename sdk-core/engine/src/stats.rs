@@ -1,6 +1,8 @@
 //! What the engine did: counters for every delivery and every drop, so no event disappears unseen.
 
-use std::collections::VecDeque;
+use alloc::collections::VecDeque;
+use alloc::string::String;
+use alloc::vec::Vec;
 
 /// Why an accepted event was given up.
 #[derive(Debug, Clone, PartialEq, Eq)]

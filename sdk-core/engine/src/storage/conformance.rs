@@ -11,6 +11,11 @@
 //!
 //! Each check panics with a message naming the broken rule.
 
+use alloc::borrow::ToOwned;
+use alloc::boxed::Box;
+use alloc::format;
+use alloc::vec::Vec;
+
 use super::{NewEvent, Storage};
 
 fn event(id: &str, payload: &str) -> NewEvent<'static> {
