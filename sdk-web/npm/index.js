@@ -40,7 +40,7 @@ export async function load(options) {
   const o = options || {};
   if (!o.writeKey) throw new Error('footfall: writeKey is required');
   const host = String(o.host || 'http://localhost:8080').replace(/\/+$/, '');
-  await init(o.wasmUrl ? { module_or_path: o.wasmUrl } : undefined);
+  const wasm = await init(o.wasmUrl ? { module_or_path: o.wasmUrl } : undefined);
   const name = o.storageName || 'footfall:' + o.writeKey;
   const store = await openStore(name, o.storage === 'localStorage');
   const core = new Core();
@@ -49,12 +49,15 @@ export async function load(options) {
   store.e = store.v = null;
   const flushInterval = o.flushInterval == null ? 10000 : o.flushInterval;
   checked(core, core.start(store.s, String(o.writeKey), o.flushAt || 20, flushInterval, Math.random() * 2 ** 53));
-  return new Analytics(core, store, host, name, o);
+  return new Analytics(core, wasm.memory, store, host, name, o);
 }
 
 class Analytics {
-  constructor(core, store, host, name, o) {
+  constructor(core, memory, store, host, name, o) {
     this._core = core;
+    this._memory = memory;
+    this._idp = core.idp();
+    this._ids = new Uint8Array(0);
     this._store = store;
     this._url = host + '/v1/batch';
     this._timer = 0;
@@ -113,9 +116,12 @@ class Analytics {
 
   /** Records that the user did something. Returns the event's messageId (undefined when opted out). */
   track(event, properties) {
-    const id = checked(this._core, this._core.track(event == null ? '' : String(event), json(properties)));
+    const n = this._core.track(event == null ? '' : String(event), json(properties));
     this._kick();
-    return id;
+    if (n === 0) return checked(this._core, undefined);
+    // The messageId is ASCII in wasm memory (see Core::track); a view is remade when memory grows.
+    if (this._ids.byteLength === 0) this._ids = new Uint8Array(this._memory.buffer, this._idp, 36);
+    return String.fromCharCode.apply(null, n === 36 ? this._ids : this._ids.subarray(0, n));
   }
 
   /** Records a page view: page(), page(name), page(name, properties) or page(category, name, properties). */

@@ -50,7 +50,7 @@ type WebClient = Client<WebStorage, BrowserClock>;
 
 /// One Footfall client over one store, driven by `index.js`.
 #[wasm_bindgen]
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Core {
     storage: WebStorage,
     /// `None` until [`Core::start`].
@@ -65,6 +65,9 @@ pub struct Core {
     in_flight: bool,
     reload_pending: bool,
     error: Option<String>,
+    /// The messageId of the last `track`, read by `index.js` straight from memory (see
+    /// [`Core::track`]).
+    last_id: [u8; 36],
 }
 
 #[wasm_bindgen]
@@ -72,8 +75,22 @@ impl Core {
     /// An empty core: load the stored queue with [`ev`](Core::ev) and the values with
     /// [`shared`](Core::shared), then [`start`](Core::start).
     #[wasm_bindgen(constructor)]
+    #[allow(clippy::new_without_default)] // a JavaScript constructor, not a Rust value type
     pub fn new() -> Core {
-        Core::default()
+        Core {
+            storage: WebStorage::new(),
+            client: None,
+            config: None,
+            seed: 0,
+            body_prefix: String::new(),
+            context: String::new(),
+            body: String::new(),
+            batch_id: 0,
+            in_flight: false,
+            reload_pending: false,
+            error: None,
+            last_id: [0; 36],
+        }
     }
 
     /// Loads one stored event (its seq and record) before [`start`](Core::start).
@@ -110,10 +127,24 @@ impl Core {
         self.reload().is_some()
     }
 
-    /// Records an event; returns its messageId, or `undefined` when opted out or refused (then
-    /// [`error`](Core::error) says why).
-    pub fn track(&mut self, event: &str, properties: &str) -> Option<String> {
-        self.with(|c| c.track_json(event, properties))?
+    /// Records an event. Returns the length of its messageId, whose bytes are then at
+    /// [`idp`](Core::idp), or 0 when opted out or refused (then [`error`](Core::error) says why).
+    ///
+    /// The id is not returned as a string because decoding a short string from wasm memory with
+    /// `TextDecoder` costs more than the rest of the call; `index.js` reads the 36 ASCII bytes itself.
+    pub fn track(&mut self, event: &str, properties: &str) -> usize {
+        let Some(Some(id)) = self.with(|c| c.track_json(event, properties)) else {
+            return 0;
+        };
+        let n = id.len().min(self.last_id.len());
+        self.last_id[..n].copy_from_slice(&id.as_bytes()[..n]);
+        n
+    }
+
+    /// Where [`track`](Core::track) leaves the messageId, in wasm memory. The address does not change
+    /// for the life of the core.
+    pub fn idp(&self) -> usize {
+        self.last_id.as_ptr() as usize
     }
 
     /// The other recording calls, by `kind`: 0 `page(a = category, b = name, json)`, 1
@@ -312,8 +343,8 @@ impl Core {
         }
     }
 
-    /// The store under the client, for tests that look at what it would persist.
-    pub fn storage(&self) -> &WebStorage {
-        &self.storage
+    /// The messageId [`Core::track`] left, for Rust callers (the tests).
+    pub fn last_message_id(&self, len: usize) -> &str {
+        core::str::from_utf8(self.last_id.get(..len).unwrap_or_default()).unwrap_or_default()
     }
 }

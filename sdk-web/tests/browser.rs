@@ -102,7 +102,7 @@ async fn fresh_stores(local: bool, n: usize) -> Vec<Store> {
 #[wasm_bindgen_test]
 async fn indexeddb_storage_passes_the_conformance_suite() {
     // The suite's `fresh` is synchronous and opening IndexedDB is not, so the stores are opened first.
-    let stores = fresh_stores(false, 9).await;
+    let stores = fresh_stores(false, 10).await;
     assert_eq!(stores[0].kind(), "idb");
     let mut fresh = stores.iter().map(|s| s.storage.clone());
     conformance::run(|| fresh.next().expect("enough fresh stores"));
@@ -113,7 +113,7 @@ async fn indexeddb_storage_passes_the_conformance_suite() {
 
 #[wasm_bindgen_test]
 async fn localstorage_storage_passes_the_conformance_suite() {
-    let stores = fresh_stores(true, 9).await;
+    let stores = fresh_stores(true, 10).await;
     assert_eq!(stores[0].kind(), "local");
     let mut fresh = stores.iter().map(|s| s.storage.clone());
     conformance::run(|| fresh.next().expect("enough fresh stores"));
@@ -192,6 +192,10 @@ async fn a_live_tabs_queue_is_not_adopted_but_a_closed_ones_is() {
     assert_eq!(tab_c.storage.count(), 1, "tab A is gone: its queue is adopted");
 }
 
+fn uuid_version(id: &str) -> char {
+    id.chars().nth(14).unwrap_or('?')
+}
+
 /// A started core over a freshly opened store, as `load()` in `index.js` makes it.
 async fn core(name: &str, flush_at: u32) -> (Core, JsValue) {
     let handle = open_store(name, false).await;
@@ -206,8 +210,8 @@ async fn the_client_persists_a_thousand_tracks_in_one_commit() {
     let name = unique("client");
     let (mut core, handle) = core(&name, 20).await;
     for i in 0..1000 {
-        let id = core.track("Clicked", &format!("{{\"i\":{i}}}"));
-        assert!(id.is_some());
+        let len = core.track("Clicked", &format!("{{\"i\":{i}}}"));
+        assert_eq!(len, 36, "a UUID's length");
     }
     let ops = js_sys::Array::new();
     while let Some(op) = core.op() {
@@ -225,7 +229,9 @@ async fn the_client_persists_a_thousand_tracks_in_one_commit() {
 #[wasm_bindgen_test]
 async fn an_upload_carries_the_write_key_in_the_body_for_sendbeacon() {
     let (mut core, handle) = core(&unique("upload"), 1).await;
-    let id = core.track("Clicked", "").unwrap();
+    let len = core.track("Clicked", "");
+    let id = core.last_message_id(len).to_owned();
+    assert_eq!(uuid_version(&id), '7');
     assert_eq!(core.next(js_sys::Date::now()), -2.0, "a batch is ready");
     let body = core.body();
     assert!(
@@ -242,23 +248,23 @@ async fn an_upload_carries_the_write_key_in_the_body_for_sendbeacon() {
 #[wasm_bindgen_test]
 async fn invalid_calls_fail_with_the_engines_message() {
     let (mut core, handle) = core(&unique("errors"), 20).await;
-    assert_eq!(core.track(" ", ""), None);
+    assert_eq!(core.track(" ", ""), 0);
     assert_eq!(
         core.error().as_deref(),
         Some("the event name must not be empty")
     );
-    assert_eq!(core.track("Clicked", "[1]"), None);
+    assert_eq!(core.track("Clicked", "[1]"), 0);
     assert_eq!(
         core.error().as_deref(),
         Some("properties must be a JSON object, not array")
     );
     let big = format!("{{\"blob\":\"{}\"}}", "x".repeat(33_000));
-    assert_eq!(core.track("Big", &big), None);
+    assert_eq!(core.track("Big", &big), 0);
     assert!(core.error().unwrap().contains("over the limit of 32768 bytes"));
     assert_eq!(core.rec(2, Some(String::new()), None, ""), None);
     assert_eq!(core.error().as_deref(), Some("groupId must not be empty"));
     assert!(core.ctl(3), "opt out");
-    assert_eq!(core.track("Clicked", ""), None);
+    assert_eq!(core.track("Clicked", ""), 0);
     assert_eq!(core.error(), None, "opted out is not an error");
     assert_eq!(core.stat(0), 0.0);
     release(&handle);

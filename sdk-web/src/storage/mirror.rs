@@ -190,19 +190,52 @@ impl Mirror {
     }
 
     pub(crate) fn append(&mut self, event: NewEvent<'_>) -> u64 {
+        self.append_owned(
+            event.message_id.to_owned(),
+            event.created_at,
+            event.payload.to_owned(),
+        )
+    }
+
+    pub(crate) fn append_owned(
+        &mut self,
+        message_id: String,
+        created_at: i64,
+        payload: String,
+    ) -> u64 {
         self.last_seq += 1;
         let seq = self.last_seq;
-        self.bytes += event.payload.len() as u64;
+        self.bytes += payload.len() as u64;
         self.events.push(StoredEvent {
             seq,
-            message_id: event.message_id.to_owned(),
-            created_at: event.created_at,
+            message_id,
+            created_at,
             attempts: 0,
-            payload: event.payload.to_owned(),
+            payload,
         });
         self.mark_dirty(seq);
         self.last_seq_dirty = true;
         seq
+    }
+
+    /// Removes the oldest event, returning its seq and messageId, without copying anything.
+    pub(crate) fn evict_oldest(&mut self) -> Option<(u64, String)> {
+        let e = self.events.get_mut(self.head)?;
+        let seq = e.seq;
+        let message_id = core::mem::take(&mut e.message_id);
+        self.bytes -= core::mem::take(&mut e.payload).len() as u64;
+        self.head += 1;
+        self.mark_dirty(seq);
+        self.compact();
+        Some((seq, message_id))
+    }
+
+    /// Drops the skipped head once it outweighs the rest, so skipping costs O(1) per event overall.
+    fn compact(&mut self) {
+        if self.head > 64 && self.head * 2 > self.events.len() {
+            self.events.drain(..self.head);
+            self.head = 0;
+        }
     }
 
     pub(crate) fn read_batch(&self, max_events: usize, max_bytes: usize) -> Vec<StoredEvent> {
@@ -223,26 +256,13 @@ impl Mirror {
             let Some(i) = self.index_of(seq) else {
                 continue;
             };
-            let at = self.head + i;
-            let gone = if i == 0 {
-                // The usual case, at the head: skip it, and free its strings now.
-                self.head += 1;
-                self.events.get_mut(at).map(|e| {
-                    let bytes = e.bytes();
-                    e.message_id = String::new();
-                    e.payload = String::new();
-                    bytes
-                })
+            if i == 0 {
+                // The usual case, at the head: skip it, freeing its strings now.
+                self.evict_oldest();
             } else {
-                Some(self.events.remove(at).bytes())
-            };
-            self.bytes -= gone.unwrap_or(0);
-            self.mark_dirty(seq);
-        }
-        // Compact once the skipped head outweighs the rest, so it costs O(1) per event overall.
-        if self.head > 64 && self.head * 2 > self.events.len() {
-            self.events.drain(..self.head);
-            self.head = 0;
+                self.bytes -= self.events.remove(self.head + i).bytes();
+                self.mark_dirty(seq);
+            }
         }
     }
 
@@ -362,6 +382,8 @@ mod tests {
         assert_eq!(ops.len(), 153, "one op per changed event");
         assert!(ops.contains(&Op::DeleteEvent(seqs[160])));
         assert_eq!(m.append(event("n", "z")), 201);
+        assert_eq!(m.evict_oldest(), Some((seqs[151], "m".to_owned())));
+        assert_eq!((m.count(), m.bytes()), (48, 95));
     }
 
     #[test]

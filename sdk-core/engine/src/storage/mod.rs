@@ -123,4 +123,30 @@ pub trait Storage {
 
     /// Sets (`Some`) or clears (`None`) a named value.
     fn store(&mut self, key: &str, value: Option<&str>) -> Result<(), StorageError>;
+
+    /// [`append`](Storage::append) with the strings handed over, for a storage that keeps them in
+    /// memory and can take them without copying (the web SDK's). The default appends a borrowed copy.
+    fn append_owned(
+        &mut self,
+        message_id: String,
+        created_at: crate::Millis,
+        payload: String,
+    ) -> Result<u64, StorageError> {
+        self.append(NewEvent {
+            message_id: &message_id,
+            created_at,
+            payload: &payload,
+        })
+    }
+
+    /// Removes the oldest event and returns its seq and messageId, for eviction when the queue is
+    /// full; `None` if the queue is empty. The default reads the event and acknowledges it; a storage
+    /// may do it without reading the payload.
+    fn evict_oldest(&mut self) -> Result<Option<(u64, String)>, StorageError> {
+        let Some(oldest) = self.read_batch(1, usize::MAX)?.into_iter().next() else {
+            return Ok(None);
+        };
+        self.acknowledge(&[oldest.seq])?;
+        Ok(Some((oldest.seq, oldest.message_id)))
+    }
 }
