@@ -322,15 +322,16 @@ impl Core {
             .seed
             .wrapping_mul(6_364_136_223_846_793_005)
             .wrapping_add(1_442_695_040_888_963_407);
-        let built = Client::new(config, self.storage.clone(), BrowserClock, self.seed)
-            .and_then(|mut client| {
+        let built = Client::new(config, self.storage.clone(), BrowserClock, self.seed).and_then(
+            |mut client| {
                 client.set_context_json(&self.context)?;
                 if client.is_opted_out() {
                     // Opting out in another tab empties this tab's queue too.
                     client.set_opted_out(true)?;
                 }
                 Ok(client)
-            });
+            },
+        );
         match built {
             Ok(client) => {
                 self.client = Some(client);

@@ -39,9 +39,13 @@ impl Store {
     async fn open(name: &str, local: bool) -> Store {
         let handle = open_store(name, local).await;
         let storage = WebStorage::new();
-        load(&handle, |seq, text| {
-            storage.load_event(seq, text);
-        }, |key, value| storage.set_shared_value(key, Some(value)));
+        load(
+            &handle,
+            |seq, text| {
+                storage.load_event(seq, text);
+            },
+            |key, value| storage.set_shared_value(key, Some(value)),
+        );
         storage.loaded(field(&handle, "s").as_f64().unwrap() as u64);
         Store { storage, handle }
     }
@@ -74,7 +78,10 @@ fn field(handle: &JsValue, name: &str) -> JsValue {
 fn load(handle: &JsValue, mut event: impl FnMut(u64, &str), mut value: impl FnMut(&str, &str)) {
     let events: js_sys::Array = field(handle, "e").into();
     for pair in events.to_vec().chunks_exact(2) {
-        event(pair[0].as_f64().unwrap() as u64, &pair[1].as_string().unwrap());
+        event(
+            pair[0].as_f64().unwrap() as u64,
+            &pair[1].as_string().unwrap(),
+        );
     }
     let values: js_sys::Array = field(handle, "v").into();
     for pair in values.to_vec().chunks_exact(2) {
@@ -185,11 +192,19 @@ async fn a_live_tabs_queue_is_not_adopted_but_a_closed_ones_is() {
         .unwrap();
     tab_a.persist().await;
     let tab_b = Store::open(&name, false).await;
-    assert_eq!(tab_b.storage.count(), 0, "tab A is alive: its queue stays its own");
+    assert_eq!(
+        tab_b.storage.count(),
+        0,
+        "tab A is alive: its queue stays its own"
+    );
     drop(tab_a);
     drop(tab_b);
     let tab_c = Store::open(&name, false).await;
-    assert_eq!(tab_c.storage.count(), 1, "tab A is gone: its queue is adopted");
+    assert_eq!(
+        tab_c.storage.count(),
+        1,
+        "tab A is gone: its queue is adopted"
+    );
 }
 
 fn uuid_version(id: &str) -> char {
@@ -260,7 +275,10 @@ async fn invalid_calls_fail_with_the_engines_message() {
     );
     let big = format!("{{\"blob\":\"{}\"}}", "x".repeat(33_000));
     assert_eq!(core.track("Big", &big), 0);
-    assert!(core.error().unwrap().contains("over the limit of 32768 bytes"));
+    assert!(core
+        .error()
+        .unwrap()
+        .contains("over the limit of 32768 bytes"));
     assert_eq!(core.rec(2, Some(String::new()), None, ""), None);
     assert_eq!(core.error().as_deref(), Some("groupId must not be empty"));
     assert!(core.ctl(3), "opt out");

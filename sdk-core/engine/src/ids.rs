@@ -66,7 +66,10 @@ mod tests {
         assert_eq!(parsed.get_variant(), uuid::Variant::RFC4122);
         assert_eq!(parsed.hyphenated().to_string(), a, "lowercase, hyphenated");
         let (secs, nanos) = parsed.get_timestamp().unwrap().to_unix();
-        assert_eq!(secs * 1000 + u64::from(nanos) / 1_000_000, 1_700_000_000_000);
+        assert_eq!(
+            secs * 1000 + u64::from(nanos) / 1_000_000,
+            1_700_000_000_000
+        );
         assert_ne!(a, b);
         assert!(a < b, "{a} should sort before {b}");
         let mut seen = std::collections::HashSet::new();

@@ -228,10 +228,12 @@ fn string_end(b: &[u8], mut i: usize) -> Result<usize, Invalid> {
 
 /// The index after the number that starts at `i`, refusing numbers an `f64` cannot hold.
 fn number_end(b: &[u8], start: usize) -> Result<usize, Invalid> {
-    let fail = |offset| Err(Invalid {
-        offset,
-        reason: "invalid number",
-    });
+    let fail = |offset| {
+        Err(Invalid {
+            offset,
+            reason: "invalid number",
+        })
+    };
     let digits = |mut i: usize| {
         while matches!(b.get(i), Some(b'0'..=b'9')) {
             i += 1;
@@ -273,7 +275,10 @@ fn number_end(b: &[u8], start: usize) -> Result<usize, Invalid> {
     }
     // The decimal exponent of the first significant digit decides overflow; underflow reads as zero.
     let mantissa = b.get(int_start..mantissa_end).unwrap_or_default();
-    let Some(first) = mantissa.iter().position(|&d| d.is_ascii_digit() && d != b'0') else {
+    let Some(first) = mantissa
+        .iter()
+        .position(|&d| d.is_ascii_digit() && d != b'0')
+    else {
         return Ok(i);
     };
     let int_digits = (int_end - int_start) as i64;
@@ -292,7 +297,10 @@ fn number_end(b: &[u8], start: usize) -> Result<usize, Invalid> {
     // f64::MAX is 1.7976931348623157e308. serde_json refuses some numbers just above it that would
     // round down to it, so anything above it, digit for digit, is refused too.
     let too_big = magnitude > 308
-        || (magnitude == 308 && significant.copied().gt(b"17976931348623157000".iter().copied()));
+        || (magnitude == 308
+            && significant
+                .copied()
+                .gt(b"17976931348623157000".iter().copied()));
     if too_big {
         return Err(Invalid {
             offset: start,
@@ -706,7 +714,13 @@ mod tests {
 
     #[test]
     fn decodes_and_writes_strings_as_serde_json_does() {
-        for s in ["", "plain", "q\"b\\s/", "\n\r\t\u{8}\u{c}\u{1}\u{1f}", "é😀\u{7f}"] {
+        for s in [
+            "",
+            "plain",
+            "q\"b\\s/",
+            "\n\r\t\u{8}\u{c}\u{1}\u{1f}",
+            "é😀\u{7f}",
+        ] {
             let mut out = String::new();
             write_string(&mut out, s);
             assert_eq!(out, serde_json::to_string(s).unwrap());
@@ -734,7 +748,11 @@ mod tests {
     #[test]
     fn merges_with_the_later_object_winning() {
         assert_eq!(
-            merge(r#"{"plan":"free","theme":"dark"}"#, r#"{"plan":"pro"}"#, &[]),
+            merge(
+                r#"{"plan":"free","theme":"dark"}"#,
+                r#"{"plan":"pro"}"#,
+                &[]
+            ),
             r#"{"theme":"dark","plan":"pro"}"#
         );
         assert_eq!(

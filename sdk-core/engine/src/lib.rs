@@ -26,6 +26,7 @@
 //! # Example
 //!
 //! ```
+//! # #[cfg(feature = "std")] {
 //! use footfall_core::{Action, Client, Config, ManualClock, MemoryStorage, UploadOutcome};
 //!
 //! let clock = ManualClock::new(1_795_000_000_000);
@@ -41,9 +42,9 @@
 //! assert_eq!(report.delivered, 2);
 //! assert_eq!(client.next_action(clock.now())?, Action::Idle);
 //! # use footfall_core::Clock;
+//! # }
 //! # Ok::<(), footfall_core::Error>(())
 //! ```
-
 //!
 //! # Features
 //!

@@ -75,7 +75,10 @@ mod tests {
         );
         assert_eq!(Session::from_json(&text), Some(s));
         assert_eq!(Session::from_json(r#"{"id":"s","started_at":1}"#), None);
-        assert_eq!(Session::from_json(r#"{"id":1,"started_at":1,"last_activity":1}"#), None);
+        assert_eq!(
+            Session::from_json(r#"{"id":1,"started_at":1,"last_activity":1}"#),
+            None
+        );
         assert_eq!(Session::from_json("not json"), None);
     }
 

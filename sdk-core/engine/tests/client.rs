@@ -248,14 +248,19 @@ fn json_text_is_checked_and_spliced_as_written() {
         .register_json(r#"{"plan":"free","app":"2.1"}"#)
         .unwrap();
     f.client
-        .track_json("Paid", " {\"price\": 29.90, \"plan\":\"pro\", \"big\": 12345678901234567890} ")
+        .track_json(
+            "Paid",
+            " {\"price\": 29.90, \"plan\":\"pro\", \"big\": 12345678901234567890} ",
+        )
         .unwrap();
     f.client.identify_json(Some("user-1"), "null").unwrap();
     f.client.page_json(None, Some("Home"), "").unwrap();
     let request = f.upload();
     let body = &request.body;
     assert!(
-        body.contains(r#""properties":{"app":"2.1","price":29.90,"plan":"pro","big":12345678901234567890}"#),
+        body.contains(
+            r#""properties":{"app":"2.1","price":29.90,"plan":"pro","big":12345678901234567890}"#
+        ),
         "numbers go out exactly as written, call properties win over registered ones: {body}"
     );
     let sent = messages(&request);
@@ -263,20 +268,37 @@ fn json_text_is_checked_and_spliced_as_written() {
     assert_eq!(sent[2].properties.as_ref().unwrap()["plan"], "free");
 
     let cases = [
-        (r#"{"a":1,}"#, "properties is not valid JSON: expected a key at byte 7"),
-        (r#"{"a":"\ud800"}"#, "properties is not valid JSON: lone surrogate at byte 6"),
+        (
+            r#"{"a":1,}"#,
+            "properties is not valid JSON: expected a key at byte 7",
+        ),
+        (
+            r#"{"a":"\ud800"}"#,
+            "properties is not valid JSON: lone surrogate at byte 6",
+        ),
         ("[1]", "properties must be a JSON object, not array"),
-        ("1e999", "properties is not valid JSON: number out of range at byte 0"),
+        (
+            "1e999",
+            "properties is not valid JSON: number out of range at byte 0",
+        ),
     ];
     for (text, message) in cases {
         let err = f.client.track_json("Clicked", text).unwrap_err();
         assert_eq!(err.to_string(), message);
         assert_eq!(err.message(), message);
     }
-    let deep = format!("{}{}", "{\"a\":".repeat(101), "1".to_owned() + &"}".repeat(101));
+    let deep = format!(
+        "{}{}",
+        "{\"a\":".repeat(101),
+        "1".to_owned() + &"}".repeat(101)
+    );
     assert!(matches!(
         f.client.track_json("Deep", &deep).unwrap_err().kind(),
-        ErrorKind::InvalidJson { field: "properties", reason: "nested too deeply", .. }
+        ErrorKind::InvalidJson {
+            field: "properties",
+            reason: "nested too deeply",
+            ..
+        }
     ));
     assert_eq!(f.client.stats().accepted, 3, "refused calls queue nothing");
 }

@@ -142,12 +142,10 @@ impl Mirror {
         let mut ops = Vec::with_capacity(dirty.len() + self.dirty_values.len() + 1);
         for seq in dirty {
             ops.push(match self.index_of(seq).and_then(|i| self.live().get(i)) {
-                Some(e) => {
-                    Op::PutEvent(
-                        seq,
-                        codec::encode(e.attempts, e.created_at, &e.message_id, &e.payload),
-                    )
-                }
+                Some(e) => Op::PutEvent(
+                    seq,
+                    codec::encode(e.attempts, e.created_at, &e.message_id, &e.payload),
+                ),
                 None => Op::DeleteEvent(seq),
             });
         }
@@ -293,7 +291,11 @@ impl Mirror {
     }
 
     pub(crate) fn store(&mut self, key: &str, value: Option<&str>) {
-        let current = self.values.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+        let current = self
+            .values
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str());
         if current == value {
             return;
         }
@@ -391,13 +393,17 @@ mod tests {
         let mut m = Mirror::default();
         let a = m.append(event("m-1", "{}"));
         m.store("user_id", Some("u,1"));
-        let texts: Vec<String> = core::iter::from_fn(|| m.take_op()).map(|op| op.to_text()).collect();
+        let texts: Vec<String> = core::iter::from_fn(|| m.take_op())
+            .map(|op| op.to_text())
+            .collect();
         assert_eq!(texts, ["01,0,7,3,m-1{}", "2user_id,u,1", "41"]);
         assert_eq!(a, 1);
         assert!(!m.is_dirty());
         m.acknowledge(&[a]);
         m.store("user_id", None);
-        let texts: Vec<String> = core::iter::from_fn(|| m.take_op()).map(|op| op.to_text()).collect();
+        let texts: Vec<String> = core::iter::from_fn(|| m.take_op())
+            .map(|op| op.to_text())
+            .collect();
         assert_eq!(texts, ["11", "3user_id"]);
     }
 }

@@ -36,8 +36,8 @@ use core::cell::RefCell;
 
 use footfall_core::{NewEvent, Storage, StorageError, StoredEvent};
 
-pub use mirror::Op;
 use mirror::Mirror;
+pub use mirror::Op;
 
 /// The web SDK's [`Storage`]: an in-memory mirror with a journal of changes for the page to persist.
 ///
@@ -149,45 +149,5 @@ mod tests {
         footfall_core::storage::conformance::run(WebStorage::new);
         let storage = WebStorage::new();
         footfall_core::storage::conformance::run_restart(|| storage.clone());
-    }
-}
-
-#[cfg(test)]
-mod timing_probe {
-    use super::*;
-    use footfall_core::{Client, Config, ManualClock};
-    extern crate std;
-
-    #[test]
-    #[ignore]
-    fn timing() {
-        let storage = WebStorage::new();
-        let clock = ManualClock::new(1_795_000_000_000);
-        let mut c = Client::new(Config { max_queue_events: 100_000, ..Config::new("wk") }, storage.clone(), clock.clone(), 1).unwrap();
-        c.set_context_json(r#"{"page":{"path":"/e2e/page.html","url":"http://127.0.0.1:1234/e2e/page.html?bench=1","search":"?bench=1","title":"Footfall e2e","referrer":""},"userAgent":"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/140.0.0.0 Safari/537.36","locale":"en-US"}"#).unwrap();
-        let t0 = std::time::Instant::now();
-        let mut sink = 0usize;
-        for _ in 0..10_000 {
-            sink += footfall_core::json::check(r#"{"plan":"pro","i":1}"#).is_ok() as usize;
-        }
-        std::println!("check: {:?} {sink}", t0.elapsed() / 10_000);
-        let t0 = std::time::Instant::now();
-        let mut s2 = storage.clone();
-        for _ in 0..10_000 {
-            s2.append(footfall_core::NewEvent { message_id: "0194f3a0-7c1e-7000-8000-000000000000", created_at: 1, payload: &"x".repeat(700) }).unwrap();
-        }
-        std::println!("append: {:?}", t0.elapsed() / 10_000);
-        let t0 = std::time::Instant::now();
-        for _ in 0..10_000 {
-            c.track_json("Clicked", r#"{"plan":"pro","i":1}"#).unwrap();
-        }
-        std::println!("track with 10000 queued: {:?} per call", t0.elapsed() / 10_000);
-        for round in 0..3 {
-            let t0 = std::time::Instant::now();
-            for _ in 0..10_000 {
-                c.track_json("Clicked", r#"{"plan":"pro","i":1}"#).unwrap();
-            }
-            std::println!("round {round}: {:?} per call", t0.elapsed() / 10_000);
-        }
     }
 }

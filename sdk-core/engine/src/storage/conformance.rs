@@ -48,7 +48,10 @@ fn owned_appends_and_evictions_keep_the_queue_rules<S: Storage>(mut s: S) {
     let b = s
         .append_owned("m-2".to_owned(), 1_700_000_000_000, "de".to_owned())
         .unwrap();
-    assert!(b > a, "append_owned must hand out increasing seqs like append");
+    assert!(
+        b > a,
+        "append_owned must hand out increasing seqs like append"
+    );
     assert_eq!((s.count(), s.bytes()), (2, 5));
     assert_eq!(
         s.evict_oldest().unwrap(),
@@ -59,7 +62,11 @@ fn owned_appends_and_evictions_keep_the_queue_rules<S: Storage>(mut s: S) {
     let rest = s.read_batch(10, usize::MAX).unwrap();
     assert_eq!((rest[0].seq, rest[0].payload.as_str()), (b, "de"));
     assert_eq!(s.evict_oldest().unwrap().map(|(seq, _)| seq), Some(b));
-    assert_eq!(s.evict_oldest().unwrap(), None, "an empty queue has nothing to evict");
+    assert_eq!(
+        s.evict_oldest().unwrap(),
+        None,
+        "an empty queue has nothing to evict"
+    );
     assert!(s.append(event("m-3", "")).unwrap() > b);
 }
 

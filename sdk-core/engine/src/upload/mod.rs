@@ -493,7 +493,8 @@ mod tests {
 
     #[test]
     fn reads_the_message_of_an_error_body() {
-        let body = r#"{"success":false,"code":"message_too_large","message":"message 3 is 40211 bytes"}"#;
+        let body =
+            r#"{"success":false,"code":"message_too_large","message":"message 3 is 40211 bytes"}"#;
         assert_eq!(
             error_message(body).as_deref(),
             Some("message 3 is 40211 bytes")

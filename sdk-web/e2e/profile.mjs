@@ -1,4 +1,8 @@
-// CPU profile of core.track in Chromium, self time by function (temporary probe).
+// Where track() spends its time: a CPU profile in headless Chromium, self time by function, for the
+// bench-footfall.js bundle that budgets.sh builds. Bundle against an unstripped wasm (wasm-bindgen's
+// output before wasm-opt) to see Rust function names. Note the profile runs until the first commit
+// after the loop, so IndexedDB's put/delete show up too.
+// Usage: node profile.mjs BUNDLE_DIR [CALLS] [FILL]   (FILL=1 fills the queue to 10,000 first)
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { start } from './server.mjs';
