@@ -121,7 +121,12 @@ class Analytics {
     if (n === 0) return checked(this._core, undefined);
     // The messageId is ASCII in wasm memory (see Core::track); a view is remade when memory grows.
     if (this._ids.byteLength === 0) this._ids = new Uint8Array(this._memory.buffer, this._idp, 36);
-    return String.fromCharCode.apply(null, n === 36 ? this._ids : this._ids.subarray(0, n));
+    const b = this._ids;
+    if (n !== 36) return String.fromCharCode.apply(null, b.subarray(0, n));
+    // Spelled out: several times faster than apply or TextDecoder for one short string.
+    // prettier-ignore
+    return String.fromCharCode(b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15], b[16], b[17],
+      b[18], b[19], b[20], b[21], b[22], b[23], b[24], b[25], b[26], b[27], b[28], b[29], b[30], b[31], b[32], b[33], b[34], b[35]);
   }
 
   /** Records a page view: page(), page(name), page(name, properties) or page(category, name, properties). */

@@ -403,11 +403,22 @@ impl<S: Storage, C: Clock> Client<S, C> {
     /// The message's JSON. Ids and names are escaped; `properties`, `traits` and the context are
     /// already-checked JSON and go in as they are.
     fn message(&self, kind: MessageType, message_id: &str, now: Millis, f: &Fields<'_>) -> String {
-        let spliced = [f.properties, f.traits, f.event, f.name, f.category]
-            .iter()
-            .map(|s| s.map_or(0, str::len))
-            .sum::<usize>();
-        let mut out = String::with_capacity(192 + spliced + self.context_json.len());
+        let spliced = [
+            f.properties,
+            f.traits,
+            f.event,
+            f.name,
+            f.category,
+            f.group_id,
+            f.previous_id,
+        ]
+        .iter()
+        .map(|s| s.map_or(0, str::len))
+        .sum::<usize>();
+        // Sized for the fixed fields (about 200 bytes) so the buffer is never grown: a reallocation
+        // would copy the message and leave the queue holding twice its size.
+        let ids = self.anonymous_id.len() + self.user_id.as_ref().map_or(0, |u| u.len() + 12);
+        let mut out = String::with_capacity(256 + ids + spliced + self.context_json.len());
         out.push_str("{\"type\":\"");
         out.push_str(kind.as_str());
         // The messageId is ours, hex and hyphens: nothing to escape.
