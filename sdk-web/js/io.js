@@ -9,10 +9,13 @@
 // one owner, "main".
 //
 // IndexedDB layout (database = the store name, version 1):
-//   e: [owner, seq] -> encoded event ("attempts,createdAt,idLen,messageId+payload")
+//   e: [owner, key] -> a chunk of encoded events ("#" then "seq,attempts,createdAt,idLen,payloadLen,"
+//                      + messageId + payload, for each), or, written before chunks, one event under
+//                      its seq ("attempts,createdAt,idLen,messageId+payload"); opaque here
+// (the keys of adopted records are renumbered on collision; the core renumbers colliding seqs inside)
 //   v: key          -> value string (anonymous_id, user_id, session, traits, ...)
 //   m: "s:" + owner -> the highest seq that owner ever used
-// localStorage uses the keys "ff|<name>|e|<owner>|<seq>", "ff|<name>|v|<key>", "ff|<name>|m|<owner>".
+// localStorage uses the keys "ff|<name>|e|<owner>|<key>", "ff|<name>|v|<key>", "ff|<name>|m|<owner>".
 
 const locks = typeof navigator !== 'undefined' && navigator.locks ? navigator.locks : null;
 
@@ -29,7 +32,7 @@ const done = (tx) =>
   });
 
 // Decides which events become this owner's: its own, and those of owners that are no longer alive.
-// `events` is [[owner, seq, text]], `meta` is [[owner, lastSeq]]. Seqs are kept unless two adopted
+// `events` is [[owner, key, text]], `meta` is [[owner, lastSeq]]. Keys are kept unless two adopted
 // queues used the same one; the result lists the moves to write and the new high-water mark.
 function adopt(h, events, meta, alive) {
   let high = 0;

@@ -93,9 +93,9 @@ impl Core {
         }
     }
 
-    /// Loads one stored event (its seq and record) before [`start`](Core::start).
-    pub fn ev(&mut self, seq: f64, record: &str) {
-        self.storage.load_event(seq as u64, record);
+    /// Loads one stored record of events (its key and text) before [`start`](Core::start).
+    pub fn ev(&mut self, key: f64, record: &str) {
+        self.storage.load_event(key as u64, record);
     }
 
     /// Starts the client over what was loaded: `lastSeq` is the store's high-water mark, `seed` a

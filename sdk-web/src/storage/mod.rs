@@ -53,10 +53,11 @@ impl WebStorage {
         WebStorage::default()
     }
 
-    /// Adds an event as the backend holds it (its seq and its record as `js/io.js` keeps it), before
-    /// the store is used. A damaged record is skipped (it could not be sent anyway); false then.
-    pub fn load_event(&self, seq: u64, record: &str) -> bool {
-        self.mirror.borrow_mut().load_event(seq, record)
+    /// Adds a record of events as the backend holds it (its key and text as `js/io.js` keeps it),
+    /// before the store is used. False if the record is damaged: the events that cannot be read are
+    /// dropped (they could not be sent anyway).
+    pub fn load_event(&self, key: u64, record: &str) -> bool {
+        self.mirror.borrow_mut().load_record(key, record)
     }
 
     /// Ends loading: `last_seq` is the highest seq the backend says was ever used, so that none is
