@@ -33,7 +33,7 @@ raw="$CARGO_TARGET_DIR/wasm32-unknown-unknown/release/footfall_web.wasm"
 wasm-bindgen --target web --no-typescript --out-dir "$out" --out-name footfall_web "$raw"
 # Keep the named, unoptimized wasm next to the target for size analysis (twiggy top / dominators).
 cp "$out/footfall_web_bg.wasm" "$CARGO_TARGET_DIR/footfall_web_bg.named.wasm"
-"$web/e2e/node_modules/.bin/wasm-opt" "-O$opt" --strip-debug --strip-producers --strip-target-features \
+"$web/e2e/node_modules/.bin/wasm-opt" "-O$opt" --converge --strip-debug --strip-producers --strip-target-features \
   "$out/footfall_web_bg.wasm" -o "$out/footfall_web_bg.wasm"
 cp "$web/npm/index.js" "$web/npm/index.d.ts" "$web/npm/package.json" "$web/npm/README.md" "$web/js/io.js" "$out/"
 printf 'built %s: wasm %s bytes (%s gzipped)\n' "$out" \
