@@ -10,6 +10,16 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 root="$(cd "$here/.." && pwd)"
 cd "$root"
 
+step "web: the slim core the wasm is built from (footfall-core and -protocol without default features)"
+# `cargo test --workspace` runs them with their defaults (std, serde, http-date); the web SDK uses
+# neither serde nor std, so that build is linted and tested on its own, natively and for wasm32.
+web_target="${FOOTFALL_WEB_TARGET:-$FOOTFALL_CACHE/target-web}"
+CARGO_TARGET_DIR="$web_target" cargo clippy --locked -p footfall-core -p footfall-protocol --no-default-features \
+  --all-targets -- -D warnings
+CARGO_TARGET_DIR="$web_target" cargo test --locked -p footfall-core -p footfall-protocol --no-default-features
+CARGO_TARGET_DIR="$web_target" cargo clippy --locked -p footfall-web --features npm \
+  --target wasm32-unknown-unknown --lib -- -D warnings
+
 step "web: build the package (wasm release, wasm-opt)"
 sdk-web/scripts/build.sh
 

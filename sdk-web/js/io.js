@@ -1,6 +1,7 @@
 // The browser I/O under `WebStorage` (src/storage/mod.rs): opening the queue, committing changes, and
-// the cross-tab bookkeeping. Rust keeps the queue in memory and calls `commit` once per microtask with
-// everything that changed; this file only moves strings in and out of IndexedDB or localStorage.
+// the cross-tab bookkeeping. Rust keeps the queue in memory; index.js loads it from `openStore` and,
+// once per microtask, takes the changes from the core and hands them to `commit`. This file only moves
+// strings in and out of IndexedDB or localStorage.
 //
 // Every tab owns a queue of its own ("owner"), held by a Web Lock for as long as the page lives. A tab
 // that opens the store adopts the queues of owners whose lock is free (closed or crashed tabs), under
@@ -8,10 +9,13 @@
 // one owner, "main".
 //
 // IndexedDB layout (database = the store name, version 1):
-//   e: [owner, seq] -> encoded event ("attempts,createdAt,idLen,messageId+payload")
+//   e: [owner, key] -> a chunk of encoded events ("#" then "seq,attempts,createdAt,idLen,payloadLen,"
+//                      + messageId + payload, for each), or, written before chunks, one event under
+//                      its seq ("attempts,createdAt,idLen,messageId+payload"); opaque here
+// (the keys of adopted records are renumbered on collision; the core renumbers colliding seqs inside)
 //   v: key          -> value string (anonymous_id, user_id, session, traits, ...)
 //   m: "s:" + owner -> the highest seq that owner ever used
-// localStorage uses the keys "ff|<name>|e|<owner>|<seq>", "ff|<name>|v|<key>", "ff|<name>|m|<owner>".
+// localStorage uses the keys "ff|<name>|e|<owner>|<key>", "ff|<name>|v|<key>", "ff|<name>|m|<owner>".
 
 const locks = typeof navigator !== 'undefined' && navigator.locks ? navigator.locks : null;
 
@@ -28,7 +32,7 @@ const done = (tx) =>
   });
 
 // Decides which events become this owner's: its own, and those of owners that are no longer alive.
-// `events` is [[owner, seq, text]], `meta` is [[owner, lastSeq]]. Seqs are kept unless two adopted
+// `events` is [[owner, key, text]], `meta` is [[owner, lastSeq]]. Keys are kept unless two adopted
 // queues used the same one; the result lists the moves to write and the new high-water mark.
 function adopt(h, events, meta, alive) {
   let high = 0;
@@ -153,9 +157,10 @@ export async function openStore(name, local) {
 }
 
 /**
- * Writes `ops` (flat: 0 seq text = put event, 1 seq = delete event, 2 key value = set value,
- * 3 key = clear value, 4 seq = high-water mark) in one transaction, and tells the other tabs about
- * changed values. Returns a promise of durability.
+ * Writes `ops` in one transaction, and tells the other tabs about changed values. Each op is a string
+ * from the core (`Op::to_text`): a kind digit, then a seq or key, then `,` and the text for a put:
+ * 0 put event, 1 delete event, 2 set value, 3 clear value, 4 high-water mark. Returns a promise of
+ * durability.
  */
 export function commit(h, ops) {
   const shared = [];
@@ -169,12 +174,13 @@ export function commit(h, ops) {
     ls = localStorage;
   }
   try {
-    for (let i = 0; i < ops.length; ) {
-      const op = ops[i];
-      const a = ops[i + 1];
-      const b = ops[i + 2];
-      i += op === 0 || op === 2 ? 3 : 2;
-      if (op === 2 || op === 3) shared.push(a, op === 2 ? b : null);
+    for (const text of ops) {
+      const op = text.charCodeAt(0) - 48;
+      const comma = text.indexOf(',');
+      let a = comma < 0 ? text.slice(1) : text.slice(1, comma);
+      const b = comma < 0 ? null : text.slice(comma + 1);
+      if (op === 2 || op === 3) shared.push(a, b);
+      else a = Number(a);
       if (E) {
         if (op === 0) E.put(b, [h.o, a]);
         else if (op === 1) E.delete([h.o, a]);

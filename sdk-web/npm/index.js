@@ -2,14 +2,34 @@
 //
 // This file does the browser's part: loading the wasm, fetch with keepalive, sendBeacon when the page
 // is hidden or goes away, page views (SPA navigation included), UTM and referrer context, online and
-// offline, and the cross-tab session. Queueing, identity, sessions, batching and retries are the
-// engine's (footfall-core), and the queue's persistence is WebStorage's (IndexedDB).
+// offline, the cross-tab session, and carrying the queue to and from IndexedDB (io.js). Queueing,
+// identity, sessions, batching and retries are the engine's (footfall-core, in the wasm), which keeps
+// the queue in memory and journals its changes; this file writes the journal once per turn.
+//
+// The core's exports are few and take numbers and strings (see sdk-web/src/core.rs): a call that
+// fails returns undefined or false, and core.error() then says why.
 
 import init, { Core } from './footfall_web.js';
+import { openStore, commit, settled } from './io.js';
 
 const UTM = { utm_source: 'source', utm_medium: 'medium', utm_campaign: 'name', utm_term: 'term', utm_content: 'content' };
+const BACKENDS = { idb: 'indexeddb', local: 'localstorage' };
+// What core.next() returns besides a wait in milliseconds.
+const IDLE = -1;
+const UPLOAD = -2;
 
 const json = (value) => (value == null ? '' : JSON.stringify(value));
+const str = (value) => (value == null ? undefined : String(value));
+
+// A recording call's result: the messageId, or undefined when opted out; an invalid call throws the
+// engine's message.
+const checked = (core, result) => {
+  if (result === undefined || result === false) {
+    const e = core.error();
+    if (e !== undefined) throw new Error(e);
+  }
+  return result;
+};
 
 /**
  * Loads Footfall: opens the persistent queue, restores the user and session, and starts delivering.
@@ -20,20 +40,25 @@ export async function load(options) {
   const o = options || {};
   if (!o.writeKey) throw new Error('footfall: writeKey is required');
   const host = String(o.host || 'http://localhost:8080').replace(/\/+$/, '');
-  await init(o.wasmUrl ? { module_or_path: o.wasmUrl } : undefined);
-  const core = await Core.open(
-    o.storageName || 'footfall:' + o.writeKey,
-    o.writeKey,
-    o.storage === 'localStorage',
-    o.flushAt || 20,
-    o.flushInterval == null ? 10000 : o.flushInterval,
-  );
-  return new Analytics(core, host, o);
+  const wasm = await init(o.wasmUrl ? { module_or_path: o.wasmUrl } : undefined);
+  const name = o.storageName || 'footfall:' + o.writeKey;
+  const store = await openStore(name, o.storage === 'localStorage');
+  const core = new Core();
+  for (let i = 0; i < store.e.length; i += 2) core.ev(store.e[i], store.e[i + 1]);
+  for (let i = 0; i < store.v.length; i += 2) core.shared(store.v[i], store.v[i + 1]);
+  store.e = store.v = null;
+  const flushInterval = o.flushInterval == null ? 10000 : o.flushInterval;
+  checked(core, core.start(store.s, String(o.writeKey), o.flushAt || 20, flushInterval, Math.random() * 2 ** 53));
+  return new Analytics(core, wasm.memory, store, host, name, o);
 }
 
 class Analytics {
-  constructor(core, host, o) {
+  constructor(core, memory, store, host, name, o) {
     this._core = core;
+    this._memory = memory;
+    this._idp = core.idp();
+    this._ids = new Uint8Array(0);
+    this._store = store;
     this._url = host + '/v1/batch';
     this._timer = 0;
     this._scheduled = false;
@@ -44,10 +69,12 @@ class Analytics {
     this._path = null;
     this._href = typeof location === 'object' ? location.href : '';
     this._pump = () => this.__pump();
+    // Values the client wrote when it started (a new anonymous id) go to the store at the end of this turn.
+    this._kick();
     if (typeof window !== 'object') return;
-    core.setNetwork(navigator.onLine !== false);
-    addEventListener('online', () => (core.setNetwork(true), this._kick()));
-    addEventListener('offline', () => core.setNetwork(false));
+    core.ctl(navigator.onLine === false ? 2 : 1);
+    addEventListener('online', () => (core.ctl(1), this._kick()));
+    addEventListener('offline', () => core.ctl(2));
     // pagehide covers close, reload and navigation (and bfcache); visibilitychange covers a tab sent to
     // the background and killed there, which never sees pagehide on mobile.
     addEventListener('pagehide', () => this._beacon());
@@ -55,12 +82,12 @@ class Analytics {
       if (document.visibilityState === 'hidden') this._beacon();
     });
     if (typeof BroadcastChannel === 'function') {
-      const owner = core.owner;
-      this._channel = new BroadcastChannel('footfall:' + (o.storageName || 'footfall:' + o.writeKey));
+      this._channel = new BroadcastChannel('footfall:' + name);
       this._channel.onmessage = (m) => {
         const d = m.data;
-        if (!d || d.o === owner) return;
-        for (let i = 0; i < d.v.length; i += 2) core.sharedValue(d.v[i], d.v[i + 1] ?? undefined);
+        if (!d || d.o === store.o) return;
+        for (let i = 0; i < d.v.length; i += 2) core.shared(d.v[i], d.v[i + 1] ?? undefined);
+        this._kick();
       };
     }
     this._setContext();
@@ -89,9 +116,17 @@ class Analytics {
 
   /** Records that the user did something. Returns the event's messageId (undefined when opted out). */
   track(event, properties) {
-    const id = this._core.track(event, json(properties));
+    const n = this._core.track(event == null ? '' : String(event), json(properties));
     this._kick();
-    return id;
+    if (n === 0) return checked(this._core, undefined);
+    // The messageId is ASCII in wasm memory (see Core::track); a view is remade when memory grows.
+    if (this._ids.byteLength === 0) this._ids = new Uint8Array(this._memory.buffer, this._idp, 36);
+    const b = this._ids;
+    if (n !== 36) return String.fromCharCode.apply(null, b.subarray(0, n));
+    // Spelled out: several times faster than apply or TextDecoder for one short string.
+    // prettier-ignore
+    return String.fromCharCode(b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15], b[16], b[17],
+      b[18], b[19], b[20], b[21], b[22], b[23], b[24], b[25], b[26], b[27], b[28], b[29], b[30], b[31], b[32], b[33], b[34], b[35]);
   }
 
   /** Records a page view: page(), page(name), page(name, properties) or page(category, name, properties). */
@@ -107,41 +142,33 @@ class Analytics {
       this._path = location.pathname + location.search;
       this._href = location.href;
     }
-    const id = this._core.page(category ?? undefined, name ?? undefined, json(properties));
-    this._kick();
-    return id;
+    return this._rec(0, str(category), str(name), json(properties));
   }
 
   /** Says who the user is: identify(userId, traits) or identify(traits). */
   identify(userId, traits) {
     if (typeof userId === 'object' && userId !== null) [userId, traits] = [undefined, userId];
-    const id = this._core.identify(userId == null ? undefined : String(userId), json(traits));
-    this._kick();
-    return id;
+    return this._rec(1, str(userId), undefined, json(traits));
   }
 
   /** Associates the user with a group. */
   group(groupId, traits) {
-    const id = this._core.group(String(groupId), json(traits));
-    this._kick();
-    return id;
+    return this._rec(2, String(groupId), undefined, json(traits));
   }
 
   /** Merges the current identity into userId. */
   alias(userId) {
-    const id = this._core.alias(String(userId));
-    this._kick();
-    return id;
+    return this._rec(3, String(userId), undefined, '');
   }
 
   /** Forgets the user (logout): new anonymous id and session, no user id or traits. */
   reset() {
-    this._core.reset();
+    this._ctl(5);
   }
 
   /** Sends everything queued now; resolves when the queue is empty or delivery has to wait. */
   async flush() {
-    this._core.flush();
+    this._core.ctl(0);
     for (;;) {
       if (this._inFlight) {
         await this._inFlight;
@@ -154,48 +181,67 @@ class Analytics {
 
   /** Consent withdrawn: nothing is recorded and the queue is emptied, until optIn(). Persisted. */
   optOut() {
-    this._core.setOptedOut(true);
+    this._ctl(3);
   }
 
   /** Consent given again. */
   optIn() {
-    this._core.setOptedOut(false);
+    this._ctl(4);
   }
 
   /** Whether the user opted out. */
   get optedOut() {
-    return this._core.optedOut;
+    return this._core.stat(6) === 1;
   }
 
   get anonymousId() {
-    return this._core.anonymousId;
+    return this._core.id(0);
   }
 
   get userId() {
-    return this._core.userId;
+    return this._core.id(1);
   }
 
   get sessionId() {
-    return this._core.sessionId;
+    return this._core.id(2);
   }
 
   /** Where the queue persists: 'indexeddb', 'localstorage' or 'memory'. */
   get storage() {
-    return this._core.backend;
+    return BACKENDS[this._store.k] || 'memory';
   }
 
   /** Counters since load, and the queue's length now. */
   stats() {
-    const [accepted, delivered, dropped, uploads, uploadFailures, queued] = this._core.stats();
+    const [accepted, delivered, dropped, uploads, uploadFailures, queued] = [0, 1, 2, 3, 4, 5].map((i) => this._core.stat(i));
     return { accepted, delivered, dropped, uploads, uploadFailures, queued };
   }
 
   /** Resolves when every event recorded so far is durable in the browser's storage. */
   persist() {
-    return this._core.persist();
+    this._commit();
+    return settled(this._store);
   }
 
   // ---- internals --------------------------------------------------------------------------------
+
+  _rec(kind, a, b, text) {
+    const id = checked(this._core, this._core.rec(kind, a, b, text));
+    this._kick();
+    return id;
+  }
+
+  _ctl(command) {
+    checked(this._core, this._core.ctl(command));
+    this._kick();
+  }
+
+  // Writes what the core changed since the last call, in one transaction.
+  _commit() {
+    const ops = [];
+    for (let op; (op = this._core.op()) !== undefined; ) ops.push(op);
+    if (ops.length) commit(this._store, ops);
+  }
 
   _setContext() {
     const search = new URLSearchParams(location.search);
@@ -210,7 +256,7 @@ class Analytics {
       locale: navigator.language,
     };
     if (Object.keys(this._campaign).length) context.campaign = this._campaign;
-    this._core.setContext(JSON.stringify(context));
+    checked(this._core, this._core.rec(4, undefined, undefined, JSON.stringify(context)));
   }
 
   // Runs the engine's delivery loop at the end of this turn, once however many events were recorded.
@@ -223,20 +269,22 @@ class Analytics {
     });
   }
 
+  // Commits the core's changes, then carries out what the engine decides: wait, stay idle, or upload.
   __pump() {
     clearTimeout(this._timer);
-    if (this._inFlight) return;
-    const next = this._core.next(Date.now());
-    if (typeof next === 'number') this._timer = setTimeout(this._pump, next);
-    if (typeof next !== 'string') return;
     const core = this._core;
-    const id = core.batchId;
+    const next = this._inFlight ? IDLE : core.next(Date.now());
+    this._commit();
+    if (next >= 0) this._timer = setTimeout(this._pump, next);
+    if (next !== UPLOAD) return;
+    const body = core.body();
+    const id = core.stat(7);
     this._inFlight = fetch(this._url, {
       method: 'POST',
-      body: next,
+      body,
       // text/plain keeps the request CORS-simple: no preflight to lose on a flaky network.
       headers: { 'Content-Type': 'text/plain' },
-      keepalive: next.length < 65000,
+      keepalive: body.length < 65000,
       credentials: 'omit',
     })
       .then(
@@ -263,19 +311,18 @@ class Analytics {
     // looks reachable (online, and no network error since the last answer). Otherwise the queue
     // stays in IndexedDB for the next page.
     if (navigator.onLine === false || !this._reachable || typeof navigator.sendBeacon !== 'function') {
-      core.persist();
+      this._commit();
       return;
     }
     if (this._inFlight) {
       // A keepalive fetch outlives the page; count its batch as sent so the rest can go by beacon.
-      core.result(core.batchId, 200, undefined, '');
+      core.result(core.stat(7), 200, undefined, '');
     }
-    core.flush();
-    const next = core.next(Date.now());
-    if (typeof next === 'string') {
-      const sent = navigator.sendBeacon(this._url, new Blob([next], { type: 'text/plain' }));
-      core.result(core.batchId, sent ? 200 : 0, undefined, '');
+    core.ctl(0);
+    if (core.next(Date.now()) === UPLOAD) {
+      const sent = navigator.sendBeacon(this._url, new Blob([core.body()], { type: 'text/plain' }));
+      core.result(core.stat(7), sent ? 200 : 0, undefined, '');
     }
-    core.persist();
+    this._commit();
   }
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds the npm package into sdk-web/pkg: the wasm (release, size-optimized), wasm-bindgen's ES module
-# glue (--target web: works in Vite, webpack 5, esbuild and a plain <script type="module">), wasm-opt -Oz,
-# and the hand-written index.js / index.d.ts / package.json from sdk-web/npm.
+# Builds the npm package into sdk-web/pkg: the wasm (release, size-optimized, feature `npm`: no_std with
+# a trapping panic handler), wasm-bindgen's ES module glue (--target web: works in Vite, webpack 5,
+# esbuild and a plain <script type="module">), wasm-opt -Oz, and the hand-written index.js / io.js /
+# index.d.ts / package.json from sdk-web/npm and sdk-web/js.
 #
 # Needs what scripts/setup.d/20-web.sh installs: the wasm32 target, wasm-bindgen-cli at the lockfile's
 # version, and wasm-opt from npm's binaryen (never Debian's binaryen 108, whose output crashes Chromium).
@@ -18,7 +19,7 @@ cd "$root"
 
 opt="${FOOTFALL_WEB_OPT_LEVEL:-z}"
 case "$opt" in [0-3]) opt_value="$opt" ;; *) opt_value="\"$opt\"" ;; esac
-cargo build -p footfall-web --target wasm32-unknown-unknown --release \
+cargo build -p footfall-web --features npm --target wasm32-unknown-unknown --release \
   --config "profile.release.opt-level=$opt_value" \
   --config 'profile.release.lto=true' \
   --config 'profile.release.codegen-units=1' \
@@ -32,8 +33,8 @@ raw="$CARGO_TARGET_DIR/wasm32-unknown-unknown/release/footfall_web.wasm"
 wasm-bindgen --target web --no-typescript --out-dir "$out" --out-name footfall_web "$raw"
 # Keep the named, unoptimized wasm next to the target for size analysis (twiggy top / dominators).
 cp "$out/footfall_web_bg.wasm" "$CARGO_TARGET_DIR/footfall_web_bg.named.wasm"
-"$web/e2e/node_modules/.bin/wasm-opt" "-O$opt" --strip-debug --strip-producers --strip-target-features \
+"$web/e2e/node_modules/.bin/wasm-opt" "-O$opt" --converge --strip-debug --strip-producers --strip-target-features \
   "$out/footfall_web_bg.wasm" -o "$out/footfall_web_bg.wasm"
-cp "$web/npm/index.js" "$web/npm/index.d.ts" "$web/npm/package.json" "$web/npm/README.md" "$out/"
+cp "$web/npm/index.js" "$web/npm/index.d.ts" "$web/npm/package.json" "$web/npm/README.md" "$web/js/io.js" "$out/"
 printf 'built %s: wasm %s bytes (%s gzipped)\n' "$out" \
   "$(wc -c <"$out/footfall_web_bg.wasm")" "$(gzip -9c "$out/footfall_web_bg.wasm" | wc -c)"

@@ -1,7 +1,7 @@
 //! Wall-clock time, injected so that every timing rule can be tested with a fake clock.
 
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Arc;
+use alloc::sync::Arc;
+use core::sync::atomic::{AtomicI64, Ordering};
 
 /// Milliseconds since the Unix epoch.
 pub type Millis = i64;
@@ -12,12 +12,15 @@ pub trait Clock {
     fn now(&self) -> Millis;
 }
 
-/// The operating system's clock. Not available on `wasm32-unknown-unknown`, where the web SDK supplies
-/// its own.
+/// The operating system's clock (feature `std`). Not available on `wasm32-unknown-unknown`, where the
+/// web SDK supplies its own.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemClock;
 
-#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+#[cfg(all(
+    feature = "std",
+    not(all(target_arch = "wasm32", target_os = "unknown"))
+))]
 impl Clock for SystemClock {
     fn now(&self) -> Millis {
         let since_epoch = std::time::SystemTime::now()
@@ -38,7 +41,7 @@ impl ManualClock {
     }
 
     /// Moves the clock forward (or backward, with a negative step, as a real clock may).
-    pub fn advance(&self, by: std::time::Duration) {
+    pub fn advance(&self, by: core::time::Duration) {
         self.0.fetch_add(duration_millis(by), Ordering::SeqCst);
     }
 
@@ -54,6 +57,6 @@ impl Clock for ManualClock {
     }
 }
 
-pub(crate) fn duration_millis(d: std::time::Duration) -> Millis {
+pub(crate) fn duration_millis(d: core::time::Duration) -> Millis {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }

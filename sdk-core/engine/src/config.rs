@@ -3,7 +3,9 @@
 //! Every field has a default chosen for a mobile or web app; [`Config::validate`] refuses values that would
 //! make the engine misbehave (a zero-sized queue, a batch bigger than the collector accepts).
 
-use std::time::Duration;
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+use core::time::Duration;
 
 use footfall_protocol::limits::{BATCH_ENVELOPE_BYTES, MAX_BATCH_BYTES};
 
@@ -140,6 +142,7 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::string::ToString;
 
     #[test]
     fn defaults_are_valid_and_bad_values_name_their_field() {

@@ -1,7 +1,9 @@
 //! The one error type of the engine: what the caller did wrong, or what the platform's storage reported.
 
-use std::fmt;
+use alloc::string::String;
+use core::fmt;
 
+use crate::json;
 use crate::storage::StorageError;
 
 /// An error returned to the caller of a [`Client`](crate::Client) method.
@@ -30,6 +32,16 @@ pub enum ErrorKind {
         /// The JSON type that was given instead (`array`, `string`, …).
         found: &'static str,
     },
+    /// `properties`, `traits` or `context` was not valid JSON (or not JSON the collector can read: a
+    /// lone surrogate, a number beyond `f64`, nesting deeper than [`json::MAX_DEPTH`]).
+    InvalidJson {
+        /// Which argument.
+        field: &'static str,
+        /// The byte offset where the text stops being valid.
+        offset: usize,
+        /// What is wrong there (`unexpected character`, `unexpected end`, …).
+        reason: &'static str,
+    },
     /// The serialized message is over Segment's 32 KB limit.
     MessageTooLarge {
         /// Its size in bytes.
@@ -54,16 +66,52 @@ impl Error {
         &self.kind
     }
 
-    pub(crate) fn not_an_object(field: &'static str, value: &serde_json::Value) -> Self {
-        let found = match value {
-            serde_json::Value::Null => "null",
-            serde_json::Value::Bool(_) => "boolean",
-            serde_json::Value::Number(_) => "number",
-            serde_json::Value::String(_) => "string",
-            serde_json::Value::Array(_) => "array",
-            serde_json::Value::Object(_) => "object",
-        };
-        ErrorKind::NotAnObject { field, found }.into()
+    /// The sentence `Display` shows, built without `core::fmt` so that a platform can report errors
+    /// without linking the formatting machinery (the WebAssembly build does).
+    pub fn message(&self) -> String {
+        let mut m = String::new();
+        let count = |m: &mut String, n: usize| json::write_int(m, n as i64);
+        match &self.kind {
+            ErrorKind::EmptyEventName => m.push_str("the event name must not be empty"),
+            ErrorKind::EmptyId { field } => {
+                m.push_str(field);
+                m.push_str(" must not be empty");
+            }
+            ErrorKind::NotAnObject { field, found } => {
+                m.push_str(field);
+                m.push_str(" must be a JSON object, not ");
+                m.push_str(found);
+            }
+            ErrorKind::InvalidJson {
+                field,
+                offset,
+                reason,
+            } => {
+                m.push_str(field);
+                m.push_str(" is not valid JSON: ");
+                m.push_str(reason);
+                m.push_str(" at byte ");
+                count(&mut m, *offset);
+            }
+            ErrorKind::MessageTooLarge { bytes, limit } => {
+                m.push_str("the message is ");
+                count(&mut m, *bytes);
+                m.push_str(" bytes, over the limit of ");
+                count(&mut m, *limit);
+                m.push_str(" bytes");
+            }
+            ErrorKind::InvalidConfig { field, reason } => {
+                m.push_str("invalid configuration: ");
+                m.push_str(field);
+                m.push(' ');
+                m.push_str(reason);
+            }
+            ErrorKind::Storage(e) => {
+                m.push_str("storage failed: ");
+                m.push_str(e.message());
+            }
+        }
+        m
     }
 }
 
@@ -81,28 +129,12 @@ impl From<StorageError> for Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.kind {
-            ErrorKind::EmptyEventName => f.write_str("the event name must not be empty"),
-            ErrorKind::EmptyId { field } => write!(f, "{field} must not be empty"),
-            ErrorKind::NotAnObject { field, found } => {
-                write!(f, "{field} must be a JSON object, not {found}")
-            }
-            ErrorKind::MessageTooLarge { bytes, limit } => {
-                write!(
-                    f,
-                    "the message is {bytes} bytes, over the limit of {limit} bytes"
-                )
-            }
-            ErrorKind::InvalidConfig { field, reason } => {
-                write!(f, "invalid configuration: {field} {reason}")
-            }
-            ErrorKind::Storage(e) => write!(f, "storage failed: {e}"),
-        }
+        f.write_str(&self.message())
     }
 }
 
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+impl core::error::Error for Error {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         match &self.kind {
             ErrorKind::Storage(e) => Some(e),
             _ => None,

@@ -1,6 +1,7 @@
 //! What the engine did: counters for every delivery and every drop, so no event disappears unseen.
 
-use std::collections::VecDeque;
+use alloc::string::String;
+use alloc::vec::Vec;
 
 /// Why an accepted event was given up.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,6 +73,27 @@ pub struct Stats {
     pub queued_bytes: u64,
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::ToString;
+
+    #[test]
+    fn the_journal_keeps_the_latest_drops_oldest_first() {
+        let mut r = Recorder::default();
+        for i in 0..DROP_JOURNAL_CAPACITY + 5 {
+            r.dropped(i.to_string(), DropReason::QueueFull);
+        }
+        let journal = r.take_journal();
+        assert_eq!(journal.len(), DROP_JOURNAL_CAPACITY);
+        assert_eq!(journal[0].message_id, "5");
+        assert_eq!(journal[DROP_JOURNAL_CAPACITY - 1].message_id, "1004");
+        assert_eq!(r.stats.dropped.queue_full, 1005);
+        r.dropped("x".to_string(), DropReason::MaxAge);
+        assert_eq!(r.take_journal()[0].message_id, "x");
+    }
+}
+
 /// The most drop notices kept for [`Client::take_dropped`](crate::Client::take_dropped); older ones
 /// are still counted in [`Stats::dropped`].
 pub(crate) const DROP_JOURNAL_CAPACITY: usize = 1000;
@@ -79,7 +101,10 @@ pub(crate) const DROP_JOURNAL_CAPACITY: usize = 1000;
 #[derive(Debug, Default)]
 pub(crate) struct Recorder {
     pub(crate) stats: Stats,
-    journal: VecDeque<DroppedEvent>,
+    /// A ring of the latest drops: once full, `oldest` is where the next one overwrites. A `Vec`
+    /// rather than a `VecDeque` keeps the WebAssembly build smaller.
+    journal: Vec<DroppedEvent>,
+    oldest: usize,
 }
 
 impl Recorder {
@@ -92,13 +117,19 @@ impl Recorder {
             DropReason::Rejected { .. } => counts.rejected += 1,
             DropReason::OptedOut => counts.opted_out += 1,
         }
-        if self.journal.len() == DROP_JOURNAL_CAPACITY {
-            self.journal.pop_front();
+        let event = DroppedEvent { message_id, reason };
+        if self.journal.len() < DROP_JOURNAL_CAPACITY {
+            self.journal.push(event);
+        } else if let Some(slot) = self.journal.get_mut(self.oldest) {
+            *slot = event;
+            self.oldest = (self.oldest + 1) % DROP_JOURNAL_CAPACITY;
         }
-        self.journal.push_back(DroppedEvent { message_id, reason });
     }
 
+    /// The journal, oldest first, emptied.
     pub(crate) fn take_journal(&mut self) -> Vec<DroppedEvent> {
-        self.journal.drain(..).collect()
+        let mut journal = core::mem::take(&mut self.journal);
+        journal.rotate_left(core::mem::take(&mut self.oldest));
+        journal
     }
 }

@@ -240,3 +240,87 @@ fn opting_out_records_nothing_discards_the_queue_and_persists() {
     assert!(f.client.track("after", json!({})).unwrap().is_some());
     assert_eq!(f.action(), Action::Wait(Duration::from_secs(10)));
 }
+
+#[test]
+fn json_text_is_checked_and_spliced_as_written() {
+    let mut f = fixture();
+    f.client
+        .register_json(r#"{"plan":"free","app":"2.1"}"#)
+        .unwrap();
+    f.client
+        .track_json(
+            "Paid",
+            " {\"price\": 29.90, \"plan\":\"pro\", \"big\": 12345678901234567890} ",
+        )
+        .unwrap();
+    f.client.identify_json(Some("user-1"), "null").unwrap();
+    f.client.page_json(None, Some("Home"), "").unwrap();
+    let request = f.upload();
+    let body = &request.body;
+    assert!(
+        body.contains(
+            r#""properties":{"app":"2.1","price":29.90,"plan":"pro","big":12345678901234567890}"#
+        ),
+        "numbers go out exactly as written, call properties win over registered ones: {body}"
+    );
+    let sent = messages(&request);
+    assert_eq!(sent[1].traits.as_ref().unwrap().len(), 0);
+    assert_eq!(sent[2].properties.as_ref().unwrap()["plan"], "free");
+
+    let cases = [
+        (
+            r#"{"a":1,}"#,
+            "properties is not valid JSON: expected a key at byte 7",
+        ),
+        (
+            r#"{"a":"\ud800"}"#,
+            "properties is not valid JSON: lone surrogate at byte 6",
+        ),
+        ("[1]", "properties must be a JSON object, not array"),
+        (
+            "1e999",
+            "properties is not valid JSON: number out of range at byte 0",
+        ),
+    ];
+    for (text, message) in cases {
+        let err = f.client.track_json("Clicked", text).unwrap_err();
+        assert_eq!(err.to_string(), message);
+        assert_eq!(err.message(), message);
+    }
+    let deep = format!(
+        "{}{}",
+        "{\"a\":".repeat(101),
+        "1".to_owned() + &"}".repeat(101)
+    );
+    assert!(matches!(
+        f.client.track_json("Deep", &deep).unwrap_err().kind(),
+        ErrorKind::InvalidJson {
+            field: "properties",
+            reason: "nested too deeply",
+            ..
+        }
+    ));
+    assert_eq!(f.client.stats().accepted, 3, "refused calls queue nothing");
+}
+
+#[test]
+fn the_value_and_json_text_paths_send_the_same_message() {
+    let mut by_value = fixture();
+    let mut by_text = fixture();
+    by_value
+        .client
+        .track("Clicked", json!({"plan": "pro", "n": [1, {"x": null}]}))
+        .unwrap();
+    by_text
+        .client
+        .track_json("Clicked", r#"{"n":[1,{"x":null}],"plan":"pro"}"#)
+        .unwrap();
+    let a = &messages(&by_value.upload())[0];
+    let b = &messages(&by_text.upload())[0];
+    assert_eq!(a.properties, b.properties);
+    assert_eq!(a.message_id, b.message_id, "same seed, same clock");
+    assert_eq!(
+        serde_json::to_value(a).unwrap(),
+        serde_json::to_value(b).unwrap()
+    );
+}

@@ -8,6 +8,9 @@
 //! it in the body, and a collector accepts either. `sentAt` is stamped on every attempt, so a collector
 //! can correct the client's clock skew: `timestamp + (receivedAt − sentAt)`.
 
+use alloc::string::String;
+use alloc::vec::Vec;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 

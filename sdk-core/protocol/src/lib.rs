@@ -22,6 +22,7 @@
 //! # Example
 //!
 //! ```
+//! # #[cfg(feature = "serde")] {
 //! use footfall_protocol::{Batch, EventStatus, BatchResponse};
 //!
 //! let body = r#"{"batch":[{"type":"track","event":"Signed Up","messageId":"m-1",
@@ -31,18 +32,39 @@
 //!
 //! let answer = BatchResponse::from_results(vec![footfall_protocol::EventResult::ok("m-1")]);
 //! assert_eq!(answer.results[0].status, EventStatus::Ok);
+//! # }
 //! ```
+//!
+//! # Features
+//!
+//! `serde` (on by default) adds everything that needs serde: [`Message`], [`MessageRef`], [`Batch`],
+//! [`BatchResponse`], [`EventResult`], [`ErrorBody`] and reading a write key from a header. Without it
+//! the crate is `no_std` with no dependencies and keeps what an SDK that writes JSON by hand needs:
+//! [`MessageType`], [`EventStatus`], [`ErrorCode`], [`limits`], the timestamp format and
+//! [`auth::basic_authorization`].
 //!
 //! [Segment's HTTP Tracking API]: https://segment.com/docs/connections/sources/catalog/libraries/server/http-api/
 
+#![no_std]
+
+extern crate alloc;
+#[cfg(any(feature = "serde", test))]
+extern crate std;
+
 pub mod auth;
+#[cfg(feature = "serde")]
 mod batch;
 pub mod limits;
 mod message;
 mod response;
 mod timestamp;
 
+#[cfg(feature = "serde")]
 pub use batch::Batch;
-pub use message::{Message, MessageRef, MessageType, UnknownMessageType};
-pub use response::{BatchResponse, ErrorBody, ErrorCode, EventResult, EventStatus};
-pub use timestamp::format_rfc3339_millis;
+#[cfg(feature = "serde")]
+pub use message::{Message, MessageRef};
+pub use message::{MessageType, UnknownMessageType};
+#[cfg(feature = "serde")]
+pub use response::{BatchResponse, ErrorBody, EventResult};
+pub use response::{ErrorCode, EventStatus};
+pub use timestamp::{format_rfc3339_millis, write_rfc3339_millis};

@@ -5,16 +5,22 @@
 //! crate does not know (`_metadata`, `channel`, `originalTimestamp`, …) are kept, never dropped, because
 //! real clients send them and downstream tools read them.
 
-use std::fmt;
-use std::str::FromStr;
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+use core::fmt;
+use core::str::FromStr;
 
+#[cfg(feature = "serde")]
 use serde::{Deserialize, Deserializer, Serialize};
+#[cfg(feature = "serde")]
 use serde_json::value::RawValue;
+#[cfg(feature = "serde")]
 use serde_json::{Map, Value};
 
 /// What a message records. The names are Segment's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
 pub enum MessageType {
     /// An action the user took, named by `event`, with `properties`.
     Track,
@@ -74,7 +80,7 @@ impl fmt::Display for UnknownMessageType {
     }
 }
 
-impl std::error::Error for UnknownMessageType {}
+impl core::error::Error for UnknownMessageType {}
 
 impl FromStr for MessageType {
     type Err = UnknownMessageType;
@@ -87,6 +93,7 @@ impl FromStr for MessageType {
     }
 }
 
+#[cfg(feature = "serde")]
 /// One message as a collector reads it: owned, lenient about ids, and keeping unknown fields.
 ///
 /// Ids (`userId`, `anonymousId`, `groupId`, `previousId`, `messageId`) may arrive as numbers, as some
@@ -168,6 +175,7 @@ pub struct Message {
     pub extra: Map<String, Value>,
 }
 
+#[cfg(feature = "serde")]
 impl Message {
     /// The person-scoped key: the user id if known, else the anonymous id.
     pub fn distinct_id(&self) -> Option<&str> {
@@ -180,6 +188,7 @@ impl Message {
     }
 }
 
+#[cfg(feature = "serde")]
 /// The wire shape of [`Message`], borrowed, for SDKs that serialize without copying.
 ///
 /// `context` and `integrations` are pre-serialized JSON, because an SDK sends the same context with
@@ -230,6 +239,7 @@ pub struct MessageRef<'a> {
 }
 
 /// Reads an id that may be a string or a number; `null` reads as absent.
+#[cfg(feature = "serde")]
 fn lenient_id<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
@@ -242,7 +252,7 @@ fn lenient_id<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Strin
         None | Some(Value::Null) => Ok(None),
         Some(value) => match Id::deserialize(value) {
             Ok(Id::Text(s)) => Ok(Some(s)),
-            Ok(Id::Number(n)) => Ok(Some(n.to_string())),
+            Ok(Id::Number(n)) => Ok(Some(alloc::string::ToString::to_string(&n))),
             Err(_) => Err(serde::de::Error::custom(
                 "an id must be a string or a number",
             )),
@@ -250,9 +260,10 @@ fn lenient_id<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Strin
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "serde"))]
 mod tests {
     use super::*;
+    use alloc::string::ToString;
     use serde_json::json;
 
     #[test]

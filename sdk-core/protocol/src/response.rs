@@ -14,13 +14,17 @@
 //! A request that fails as a whole gets a non-2xx status and an [`ErrorBody`] with both `code` and
 //! `message`: RudderStack's Python client reads exactly that shape as "do not retry this 400".
 
-use std::fmt;
+use core::fmt;
 
+#[cfg(feature = "serde")]
+use alloc::{string::String, vec::Vec};
+#[cfg(feature = "serde")]
 use serde::{Deserialize, Serialize};
 
 /// The outcome of one message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
 pub enum EventStatus {
     /// Durable at the collector: the client forgets the event.
     Ok,
@@ -31,7 +35,26 @@ pub enum EventStatus {
     Drop,
 }
 
+impl EventStatus {
+    /// The wire name, as serialized.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventStatus::Ok => "ok",
+            EventStatus::Retry => "retry",
+            EventStatus::Drop => "drop",
+        }
+    }
+
+    /// The status with this wire name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        [EventStatus::Ok, EventStatus::Retry, EventStatus::Drop]
+            .into_iter()
+            .find(|s| s.as_str() == name)
+    }
+}
+
 /// The outcome of one message, matched by its `messageId`.
+#[cfg(feature = "serde")]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EventResult {
@@ -44,6 +67,7 @@ pub struct EventResult {
     pub reason: Option<String>,
 }
 
+#[cfg(feature = "serde")]
 impl EventResult {
     /// The message is durable.
     pub fn ok(message_id: impl Into<String>) -> Self {
@@ -74,6 +98,7 @@ impl EventResult {
 }
 
 /// The body of a `2xx` answer to a batch.
+#[cfg(feature = "serde")]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BatchResponse {
     /// Always `true` on a 2xx, as Segment answers.
@@ -84,6 +109,7 @@ pub struct BatchResponse {
     pub results: Vec<EventResult>,
 }
 
+#[cfg(feature = "serde")]
 impl BatchResponse {
     /// A successful answer carrying per-event results.
     pub fn from_results(results: Vec<EventResult>) -> Self {
@@ -94,9 +120,10 @@ impl BatchResponse {
     }
 }
 
-/// Why a whole request failed, in the `code` field of an [`ErrorBody`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+/// Why a whole request failed, in the `code` field of an `ErrorBody`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum ErrorCode {
     /// The body is not valid JSON, or not valid UTF-8.
     InvalidJson,
@@ -142,6 +169,7 @@ impl fmt::Display for ErrorCode {
 }
 
 /// The body of a non-2xx answer, in Segment's style.
+#[cfg(feature = "serde")]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
     /// Always `false`.
@@ -152,6 +180,7 @@ pub struct ErrorBody {
     pub message: String,
 }
 
+#[cfg(feature = "serde")]
 impl ErrorBody {
     /// An error body with the given cause and explanation.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
@@ -163,9 +192,10 @@ impl ErrorBody {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "serde"))]
 mod tests {
     use super::*;
+    use alloc::vec;
     use serde_json::json;
 
     #[test]

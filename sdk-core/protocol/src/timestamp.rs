@@ -3,6 +3,8 @@
 //! Formatting is done here rather than by a date library because it runs once per event on the SDK's hot
 //! path and in the size-constrained WebAssembly build; the test below checks it against the `time` crate.
 
+use alloc::string::String;
+
 /// Formats milliseconds since the Unix epoch as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
 ///
 /// ```
@@ -15,37 +17,35 @@ pub fn format_rfc3339_millis(unix_millis: i64) -> String {
     out
 }
 
-fn write_rfc3339_millis(out: &mut String, unix_millis: i64) {
+/// Appends `unix_millis` to `out` in the format of [`format_rfc3339_millis`], for writers that build a
+/// message in one buffer.
+pub fn write_rfc3339_millis(out: &mut String, unix_millis: i64) {
     let days = unix_millis.div_euclid(86_400_000);
     let ms_of_day = unix_millis.rem_euclid(86_400_000);
     let (year, month, day) = civil_from_days(days);
     let secs = ms_of_day / 1000;
+    // Filled in a fixed buffer and copied once, which is several times faster in WebAssembly than
+    // pushing 24 chars.
+    let mut text = *b"0000-00-00T00:00:00.000Z";
     let fields = [
-        (year, 4),
-        (month, 2),
-        (day, 2),
-        (secs / 3600, 2),
-        (secs / 60 % 60, 2),
-        (secs % 60, 2),
-        (ms_of_day % 1000, 3),
+        (0, year, 4),
+        (5, month, 2),
+        (8, day, 2),
+        (11, secs / 3600, 2),
+        (14, secs / 60 % 60, 2),
+        (17, secs % 60, 2),
+        (20, ms_of_day % 1000, 3),
     ];
-    for (i, (value, width)) in fields.into_iter().enumerate() {
-        if i > 0 {
-            out.push(['-', '-', 'T', ':', ':', '.'][i - 1]);
+    for (at, value, width) in fields {
+        let mut value = value.rem_euclid(10i64.pow(width));
+        for i in (at..at + width as usize).rev() {
+            if let Some(slot) = text.get_mut(i) {
+                *slot = b'0' + (value % 10) as u8;
+            }
+            value /= 10;
         }
-        push_padded(out, value, width);
     }
-    out.push('Z');
-}
-
-fn push_padded(out: &mut String, value: i64, width: u32) {
-    let mut divisor = 10i64.pow(width - 1);
-    let mut value = value.rem_euclid(10i64.pow(width));
-    while divisor > 0 {
-        out.push(char::from(b'0' + (value / divisor) as u8));
-        value %= divisor;
-        divisor /= 10;
-    }
+    out.push_str(core::str::from_utf8(&text).unwrap_or_default());
 }
 
 /// Howard Hinnant's `civil_from_days`: the proleptic Gregorian date of a day count since 1970-01-01.

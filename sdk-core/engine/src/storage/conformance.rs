@@ -11,6 +11,11 @@
 //!
 //! Each check panics with a message naming the broken rule.
 
+use alloc::borrow::ToOwned;
+use alloc::boxed::Box;
+use alloc::format;
+use alloc::vec::Vec;
+
 use super::{NewEvent, Storage};
 
 fn event(id: &str, payload: &str) -> NewEvent<'static> {
@@ -35,6 +40,34 @@ pub fn run<S: Storage>(mut fresh: impl FnMut() -> S) {
     attempts_are_counted_per_event(fresh());
     values_are_set_replaced_and_cleared(fresh());
     payloads_round_trip_exactly(fresh());
+    owned_appends_and_evictions_keep_the_queue_rules(fresh());
+}
+
+fn owned_appends_and_evictions_keep_the_queue_rules<S: Storage>(mut s: S) {
+    let a = s.append(event("m-1", "abc")).unwrap();
+    let b = s
+        .append_owned("m-2".to_owned(), 1_700_000_000_000, "de".to_owned())
+        .unwrap();
+    assert!(
+        b > a,
+        "append_owned must hand out increasing seqs like append"
+    );
+    assert_eq!((s.count(), s.bytes()), (2, 5));
+    assert_eq!(
+        s.evict_oldest().unwrap(),
+        Some((a, "m-1".to_owned())),
+        "evict_oldest must remove and return the head"
+    );
+    assert_eq!((s.count(), s.bytes()), (1, 2));
+    let rest = s.read_batch(10, usize::MAX).unwrap();
+    assert_eq!((rest[0].seq, rest[0].payload.as_str()), (b, "de"));
+    assert_eq!(s.evict_oldest().unwrap().map(|(seq, _)| seq), Some(b));
+    assert_eq!(
+        s.evict_oldest().unwrap(),
+        None,
+        "an empty queue has nothing to evict"
+    );
+    assert!(s.append(event("m-3", "")).unwrap() > b);
 }
 
 /// Checks that the queue and values survive closing and reopening. `open` must return a storage over the

@@ -1,6 +1,9 @@
 //! The in-memory [`Storage`]: for tests, for servers that accept losing the queue on exit, and as the
 //! shape every persistent implementation mirrors.
 
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+use alloc::vec::Vec;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 

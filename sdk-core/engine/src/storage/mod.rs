@@ -2,20 +2,24 @@
 //!
 //! The engine sees storage only through the [`Storage`] trait: a FIFO queue of serialized events with
 //! stable sequence numbers, plus a small key-value area for the anonymous id, the user id and the session.
-//! Platforms implement it: [`MemoryStorage`] here, SQLite in the mobile SDK, IndexedDB in the web SDK.
+//! Platforms implement it: `MemoryStorage` here (feature `std`), SQLite in the mobile SDK, IndexedDB in the web SDK.
 //! Every implementation must pass the suite in `conformance` (feature `conformance`).
 //!
 //! Bounds are the engine's job, not the storage's: the engine evicts the oldest events and counts each
 //! eviction, so every implementation gets the same drop accounting for free.
 
+#[cfg(feature = "std")]
 mod memory;
 
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 
+#[cfg(feature = "std")]
 pub use memory::MemoryStorage;
 
-use std::fmt;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
 
 use crate::clock::Millis;
 
@@ -67,13 +71,20 @@ impl StorageError {
     }
 }
 
+impl StorageError {
+    /// What failed, as the platform said it.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
 impl fmt::Display for StorageError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)
     }
 }
 
-impl std::error::Error for StorageError {}
+impl core::error::Error for StorageError {}
 
 /// A persistent FIFO queue of events plus a few named values.
 ///
@@ -112,4 +123,30 @@ pub trait Storage {
 
     /// Sets (`Some`) or clears (`None`) a named value.
     fn store(&mut self, key: &str, value: Option<&str>) -> Result<(), StorageError>;
+
+    /// [`append`](Storage::append) with the strings handed over, for a storage that keeps them in
+    /// memory and can take them without copying (the web SDK's). The default appends a borrowed copy.
+    fn append_owned(
+        &mut self,
+        message_id: String,
+        created_at: crate::Millis,
+        payload: String,
+    ) -> Result<u64, StorageError> {
+        self.append(NewEvent {
+            message_id: &message_id,
+            created_at,
+            payload: &payload,
+        })
+    }
+
+    /// Removes the oldest event and returns its seq and messageId, for eviction when the queue is
+    /// full; `None` if the queue is empty. The default reads the event and acknowledges it; a storage
+    /// may do it without reading the payload.
+    fn evict_oldest(&mut self) -> Result<Option<(u64, String)>, StorageError> {
+        let Some(oldest) = self.read_batch(1, usize::MAX)?.into_iter().next() else {
+            return Ok(None);
+        };
+        self.acknowledge(&[oldest.seq])?;
+        Ok(Some((oldest.seq, oldest.message_id)))
+    }
 }

@@ -17,14 +17,16 @@ mod result;
 pub use request::BatchRequest;
 pub use result::{UploadOutcome, UploadReport};
 
-use std::collections::HashMap;
-use std::time::Duration;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::time::Duration;
 
-use footfall_protocol::{format_rfc3339_millis, BatchResponse, ErrorBody, EventStatus};
+use footfall_protocol::{format_rfc3339_millis, EventStatus};
 
 use crate::clock::{duration_millis, Clock, Millis};
 use crate::config::Config;
 use crate::error::Error;
+use crate::json::{self, Kind};
 use crate::stats::DropReason;
 use crate::storage::{Storage, StoredEvent};
 use crate::Client;
@@ -227,7 +229,9 @@ impl<S: Storage, C: Clock> Client<S, C> {
                 })
             }
         }
-        let in_flight = self.upload.in_flight.take().expect("matched above");
+        let Some(in_flight) = self.upload.in_flight.take() else {
+            return Ok(UploadReport::default());
+        };
         let events = in_flight.events;
         let mut report = UploadReport::default();
         let (status, retry_after, body) = match outcome {
@@ -249,7 +253,11 @@ impl<S: Storage, C: Clock> Client<S, C> {
                 report.retrying = events.len();
             }
             Verdict::TooLarge | Verdict::Rejected => {
-                let reason = error_message(body).unwrap_or_else(|| format!("HTTP {status}"));
+                let reason = error_message(body).unwrap_or_else(|| {
+                    let mut reason = String::from("HTTP ");
+                    json::write_int(&mut reason, i64::from(status));
+                    reason
+                });
                 self.drop_events(
                     &events,
                     DropReason::Rejected { status, reason },
@@ -284,20 +292,17 @@ impl<S: Storage, C: Clock> Client<S, C> {
         now: Millis,
         report: &mut UploadReport,
     ) -> Result<(), Error> {
-        let results: HashMap<String, (EventStatus, Option<String>)> =
-            serde_json::from_str::<BatchResponse>(body)
-                .map(|r| {
-                    r.results
-                        .into_iter()
-                        .map(|r| (r.message_id, (r.status, r.reason)))
-                        .collect()
-                })
-                .unwrap_or_default();
+        let results = per_event_results(body).unwrap_or_default();
         let mut delivered = Vec::new();
         let mut retry = Vec::new();
         let mut rejected = Vec::new();
-        for (seq, message_id) in events {
-            match results.get(message_id) {
+        for (i, (seq, message_id)) in events.iter().enumerate() {
+            // Results come in request order, so the i-th is almost always this event's.
+            let result = results
+                .get(i)
+                .filter(|r| r.message_id == *message_id)
+                .or_else(|| results.iter().rev().find(|r| r.message_id == *message_id));
+            match result.map(|r| (r.status, &r.reason)) {
                 None | Some((EventStatus::Ok, _)) => delivered.push(*seq),
                 Some((EventStatus::Retry, _)) => retry.push((*seq, message_id.clone())),
                 Some((EventStatus::Drop, reason)) => {
@@ -373,8 +378,128 @@ fn millis_duration(ms: Millis) -> Duration {
     Duration::from_millis(u64::try_from(ms).unwrap_or(0))
 }
 
-/// The collector's explanation, from a Segment-style error body (`{"code": …, "message": …}`).
+/// One entry of a Footfall `BatchResponse`'s `results`.
+#[derive(Debug, PartialEq, Eq)]
+struct EventResult {
+    message_id: String,
+    status: EventStatus,
+    reason: Option<String>,
+}
+
+/// The per-event results of a 2xx body, read as the protocol's `BatchResponse` is: `success` a boolean,
+/// `results` (optional) an array of `{messageId, status, reason?}`. `None` when the body is not such a
+/// response, which the caller reads as "every event is ok", as for a plain Segment `{"success":true}`.
+fn per_event_results(body: &str) -> Option<Vec<EventResult>> {
+    if json::check(body).ok()? != Kind::Object || !is_bool(json::get(body, "success")?) {
+        return None;
+    }
+    let Some(results) = json::get(body, "results") else {
+        return Some(Vec::new());
+    };
+    if json::check(results).ok()? != Kind::Array {
+        return None;
+    }
+    json::elements(results)
+        .map(|result| {
+            if json::check(result).ok()? != Kind::Object {
+                return None;
+            }
+            let status = json::string_value(json::get(result, "status")?)?;
+            Some(EventResult {
+                message_id: json::string_value(json::get(result, "messageId")?)?,
+                status: EventStatus::from_name(&status)?,
+                reason: optional_string(json::get(result, "reason"))?,
+            })
+        })
+        .collect()
+}
+
+/// The collector's explanation, from a Segment-style error body (`{"success": false, "code": …,
+/// "message": …}`).
 fn error_message(body: &str) -> Option<String> {
-    let body: ErrorBody = serde_json::from_str(body).ok()?;
-    Some(body.message)
+    if json::check(body).ok()? != Kind::Object
+        || !is_bool(json::get(body, "success")?)
+        || json::string_value(json::get(body, "code")?).is_none()
+    {
+        return None;
+    }
+    json::string_value(json::get(body, "message")?)
+}
+
+fn is_bool(raw: &str) -> bool {
+    raw == "true" || raw == "false"
+}
+
+/// An optional string field: absent or `null` is `Some(None)`, a string `Some(Some(…))`, anything else
+/// `None` (the body is malformed).
+fn optional_string(raw: Option<&str>) -> Option<Option<String>> {
+    match raw {
+        None | Some("null") => Some(None),
+        Some(raw) => json::string_value(raw).map(Some),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::borrow::ToOwned;
+    use alloc::vec;
+
+    #[test]
+    fn reads_per_event_results_as_the_protocol_types_do() {
+        let body = r#"{"success":true,"results":[{"messageId":"m-1","status":"ok"},
+            {"messageId":"m-\u0032","status":"drop","reason":"event: must not be empty"},
+            {"messageId":"m-3","status":"retry","reason":null,"extra":1}]}"#;
+        assert_eq!(
+            per_event_results(body),
+            Some(vec![
+                EventResult {
+                    message_id: "m-1".to_owned(),
+                    status: EventStatus::Ok,
+                    reason: None
+                },
+                EventResult {
+                    message_id: "m-2".to_owned(),
+                    status: EventStatus::Drop,
+                    reason: Some("event: must not be empty".to_owned())
+                },
+                EventResult {
+                    message_id: "m-3".to_owned(),
+                    status: EventStatus::Retry,
+                    reason: None
+                },
+            ])
+        );
+        assert_eq!(per_event_results(r#"{"success":true}"#), Some(vec![]));
+        for not_a_response in [
+            "",
+            "ok",
+            r#"{"results":[]}"#,
+            r#"{"success":"yes"}"#,
+            r#"{"success":true,"results":{}}"#,
+            r#"{"success":true,"results":[{"messageId":"m","status":"later"}]}"#,
+            r#"{"success":true,"results":[{"status":"ok"}]}"#,
+            r#"{"success":true,"results":[{"messageId":1,"status":"ok"}]}"#,
+            r#"{"success":true,"results":[{"messageId":"m","status":"ok","reason":3}]}"#,
+            r#"{"success":true,"results":[1]}"#,
+        ] {
+            assert_eq!(per_event_results(not_a_response), None, "{not_a_response}");
+            assert!(
+                serde_json::from_str::<footfall_protocol::BatchResponse>(not_a_response).is_err(),
+                "the protocol type reads {not_a_response}"
+            );
+        }
+    }
+
+    #[test]
+    fn reads_the_message_of_an_error_body() {
+        let body =
+            r#"{"success":false,"code":"message_too_large","message":"message 3 is 40211 bytes"}"#;
+        assert_eq!(
+            error_message(body).as_deref(),
+            Some("message 3 is 40211 bytes")
+        );
+        assert_eq!(error_message(r#"{"success":false,"message":"x"}"#), None);
+        assert_eq!(error_message("<html>Bad Gateway</html>"), None);
+    }
 }

@@ -1,6 +1,6 @@
 //! The retry rules: which statuses are worth retrying, how long to back off, and how to read `Retry-After`.
 
-use std::time::{Duration, UNIX_EPOCH};
+use core::time::Duration;
 
 use crate::clock::Millis;
 
@@ -39,19 +39,51 @@ pub(crate) fn backoff_ceiling(failures: u32, base: Duration, max: Duration) -> D
     base.saturating_mul(1u32 << exponent).min(max)
 }
 
-/// Reads `Retry-After` as delta-seconds or as an HTTP date relative to `now`. Unreadable values are
-/// ignored, as RFC 9110 allows.
+/// Reads `Retry-After` as delta-seconds (with a decimal fraction, as some servers send), or, with the
+/// `http-date` feature, as an HTTP date relative to `now`. Unreadable values are ignored, as RFC 9110
+/// allows; the caller then backs off as if there were no header.
 pub(crate) fn parse_retry_after(value: &str, now: Millis) -> Option<Duration> {
     let value = value.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
+    if let Some(delay) = parse_seconds(value) {
+        return Some(delay);
     }
-    if let Ok(seconds) = value.parse::<f64>() {
-        return (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds));
+    http_date(value, now)
+}
+
+/// `120` or `1.5`: digits with an optional fraction, read without floating point (which the
+/// WebAssembly build leaves out) and saturating instead of overflowing.
+fn parse_seconds(value: &str) -> Option<Duration> {
+    let (whole, fraction) = value.split_once('.').unwrap_or((value, ""));
+    let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() || !all_digits(whole) || !all_digits(fraction) {
+        return None;
     }
+    if value.ends_with('.') {
+        return None;
+    }
+    let secs = whole.bytes().fold(0u64, |n, d| {
+        n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+    });
+    let mut nanos = 0u32;
+    let mut scale = 100_000_000;
+    for d in fraction.bytes().take(9) {
+        nanos += u32::from(d - b'0') * scale;
+        scale /= 10;
+    }
+    Some(Duration::new(secs, nanos))
+}
+
+#[cfg(feature = "http-date")]
+fn http_date(value: &str, now: Millis) -> Option<Duration> {
+    use std::time::UNIX_EPOCH;
     let date = httpdate::parse_http_date(value).ok()?;
     let now = UNIX_EPOCH + Duration::from_millis(u64::try_from(now).ok()?);
     Some(date.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+#[cfg(not(feature = "http-date"))]
+fn http_date(_value: &str, _now: Millis) -> Option<Duration> {
+    None
 }
 
 #[cfg(test)]
@@ -93,14 +125,32 @@ mod tests {
             Some(Duration::from_millis(1500))
         );
         assert_eq!(
-            parse_retry_after("Wed, 21 Oct 2015 07:29:00 GMT", now),
-            Some(Duration::from_secs(60))
+            parse_retry_after("0.0015", now),
+            Some(Duration::from_micros(1500))
         );
         assert_eq!(
-            parse_retry_after("Wed, 21 Oct 2015 07:00:00 GMT", now),
-            Some(Duration::ZERO)
+            parse_retry_after("99999999999999999999999", now),
+            Some(Duration::from_secs(u64::MAX)),
+            "saturates instead of overflowing"
         );
-        assert_eq!(parse_retry_after("soon", now), None);
-        assert_eq!(parse_retry_after("-3", now), None);
+        #[cfg(feature = "http-date")]
+        {
+            assert_eq!(
+                parse_retry_after("Wed, 21 Oct 2015 07:29:00 GMT", now),
+                Some(Duration::from_secs(60))
+            );
+            assert_eq!(
+                parse_retry_after("Wed, 21 Oct 2015 07:00:00 GMT", now),
+                Some(Duration::ZERO)
+            );
+        }
+        #[cfg(not(feature = "http-date"))]
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:29:00 GMT", now),
+            None
+        );
+        for unreadable in ["soon", "-3", "", ".5", "5.", "1e3", "+1", "1.2.3", "١٢"] {
+            assert_eq!(parse_retry_after(unreadable, now), None, "{unreadable:?}");
+        }
     }
 }

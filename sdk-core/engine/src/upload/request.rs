@@ -1,6 +1,7 @@
 //! The upload the engine asks the platform to send.
 
-use std::fmt::Write as _;
+use alloc::string::String;
+use alloc::vec::Vec;
 
 use crate::storage::StoredEvent;
 
@@ -31,14 +32,16 @@ pub(crate) fn batch_body(events: &[StoredEvent], sent_at: &str) -> String {
         }
         body.push_str(&event.payload);
     }
-    // A String's fmt::Write cannot fail.
-    let _ = write!(body, "],\"sentAt\":\"{sent_at}\"}}");
+    body.push_str("],\"sentAt\":\"");
+    body.push_str(sent_at);
+    body.push_str("\"}");
     body
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::format;
 
     #[test]
     fn the_body_is_a_segment_batch_envelope() {

@@ -1,6 +1,8 @@
 //! What the platform reports after an upload, and what the engine made of it.
 
-use std::time::Duration;
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+use core::time::Duration;
 
 /// How an upload ended, as the platform saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
