@@ -91,6 +91,12 @@ enum BenchCommand {
         /// Events to time.
         #[arg(long, default_value_t = 200)]
         events: usize,
+        /// Store in ClickHouse at this URL instead of DuckDB.
+        #[arg(long)]
+        clickhouse_url: Option<String>,
+        /// Carry the events through Kafka (these brokers) instead of the embedded log.
+        #[arg(long = "kafka-broker", value_delimiter = ',')]
+        kafka_brokers: Vec<String>,
     },
     /// A 3-step funnel over a generated dataset (generated inside the store once, then kept).
     Funnel {
@@ -169,11 +175,31 @@ fn main() -> anyhow::Result<()> {
         Command::Query { target, command } => query::query(&target, command),
         Command::DeadLetters { target, command } => query::dead_letters(&target, command),
         Command::Bench {
-            command: BenchCommand::Freshness { events },
+            command:
+                BenchCommand::Freshness {
+                    events,
+                    clickhouse_url,
+                    kafka_brokers,
+                },
         } => {
             let temp =
                 std::env::temp_dir().join(format!("footfall-bench-serve-{}", std::process::id()));
-            let config = config::ServeConfig::embedded(temp.clone())?;
+            let mut config = config::ServeConfig::embedded(temp.clone())?;
+            let run_id = std::process::id();
+            if let Some(url) = clickhouse_url {
+                config.store = config::StoreConfig::ClickHouse {
+                    url,
+                    database: format!("footfall_bench_fresh_{run_id}"),
+                };
+            }
+            if !kafka_brokers.is_empty() {
+                // Fresh topics, so the consumer group starts at this run's events.
+                config.transport = config::Transport::Kafka {
+                    brokers: kafka_brokers,
+                    events_topic: format!("footfall.bench.{run_id}.events"),
+                    dead_letter_topic: format!("footfall.bench.{run_id}.dead-letters"),
+                };
+            }
             let result = runtime()?.block_on(bench::freshness(config, events));
             let _ = std::fs::remove_dir_all(&temp);
             result

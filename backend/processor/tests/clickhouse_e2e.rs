@@ -1,7 +1,6 @@
 //! End to end on the real ClickHouse (18.16 in CI): log → processor → ClickHouse, with duplicates
 //! injected at every stage, a late backlog, anonymous events re-attributed after identify, and
 //! ClickHouse down for 30 s while events keep arriving.
-#![cfg(feature = "clickhouse-integration-tests")]
 #![allow(missing_docs)]
 
 use std::collections::HashSet;
@@ -72,6 +71,7 @@ fn total(store: &dyn Store, from: i64, to: i64) -> i64 {
 }
 
 #[test]
+#[ignore = "needs the ClickHouse of scripts/infra/clickhouse.sh, which it stops and restarts: run by scripts/test.d/40-backend.sh"]
 fn exact_counts_through_duplicates_late_data_identify_and_a_30s_outage() {
     let store = Arc::new(ClickHouseStore::open(&url(), "footfall_e2e").unwrap());
     for t in ["events", "identities", "sessions", "dead_letters"] {

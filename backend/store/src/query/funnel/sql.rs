@@ -13,7 +13,8 @@ pub(super) fn step_names(p: &FunnelParams) -> Vec<String> {
 }
 
 /// Builds the per-person query: one row per person and breakdown value, with the person's step
-/// events packed as sorted integers `(ts_ms - from_ms) << STEP_BITS | step code`, joined by
+/// events packed as sorted distinct integers (a copy of an event, which ClickHouse 18.16 keeps until
+/// a merge, packs to the same integer) `(ts_ms - from_ms) << STEP_BITS | step code`, joined by
 /// commas. Only first-step events carry the breakdown value; every other event is in the row
 /// whose value is `''`.
 ///
@@ -47,12 +48,12 @@ pub fn build(p: &FunnelParams, dialect: Dialect) -> Sql {
     let key = key.finish();
     match dialect {
         Dialect::DuckDb => {
-            b.push("array_to_string(list_sort(list(");
+            b.push("array_to_string(list_sort(list(DISTINCT ");
             b.append(key);
             b.push(")), ',')");
         }
         Dialect::ClickHouse => {
-            b.push("arrayStringConcat(arrayMap(k -> toString(k), arraySort(groupArray(");
+            b.push("arrayStringConcat(arrayMap(k -> toString(k), arraySort(groupUniqArray(");
             b.append(key);
             b.push("))), ',')");
         }
