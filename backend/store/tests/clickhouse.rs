@@ -69,7 +69,7 @@ fn dead_letters_round_trip_on_clickhouse() {
         payload: "{\"x\":\"\\n\"}".into(),
         replayed_ms: 0,
     };
-    ch.insert_dead_letters(&[dl.clone()]).unwrap();
+    ch.insert_dead_letters(std::slice::from_ref(&dl)).unwrap();
     assert_eq!(ch.dead_letter("dl-1").unwrap(), Some(dl));
     ch.mark_replayed("dl-1", 9).unwrap();
     assert!(ch.dead_letters(10, false).unwrap().is_empty());
