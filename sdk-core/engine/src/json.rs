@@ -658,7 +658,6 @@ mod tests {
             "-2e308",
             "1.8e308",
             "1.797693134862315808e308",
-            "1.7976931348623158e308",
             "[}",
             "{]",
             "NaN",
@@ -669,6 +668,10 @@ mod tests {
                 "serde_json accepts {text:?}"
             );
         }
+        // Rounds down to f64::MAX, so serde_json accepts it or not depending on its
+        // `float_roundtrip` feature (jsonschema turns it on in the workspace build); the checker
+        // refuses everything above f64::MAX digit for digit, whichever serde_json the collector has.
+        assert!(check("1.7976931348623158e308").is_err());
         assert_eq!(
             check("{\"a\":x}"),
             Err(Invalid {
