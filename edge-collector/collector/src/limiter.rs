@@ -1,5 +1,5 @@
-//! Per-write-key rate limiting: `footfall_ingest::KeyLimiter` (GCRA, counted in events), the same code
-//! the edge worker runs, read against this process's monotonic clock.
+//! Per-write-key rate limiting: `footfall_ingest::KeyLimiter` (`governor`'s GCRA, counted in events), the
+//! same code the edge worker runs, read against this process's monotonic clock.
 
 use std::time::{Duration, Instant};
 

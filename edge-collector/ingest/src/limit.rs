@@ -1,18 +1,24 @@
 //! Per-write-key rate limiting, counted in events rather than requests, with the time as a parameter.
 //!
-//! The algorithm is GCRA (the generic cell rate algorithm, as `governor` implements it): each key has a
-//! theoretical arrival time `tat`; a request of `n` events moves it `n` emission intervals later, and is
-//! refused when that would put `tat` more than `burst` intervals past now. One `u64` per key, no timer.
+//! The limiter is `governor`'s keyed GCRA (the generic cell rate algorithm): each key has a theoretical
+//! arrival time; a request of `n` events moves it `n` emission intervals later, and is refused when that
+//! would put it more than the burst past now.
 //!
 //! The caller passes the time, so the same limiter serves the native collector (a monotonic
-//! [`std::time::Instant`] since start) and the edge worker (`Date.now()`, where `Instant` does not
-//! exist). In a Cloudflare Worker the state lives in one isolate, so the limit there is per isolate; the
-//! origin collector enforces the global one.
+//! [`std::time::Instant`] since start) and the edge worker (`Date.now()`: wasm32-unknown-unknown has no
+//! `Instant`). governor reads time only through its [`Clock`] trait, so [`CallerClock`] is a clock that
+//! shows the latest time a caller passed. In a Cloudflare Worker the state lives in one isolate, so the
+//! limit there is per isolate; the origin collector enforces the global one.
 
-use std::collections::HashMap;
 use std::num::NonZeroU32;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
+
+use governor::clock::Clock;
+use governor::middleware::NoOpMiddleware;
+use governor::nanos::Nanos;
+use governor::state::keyed::HashMapStateStore;
+use governor::{Quota, RateLimiter};
 
 /// A per-write-key rate: a sustained rate and a burst, both in events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,35 +43,61 @@ impl RateLimit {
 /// Keys idle long enough to be back at a full budget are forgotten once the table passes this size.
 const PRUNE_AT: usize = 1024;
 
+/// Times are capped here so that governor's `Nanos` sums (time + burst × interval, at most about
+/// 4.3 × 10^18 ns) cannot overflow: half of `u64::MAX` nanoseconds is about 292 years, past any
+/// Unix-epoch reading this code will see.
+const MAX_NANOS: u64 = u64::MAX / 2;
+
+/// A [`governor::clock::Clock`] that shows the latest time a caller passed to [`KeyLimiter::check`].
+///
+/// It only moves forward: concurrent callers each store their reading with `fetch_max`, so a check sees
+/// a time at least its own, and never later than a reading some caller really took. A clock that steps
+/// back therefore only makes the limit stricter until it catches up.
+#[derive(Debug, Default)]
+struct CallerClock {
+    nanos: AtomicU64,
+}
+
+impl CallerClock {
+    fn advance_to(&self, now: Duration) {
+        let nanos = u64::try_from(now.as_nanos())
+            .unwrap_or(u64::MAX)
+            .min(MAX_NANOS);
+        self.nanos.fetch_max(nanos, Ordering::AcqRel);
+    }
+}
+
+impl Clock for CallerClock {
+    type Instant = Nanos;
+
+    fn now(&self) -> Nanos {
+        Nanos::from(self.nanos.load(Ordering::Acquire))
+    }
+}
+
+type Keyed = RateLimiter<String, HashMapStateStore<String>, CallerClock, NoOpMiddleware<Nanos>>;
+
 /// A rate limiter keyed by write key.
 #[derive(Debug)]
 pub struct KeyLimiter {
-    /// Nanoseconds one event uses of the budget.
-    interval: u64,
-    /// How far past now a key's `tat` may be, in nanoseconds: `burst × interval`.
-    tolerance: u64,
-    burst: u32,
-    state: Mutex<Table>,
-}
-
-#[derive(Debug)]
-struct Table {
-    tat: HashMap<String, u64>,
-    prune_at: usize,
+    limiter: Keyed,
+    burst: NonZeroU32,
+    /// What a full burst takes to refill: the answer if governor ever says the request cannot fit.
+    full_refill: Duration,
+    /// Table size that triggers the next [`RateLimiter::retain_recent`].
+    prune_at: AtomicUsize,
 }
 
 impl KeyLimiter {
     /// A limiter for `limit`.
     pub fn new(limit: RateLimit) -> Self {
-        let interval = (1_000_000_000 / u64::from(limit.events_per_sec.get())).max(1);
+        let quota = Quota::per_second(limit.events_per_sec).allow_burst(limit.burst);
         Self {
-            interval,
-            tolerance: interval.saturating_mul(u64::from(limit.burst.get())),
-            burst: limit.burst.get(),
-            state: Mutex::new(Table {
-                tat: HashMap::new(),
-                prune_at: PRUNE_AT,
-            }),
+            // The clock reads 0 here, so governor's start is 0 and its times are the callers' own.
+            limiter: RateLimiter::hashmap_with_clock(quota, CallerClock::default()),
+            burst: limit.burst,
+            full_refill: quota.burst_size_replenished_in(),
+            prune_at: AtomicUsize::new(PRUNE_AT),
         }
     }
 
@@ -75,42 +107,38 @@ impl KeyLimiter {
     /// the Unix epoch). A request larger than the burst is charged the whole burst, so it can still pass
     /// once the budget is full again instead of being refused forever.
     pub fn check(&self, write_key: &str, events: usize, now: Duration) -> Result<(), Duration> {
-        let now = u64::try_from(now.as_nanos()).unwrap_or(u64::MAX);
         let n = u32::try_from(events)
             .unwrap_or(u32::MAX)
-            .clamp(1, self.burst);
-        let cost = self.interval.saturating_mul(u64::from(n));
-        let mut table = self
-            .state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let tat = table.tat.get(write_key).copied().unwrap_or(0).max(now);
-        let new_tat = tat.saturating_add(cost);
-        let ahead = new_tat - now;
-        if ahead > self.tolerance {
-            return Err(Duration::from_nanos(ahead - self.tolerance));
-        }
-        match table.tat.get_mut(write_key) {
-            Some(slot) => *slot = new_tat,
-            None => {
-                table.tat.insert(write_key.to_owned(), new_tat);
-                if table.tat.len() > table.prune_at {
-                    // A key whose tat is in the past has its whole budget back: same as absent.
-                    table.tat.retain(|_, tat| *tat > now);
-                    table.prune_at = (table.tat.len() * 2).max(PRUNE_AT);
-                }
+            .clamp(1, self.burst.get());
+        let n = NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN);
+        let clock = self.limiter.clock();
+        clock.advance_to(now);
+        // governor's keyed API takes `&K`: one short copy of the key per request, not per event.
+        match self.limiter.check_key_n(&write_key.to_owned(), n) {
+            Ok(Ok(())) => {
+                self.prune();
+                Ok(())
             }
+            Ok(Err(not_until)) => Err(not_until.wait_time_from(clock.now())),
+            // Unreachable after the clamp to the burst; refusing is the safe answer.
+            Err(_insufficient) => Err(self.full_refill),
         }
-        Ok(())
+    }
+
+    /// Forgets keys whose budget is full again once the table has grown past `prune_at`, so that a
+    /// stream of one-off keys cannot grow it without bound.
+    fn prune(&self) {
+        let prune_at = self.prune_at.load(Ordering::Relaxed);
+        if self.limiter.len() > prune_at {
+            self.limiter.retain_recent();
+            self.prune_at
+                .store((self.limiter.len() * 2).max(PRUNE_AT), Ordering::Relaxed);
+        }
     }
 
     /// How many keys the limiter currently remembers.
     pub fn tracked_keys(&self) -> usize {
-        self.state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .tat
-            .len()
+        self.limiter.len()
     }
 }
 
@@ -175,6 +203,26 @@ mod tests {
         assert_eq!(limiter.tracked_keys(), PRUNE_AT);
         limiter.check("late", 1, S * 10).unwrap();
         assert_eq!(limiter.tracked_keys(), 1, "only the live key is left");
+    }
+
+    #[test]
+    fn unix_epoch_readings_work_like_uptime_readings() {
+        // The edge worker passes Date.now(), about 1.7 × 10^9 s after the epoch.
+        let limiter = KeyLimiter::new(limit(10, 20));
+        let now = Duration::from_millis(1_764_000_000_123);
+        assert!(limiter.check("a", 20, now).is_ok());
+        assert_eq!(limiter.check("a", 5, now), Err(Duration::from_millis(500)));
+        assert!(limiter
+            .check("a", 5, now + Duration::from_millis(500))
+            .is_ok());
+    }
+
+    #[test]
+    fn an_absurd_time_neither_panics_nor_opens_the_limit() {
+        let limiter = KeyLimiter::new(limit(1, 10));
+        assert!(limiter.check("a", 10, Duration::MAX).is_ok());
+        assert!(limiter.check("a", 10, Duration::MAX).is_err());
+        assert!(limiter.check("b", usize::MAX, Duration::MAX).is_ok());
     }
 
     #[test]
