@@ -78,7 +78,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::{ConfigError, KafkaConfig};
 use crate::stats::{Counters, DeliveryMode, KafkaStats};
-use crate::transport::{ProduceError, RdKafkaTransport, Transport};
+use crate::transport::{BatchFuture, OutgoingRecord, ProduceError, RdKafkaTransport, Transport};
 
 /// Consumer group under which the drainer commits its spill-log position.
 pub const DRAIN_GROUP: &str = "kafka-drainer";
@@ -353,7 +353,7 @@ impl fmt::Debug for KafkaDelivery {
 
 /// What a delivery does, decided under the state lock.
 enum Path {
-    Direct(Vec<crate::transport::SendFuture>),
+    Direct(BatchFuture),
     Spill(Result<PendingSpill, DeliveryError>),
     Wait,
 }
@@ -376,6 +376,17 @@ impl Inner {
             Dest::Events => &self.events_topic,
             Dest::DeadLetters => &self.dead_letter_topic,
         }
+    }
+
+    fn outgoing<'a>(&'a self, items: &'a [(Dest, Record)]) -> Vec<OutgoingRecord<'a>> {
+        items
+            .iter()
+            .map(|(dest, record)| OutgoingRecord {
+                topic: self.topic(*dest),
+                key: &record.key,
+                payload: &record.payload,
+            })
+            .collect()
     }
 
     /// Ends a handover without switching (Kafka failed again): waiting
@@ -415,14 +426,7 @@ impl Inner {
                         state.direct_in_flight += 1;
                         // Enqueued under the lock: cheap, and no mode change
                         // can interleave with one delivery's records.
-                        Path::Direct(
-                            items
-                                .iter()
-                                .map(|(dest, r)| {
-                                    self.transport.send(self.topic(*dest), &r.key, &r.payload)
-                                })
-                                .collect::<Vec<_>>(),
-                        )
+                        Path::Direct(self.transport.send_batch(&self.outgoing(&items)))
                     }
                 }
             };
@@ -445,23 +449,27 @@ impl Inner {
             armed: true,
         };
 
-        let mut direct = 0;
+        let mut failures = sends.await;
+        let direct = items.len().saturating_sub(failures.len());
         let mut retry = Vec::new();
         let mut last_retriable: Option<ProduceError> = None;
         let mut rejected: Option<(usize, ProduceError)> = None;
-        for ((dest, record), send) in items.into_iter().zip(sends) {
-            match send.await {
-                Ok(()) => direct += 1,
-                Err(error) => {
-                    self.counters.produce_error(error.kind);
-                    if error.kind.is_retriable() {
-                        retry.push((dest, record));
-                        last_retriable = Some(error);
-                    } else {
-                        tracing::error!(%error, topic = self.topic(dest), "Kafka rejected a record");
-                        let count = rejected.as_ref().map_or(0, |(n, _)| *n);
-                        rejected = Some((count + 1, error));
-                    }
+        if !failures.is_empty() {
+            // Spilled in their original order.
+            failures.sort_unstable_by_key(|(index, _)| *index);
+            let mut items: Vec<Option<(Dest, Record)>> = items.into_iter().map(Some).collect();
+            for (index, error) in failures {
+                let Some((dest, record)) = items.get_mut(index).and_then(Option::take) else {
+                    continue;
+                };
+                self.counters.produce_error(error.kind);
+                if error.kind.is_retriable() {
+                    retry.push((dest, record));
+                    last_retriable = Some(error);
+                } else {
+                    tracing::error!(%error, topic = self.topic(dest), "Kafka rejected a record");
+                    let count = rejected.as_ref().map_or(0, |(n, _)| *n);
+                    rejected = Some((count + 1, error));
                 }
             }
         }
@@ -734,21 +742,37 @@ async fn drain(inner: Arc<Inner>, mut stop: watch::Receiver<bool>, mut next: u64
         }
 
         // Enqueue the whole batch in offset order, then collect the results.
-        let sends: Vec<_> = batch
-            .iter()
-            .map(|(_, record)| {
-                decode(&record.key).map(|(dest, key)| {
-                    inner
-                        .transport
-                        .send(inner.topic(dest), key, &record.payload)
-                })
-            })
-            .collect();
+        // `outcomes[i]` is batch[i]'s: None for an unknown tag, else Ok until
+        // a failure says otherwise.
+        let mut outgoing = Vec::with_capacity(batch.len());
+        let mut sent_index = Vec::with_capacity(batch.len());
+        let mut outcomes: Vec<Option<Result<(), ProduceError>>> = Vec::with_capacity(batch.len());
+        for (i, (_, record)) in batch.iter().enumerate() {
+            match decode(&record.key) {
+                Some((dest, key)) => {
+                    outgoing.push(OutgoingRecord {
+                        topic: inner.topic(dest),
+                        key,
+                        payload: &record.payload,
+                    });
+                    sent_index.push(i);
+                    outcomes.push(Some(Ok(())));
+                }
+                None => outcomes.push(None),
+            }
+        }
+        let failures = inner.transport.send_batch(&outgoing).await;
+        drop(outgoing);
+        for (index, error) in failures {
+            if let Some(slot) = sent_index.get(index).and_then(|&i| outcomes.get_mut(i)) {
+                *slot = Some(Err(error));
+            }
+        }
         let mut acked_to = next;
         let mut drained = 0u64;
         let mut failure: Option<ProduceError> = None;
-        for ((offset, _), send) in batch.iter().zip(sends) {
-            let Some(send) = send else {
+        for ((offset, _), outcome) in batch.iter().zip(outcomes) {
+            let Some(outcome) = outcome else {
                 tracing::error!(offset, "spill record with an unknown topic tag; dropped");
                 Counters::add(&inner.counters.drain_dropped, 1);
                 if failure.is_none() {
@@ -756,7 +780,7 @@ async fn drain(inner: Arc<Inner>, mut stop: watch::Receiver<bool>, mut next: u64
                 }
                 continue;
             };
-            match send.await {
+            match outcome {
                 Ok(()) => {
                     if failure.is_none() {
                         acked_to = offset + 1;

@@ -16,7 +16,8 @@
 //! - [`KafkaConfig`] is its configuration; [`KafkaStats`] a counter
 //!   snapshot for the Prometheus exporter.
 //! - [`Transport`] is the seam to the producer: [`RdKafkaTransport`] in
-//!   production, fakes in tests.
+//!   production (one delivery wait per batch, not per record), fakes in
+//!   tests.
 //! - [`KafkaSource`] is the backend's at-least-once consumer-group reader:
 //!   batches of [`SourceRecord`]s, offsets committed only on request.
 //!
@@ -49,7 +50,8 @@ pub use footfall_eventlog::Record;
 pub use source::{KafkaSource, KafkaSourceConfig, SourceError, SourceRecord};
 pub use stats::{DeliveryMode, KafkaStats, ProduceErrorCounts};
 pub use transport::{
-    FootfallContext, ProduceError, ProduceErrorKind, RdKafkaTransport, SendFuture, Transport,
+    BatchFailures, BatchFuture, DeliverySlot, FootfallContext, OutgoingRecord, ProduceError,
+    ProduceErrorKind, RdKafkaTransport, SendFuture, Transport,
 };
 
 mod config;

@@ -1,25 +1,56 @@
 //! The seam between the delivery logic and Kafka: the [`Transport`] trait,
 //! its librdkafka implementation [`RdKafkaTransport`], and the
 //! [`ProduceError`] classification (retriable vs fatal) both sides share.
+//!
+//! # One wait per batch
+//!
+//! A collector request produces its 50 or so records with
+//! [`Transport::send_batch`]: every record is enqueued at once, and one
+//! future resolves when librdkafka has reported on the last of them.
+//! [`RdKafkaTransport`] gives each record a small [`DeliverySlot`] (the
+//! batch and the record's index) as its delivery opaque; the delivery
+//! callback, on librdkafka's polling thread, counts the batch down and
+//! wakes the waiting task once. Per record that is one atomic decrement,
+//! where a future per record (rdkafka's `FutureProducer`) costs a oneshot
+//! channel, two more allocations, a poll and a wake-up.
 
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::util::Timeout;
 use rdkafka::ClientConfig;
+use tokio::sync::oneshot;
 
 use crate::config::KafkaConfig;
 
 /// A boxed future of one record's delivery outcome.
 pub type SendFuture = Pin<Box<dyn Future<Output = Result<(), ProduceError>> + Send>>;
+
+/// One record of a [`Transport::send_batch`] call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutgoingRecord<'a> {
+    /// The topic.
+    pub topic: &'a str,
+    /// The ordering (partition) key.
+    pub key: &'a [u8],
+    /// The value.
+    pub payload: &'a [u8],
+}
+
+/// The records of a batch that were not acknowledged, as (index in the
+/// batch, why), in no particular order. Empty when all were.
+pub type BatchFailures = Vec<(usize, ProduceError)>;
+
+/// A boxed future of a whole batch's delivery outcome.
+pub type BatchFuture = Pin<Box<dyn Future<Output = BatchFailures> + Send>>;
 
 /// What a [`KafkaDelivery`](crate::KafkaDelivery) needs from a Kafka
 /// producer. [`RdKafkaTransport`] is the real one; tests substitute fakes.
@@ -28,6 +59,26 @@ pub trait Transport: Send + Sync + 'static {
     /// successive calls is the produce order) and returns a future that
     /// resolves once the broker acknowledged it (acks=all) or it failed.
     fn send(&self, topic: &str, key: &[u8], payload: &[u8]) -> SendFuture;
+
+    /// Enqueues every record, in order, **before returning**, and returns
+    /// one future that resolves once each was acknowledged or failed, with
+    /// the failures. The default sends them one by one with
+    /// [`send`](Transport::send).
+    fn send_batch(&self, records: &[OutgoingRecord<'_>]) -> BatchFuture {
+        let sends: Vec<SendFuture> = records
+            .iter()
+            .map(|r| self.send(r.topic, r.key, r.payload))
+            .collect();
+        Box::pin(async move {
+            let mut failures = Vec::new();
+            for (index, send) in sends.into_iter().enumerate() {
+                if let Err(error) = send.await {
+                    failures.push((index, error));
+                }
+            }
+            failures
+        })
+    }
 
     /// Whether the client currently believes every broker is down (the
     /// librdkafka error callback said so and no delivery has succeeded
@@ -147,10 +198,81 @@ fn classify(code: RDKafkaErrorCode) -> ProduceErrorKind {
     }
 }
 
-/// The librdkafka client context: routes librdkafka's logs to `tracing`
-/// and turns "all brokers down" into a flag the delivery reads.
+/// The librdkafka client context: routes librdkafka's logs to `tracing`,
+/// turns "all brokers down" into a flag the delivery reads, and settles
+/// each record's [`DeliverySlot`].
 pub struct FootfallContext {
     brokers_down: Arc<AtomicBool>,
+}
+
+impl ProducerContext for FootfallContext {
+    type DeliveryOpaque = Box<DeliverySlot>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, slot: Box<DeliverySlot>) {
+        let error = result
+            .as_ref()
+            .err()
+            .map(|(error, _message)| ProduceError::from_kafka(error));
+        slot.batch.settle(slot.index, error);
+    }
+}
+
+/// A record's place in a [`Transport::send_batch`] call, handed to
+/// librdkafka as the record's delivery opaque and given back to
+/// [`FootfallContext`]'s delivery callback.
+pub struct DeliverySlot {
+    batch: Arc<PendingBatch>,
+    index: usize,
+}
+
+/// A batch whose delivery reports are still coming in.
+struct PendingBatch {
+    /// Records not yet reported on (or refused at enqueue).
+    remaining: AtomicUsize,
+    state: Mutex<BatchState>,
+}
+
+struct BatchState {
+    failures: BatchFailures,
+    /// Taken by whoever settles the last record. If librdkafka dropped an
+    /// opaque without reporting (it reports even on purge, so this is a
+    /// backstop), the last `Arc` drops the sender and the waiter treats
+    /// every record as failed.
+    done: Option<oneshot::Sender<BatchFailures>>,
+}
+
+impl PendingBatch {
+    fn new(records: usize) -> (Arc<PendingBatch>, oneshot::Receiver<BatchFailures>) {
+        let (done, wait) = oneshot::channel();
+        let batch = Arc::new(PendingBatch {
+            remaining: AtomicUsize::new(records),
+            state: Mutex::new(BatchState {
+                failures: Vec::new(),
+                done: Some(done),
+            }),
+        });
+        (batch, wait)
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, BatchState> {
+        // Every update is a push or a take, complete or not begun.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn settle(&self, index: usize, error: Option<ProduceError>) {
+        if let Some(error) = error {
+            self.state().failures.push((index, error));
+        }
+        // AcqRel: the last settler sees every earlier settler's push.
+        if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
+            let mut state = self.state();
+            let failures = std::mem::take(&mut state.failures);
+            if let Some(done) = state.done.take() {
+                // The waiter may be gone (dropped future); the outcome stands.
+                let _ = done.send(failures);
+            }
+        }
+    }
 }
 
 impl ClientContext for FootfallContext {
@@ -179,7 +301,8 @@ impl ClientContext for FootfallContext {
     }
 }
 
-/// [`Transport`] over an idempotent rdkafka [`FutureProducer`].
+/// [`Transport`] over an idempotent rdkafka [`ThreadedProducer`], one
+/// delivery wait per batch (see the [module docs](self)).
 ///
 /// Creating it does not contact the brokers (librdkafka connects in the
 /// background), so it never blocks.
@@ -194,13 +317,16 @@ pub struct RdKafkaTransport {
 }
 
 struct Shared {
-    producer: RwLock<FutureProducer<FootfallContext>>,
+    producer: RwLock<KafkaProducer>,
     config: ClientConfig,
     brokers_down: Arc<AtomicBool>,
 }
 
+/// The producer; its polling thread runs the delivery callbacks.
+type KafkaProducer = ThreadedProducer<FootfallContext>;
+
 impl Shared {
-    fn current(&self) -> FutureProducer<FootfallContext> {
+    fn current(&self) -> KafkaProducer {
         self.producer
             .read()
             .unwrap_or_else(|p| p.into_inner())
@@ -209,7 +335,7 @@ impl Shared {
 
     /// Replaces `failed` with a new producer if it hit a fatal error and
     /// nobody replaced it yet.
-    fn replace_if_fatal(&self, failed: &FutureProducer<FootfallContext>) {
+    fn replace_if_fatal(&self, failed: &KafkaProducer) {
         let Some((code, reason)) = failed.client().fatal_error() else {
             return;
         };
@@ -234,7 +360,7 @@ impl Shared {
 fn create_producer(
     config: &ClientConfig,
     brokers_down: &Arc<AtomicBool>,
-) -> Result<FutureProducer<FootfallContext>, KafkaError> {
+) -> Result<KafkaProducer, KafkaError> {
     config.create_with_context(FootfallContext {
         brokers_down: Arc::clone(brokers_down),
     })
@@ -268,34 +394,59 @@ impl fmt::Debug for RdKafkaTransport {
 
 impl Transport for RdKafkaTransport {
     fn send(&self, topic: &str, key: &[u8], payload: &[u8]) -> SendFuture {
-        let producer = self.shared.current();
-        let record = FutureRecord::to(topic).key(key).payload(payload);
-        match producer.send_result(record) {
-            Ok(delivery) => {
-                let shared = Arc::clone(&self.shared);
-                Box::pin(async move {
-                    match delivery.await {
-                        Ok(Ok(_)) => {
-                            shared.brokers_down.store(false, Ordering::SeqCst);
-                            Ok(())
-                        }
-                        Ok(Err((error, _message))) => {
-                            shared.replace_if_fatal(&producer);
-                            Err(ProduceError::from_kafka(&error))
-                        }
-                        Err(_canceled) => Err(ProduceError::new(
-                            ProduceErrorKind::Other,
-                            "the producer was dropped before the delivery report",
-                        )),
-                    }
-                })
+        let batch = self.send_batch(&[OutgoingRecord {
+            topic,
+            key,
+            payload,
+        }]);
+        Box::pin(async move {
+            match batch.await.pop() {
+                Some((_, error)) => Err(error),
+                None => Ok(()),
             }
-            Err((error, _record)) => {
-                self.shared.replace_if_fatal(&producer);
-                let error = ProduceError::from_kafka(&error);
-                Box::pin(async move { Err(error) })
+        })
+    }
+
+    fn send_batch(&self, records: &[OutgoingRecord<'_>]) -> BatchFuture {
+        let total = records.len();
+        if total == 0 {
+            return Box::pin(async { Vec::new() });
+        }
+        let producer = self.shared.current();
+        let (batch, wait) = PendingBatch::new(total);
+        for (index, record) in records.iter().enumerate() {
+            let slot = Box::new(DeliverySlot {
+                batch: Arc::clone(&batch),
+                index,
+            });
+            let base = BaseRecord::with_opaque_to(record.topic, slot)
+                .key(record.key)
+                .payload(record.payload);
+            if let Err((error, _record)) = producer.send(base) {
+                // Never enqueued, so no delivery report will come for it.
+                batch.settle(index, Some(ProduceError::from_kafka(&error)));
             }
         }
+        drop(batch);
+        let shared = Arc::clone(&self.shared);
+        Box::pin(async move {
+            let failures = match wait.await {
+                Ok(failures) => failures,
+                Err(_dropped) => (0..total)
+                    .map(|index| {
+                        let detail = "the producer dropped the record without a delivery report";
+                        (index, ProduceError::new(ProduceErrorKind::Other, detail))
+                    })
+                    .collect(),
+            };
+            if failures.len() < total && shared.brokers_down.load(Ordering::Relaxed) {
+                shared.brokers_down.store(false, Ordering::SeqCst);
+            }
+            if !failures.is_empty() {
+                shared.replace_if_fatal(&producer);
+            }
+            failures
+        })
     }
 
     fn brokers_down(&self) -> bool {
@@ -355,6 +506,30 @@ mod tests {
             ProduceError::from_kafka(&KafkaError::Canceled).kind,
             ProduceErrorKind::Other
         );
+    }
+
+    #[test]
+    fn a_batch_resolves_once_with_every_failure_when_its_last_record_is_settled() {
+        let (batch, mut wait) = PendingBatch::new(3);
+        batch.settle(2, Some(ProduceError::new(ProduceErrorKind::TimedOut, "t")));
+        batch.settle(0, None);
+        assert!(wait.try_recv().is_err(), "one record is still out");
+        batch.settle(1, None);
+        let failures = wait.try_recv().unwrap();
+        assert_eq!(failures.len(), 1);
+        assert_eq!(failures[0].0, 2);
+        assert_eq!(failures[0].1.kind, ProduceErrorKind::TimedOut);
+    }
+
+    #[test]
+    fn a_batch_whose_reports_never_come_is_not_waited_for_forever() {
+        let (batch, mut wait) = PendingBatch::new(2);
+        batch.settle(0, None);
+        drop(batch);
+        assert!(matches!(
+            wait.try_recv(),
+            Err(oneshot::error::TryRecvError::Closed)
+        ));
     }
 
     #[test]
