@@ -55,7 +55,7 @@ pub struct DemoStats {
     pub dropped: usize,
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
@@ -230,7 +230,7 @@ pub async fn run(config: ServeConfig, options: DemoOptions) -> anyhow::Result<()
     );
     println!(
         "Retention: first Product Viewed → Product Viewed again, by day:\n{}",
-        retention_table(&retention)
+        retention_table(&retention, now_ms())
     );
     println!(
         "Dead letters: {}",

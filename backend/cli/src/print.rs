@@ -16,23 +16,29 @@ pub fn funnel_table(f: &Value) -> String {
         let median = s["median_ms_from_previous"]
             .as_i64()
             .map_or_else(|| "-".to_owned(), human_ms);
+        // Through as_i64: a serde_json::Value ignores width and alignment when displayed.
         let _ = writeln!(
             out,
             "{:<4} {:<20} {:>8} {:>9.1}% {:>9.1}% {:>9} {:>14}",
-            s["step"],
+            s["step"].as_i64().unwrap_or(0),
             s["event"].as_str().unwrap_or(""),
-            s["count"],
+            s["count"].as_i64().unwrap_or(0),
             s["conversion"].as_f64().unwrap_or(0.0) * 100.0,
             s["conversion_from_previous"].as_f64().unwrap_or(0.0) * 100.0,
-            s["dropoff"],
+            s["dropoff"].as_i64().unwrap_or(0),
             median
         );
     }
     out
 }
 
-/// A retention answer (the API's JSON) as a grid of percentages.
-pub fn retention_table(r: &Value) -> String {
+/// A retention answer (the API's JSON) as a grid of percentages. Cells of periods that start after
+/// `now_ms` are left blank: the API counts them as 0 returns, which would read as 0 % retention.
+pub fn retention_table(r: &Value, now_ms: i64) -> String {
+    let width = match r["interval"].as_str() {
+        Some("week") => 7 * 86_400_000,
+        _ => 86_400_000,
+    };
     let mut out = String::new();
     let cohorts = r["cohorts"].as_array().cloned().unwrap_or_default();
     let periods = cohorts
@@ -52,9 +58,12 @@ pub fn retention_table(r: &Value) -> String {
             &c["period"].as_str().unwrap_or("")[..10.min(c["period"].as_str().unwrap_or("").len())],
             size
         );
-        for v in c["returned"].as_array().into_iter().flatten() {
+        let cohort_ms = c["period_ms"].as_i64().unwrap_or(0);
+        for (k, v) in c["returned"].as_array().into_iter().flatten().enumerate() {
             let n = v.as_i64().unwrap_or(0);
-            let cell = if size == 0 {
+            let cell = if cohort_ms + k as i64 * width > now_ms {
+                String::new()
+            } else if size == 0 {
                 "-".to_owned()
             } else {
                 format!("{:.0}%", n as f64 * 100.0 / size as f64)
@@ -92,11 +101,23 @@ mod tests {
             t.contains("Buy") && t.contains("40.0%") && t.contains("1m 5s"),
             "{t}"
         );
-        let r = json!({"cohorts": [{"period": "2026-11-02T00:00:00.000Z", "size": 4, "returned": [4, 1]}]});
-        let t = retention_table(&r);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(
+            lines[0].find("persons").map(|i| i + "persons".len()),
+            lines[2].find(" 4 ").map(|i| i + 2),
+            "counts right-aligned under their header:\n{t}"
+        );
+        let day = 86_400_000;
+        let r = json!({"interval": "day", "cohorts": [{"period_ms": 0, "period": "1970-01-01T00:00:00.000Z", "size": 4, "returned": [4, 1, 0]}]});
+        let t = retention_table(&r, day);
         assert!(
-            t.contains("2026-11-02") && t.contains("100%") && t.contains("25%"),
+            t.contains("1970-01-01") && t.contains("100%") && t.contains("25%"),
             "{t}"
         );
+        assert!(
+            t.lines().nth(1).unwrap().trim_end().ends_with("25%"),
+            "the period after now is blank, not 0%:\n{t}"
+        );
+        assert!(retention_table(&r, 2 * day).contains(" 0%"));
     }
 }

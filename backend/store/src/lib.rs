@@ -24,7 +24,7 @@
 //! let store = DuckStore::open_in_memory().unwrap();
 //! let row = EventRow::track("shop", "m1", "Order Completed", "anon-1", "", 3_600_000);
 //! assert_eq!(store.insert_events(&[row.clone(), row]).unwrap(), 1); // deduplicated on messageId
-//! let params = RawTrendsParams { from: 0, to: 7_200_000, interval: "hour".into(), ..Default::default() }
+//! let params = RawTrendsParams { from: 0.into(), to: 7_200_000.into(), interval: "hour".into(), ..Default::default() }
 //!     .validate("shop").unwrap();
 //! let answer = trends::run(&store, &params).unwrap();
 //! assert_eq!(answer.series[0].count, 1);
