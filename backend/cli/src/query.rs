@@ -248,7 +248,9 @@ pub fn query(target: &Target, command: QueryCommand) -> anyhow::Result<()> {
     };
     match kind {
         "funnel" if !target.json => print!("{}", funnel_table(&answer)),
-        "retention" if !target.json => print!("{}", retention_table(&answer, crate::demo::now_ms())),
+        "retention" if !target.json => {
+            print!("{}", retention_table(&answer, crate::demo::now_ms()))
+        }
         _ => println!("{}", serde_json::to_string_pretty(&answer)?),
     }
     Ok(())
