@@ -22,14 +22,8 @@ use crate::print::{funnel_table, retention_table};
 
 const DAY: i64 = 86_400_000;
 const QUERIES: [&str; 3] = ["shoes", "socks", "hats"];
-/// The journey.
-pub const STEPS: [&str; 5] = [
-    "Product Viewed",
-    "Products Searched",
-    "Product Added",
-    "Checkout Started",
-    "Order Completed",
-];
+/// The journey: the same e-commerce steps as the stores' conformance dataset.
+pub use footfall_store::conformance::STEPS;
 
 /// Demo settings.
 #[derive(Debug, Clone)]
