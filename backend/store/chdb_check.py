@@ -112,6 +112,8 @@ def check(engine, spec):
     for q in spec["queries"]:
         try:
             got = parse_tsv(engine.run(q["sql"]))
+            if q.get("unordered"):
+                got = sorted(got)
         except Exception as e:  # noqa: BLE001
             failures.append(f"{q['name']}: query failed: {e}\n  SQL: {q['sql']}")
             continue

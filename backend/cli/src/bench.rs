@@ -119,8 +119,10 @@ pub fn processor(events: usize, clickhouse_url: Option<&str>) -> anyhow::Result<
                 log.append_blocking(std::mem::take(&mut batch))?;
             }
         }
-        appended += batch.len();
-        log.append_blocking(batch)?;
+        if !batch.is_empty() {
+            appended += batch.len();
+            log.append_blocking(batch)?;
+        }
         let store: Arc<dyn Store> = match clickhouse_url {
             Some(url) => {
                 let ch = ClickHouseStore::open(url, "footfall_bench")?;

@@ -116,7 +116,10 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
     let store = if config.runs(Role::Processor) || config.runs(Role::Api) {
-        Some(open_store(&config)?)
+        // The stores are synchronous (the ClickHouse one drives its own runtime), so they are
+        // opened, like they are used, off the async threads.
+        let opening = config.clone();
+        Some(tokio::task::spawn_blocking(move || open_store(&opening)).await??)
     } else {
         None
     };
@@ -142,7 +145,11 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
     let mut processor_handle = None;
     let mut shared_processor = None;
     if let (true, Some(store)) = (config.runs(Role::Processor), &store) {
-        let processor = Arc::new(Mutex::new(Processor::new(store.clone())?));
+        // Priming the dedup window reads the store: off the async threads, like every store call.
+        let priming = store.clone();
+        let processor = Arc::new(Mutex::new(
+            tokio::task::spawn_blocking(move || Processor::new(priming)).await??,
+        ));
         let mut source: Box<dyn Source> = match (&config.transport, &sink) {
             (Transport::EmbeddedLog, Some(sink)) => Box::new(EmbeddedSource::new(
                 sink.events_log().reader(),

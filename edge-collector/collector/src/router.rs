@@ -23,12 +23,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use footfall_ingest::relay::{MAX_RELAY_BYTES, RELAY_PATH};
-use footfall_ingest::{decode_body, Endpoint, RequestInfo, MAX_WIRE_BYTES};
+use footfall_ingest::{decode_body, Endpoint, Record, RequestInfo, MAX_WIRE_BYTES};
 use footfall_protocol::limits::MAX_BATCH_BYTES;
 use footfall_protocol::{BatchResponse, EventResult};
 use tower_http::cors::{Any, CorsLayer};
 
 use crate::metrics::{self, DropCause};
+use crate::state::Inner;
 use crate::{AppState, Error};
 
 /// The collector's routes over `state`, ready for `oneshot` in tests or for [`crate::serve`].
@@ -159,13 +160,7 @@ async fn handle(state: &AppState, endpoint: Endpoint, request: Request) -> Resul
         &decoded,
     )?;
     let received = parsed.len();
-    metrics::events_received(received);
-    if let Some(limiter) = &inner.limiter {
-        if let Err(retry_after) = limiter.check(&parsed.write_key, received) {
-            metrics::events_dropped(DropCause::RateLimited, received);
-            return Err(Error::RateLimited { retry_after });
-        }
-    }
+    admit(inner, &parsed.write_key, received)?;
 
     let forwarded_for = join_forwarded_for(headers);
     let info = RequestInfo {
@@ -186,17 +181,7 @@ async fn handle(state: &AppState, endpoint: Endpoint, request: Request) -> Resul
     let accepted = processed.accepted.len();
     let refusal = processed.refusal();
     if accepted > 0 || !processed.dead_letters.is_empty() {
-        inner
-            .sink
-            .send(processed.accepted, processed.dead_letters)
-            .await
-            .map_err(|error| {
-                metrics::events_dropped(DropCause::SinkUnavailable, received);
-                Error::Sink {
-                    error,
-                    retry_after: inner.retry_after,
-                }
-            })?;
+        deliver(inner, processed.accepted, processed.dead_letters, received).await?;
     }
     metrics::events_accepted(accepted);
     if let Some((code, message)) = refusal {
@@ -208,6 +193,40 @@ async fn handle(state: &AppState, endpoint: Endpoint, request: Request) -> Resul
 /// `POST /edge/v1/records`: what an edge worker already decoded, validated and enriched, made durable
 /// as it is. The edge secret is the trust: the records carry the client IP and geo the edge saw, which
 /// the origin must not replace with the worker's address.
+/// Counts what a request brought and spends its write key's rate-limit tokens: a request over the
+/// key's rate is refused whole, so a client's retry resends exactly what was refused.
+fn admit(inner: &Inner, write_key: &str, received: usize) -> Result<(), Error> {
+    metrics::events_received(received);
+    if let Some(limiter) = &inner.limiter {
+        if let Err(retry_after) = limiter.check(write_key, received) {
+            metrics::events_dropped(DropCause::RateLimited, received);
+            return Err(Error::RateLimited { retry_after });
+        }
+    }
+    Ok(())
+}
+
+/// Hands a request's events and dead letters to the sink. `Ok` means they are durable; a failure
+/// counts every event of the request as dropped, because the client is told to resend them all.
+async fn deliver(
+    inner: &Inner,
+    events: Vec<Record>,
+    dead_letters: Vec<Record>,
+    received: usize,
+) -> Result<(), Error> {
+    inner
+        .sink
+        .send(events, dead_letters)
+        .await
+        .map_err(|error| {
+            metrics::events_dropped(DropCause::SinkUnavailable, received);
+            Error::Sink {
+                error,
+                retry_after: inner.retry_after,
+            }
+        })
+}
+
 async fn relay(State(state): State<AppState>, request: Request) -> Response {
     let start = Instant::now();
     let response = match handle_relay(&state, request).await {
@@ -260,30 +279,14 @@ async fn handle_relay(state: &AppState, request: Request) -> Result<Response, Er
         return Err(footfall_ingest::IngestError::UnknownWriteKey.into());
     }
     let received = batch.events.len() + batch.dead_letters.len();
-    metrics::events_received(received);
-    if let Some(limiter) = &inner.limiter {
-        if let Err(retry_after) = limiter.check(&batch.write_key, received) {
-            metrics::events_dropped(DropCause::RateLimited, received);
-            return Err(Error::RateLimited { retry_after });
-        }
-    }
+    admit(inner, &batch.write_key, received)?;
     for cause in &batch.drop_causes {
         metrics::events_dropped(DropCause::from(*cause), 1);
     }
     let (ids, events): (Vec<String>, Vec<_>) = batch.events.into_iter().unzip();
     let accepted = events.len();
     if received > 0 {
-        inner
-            .sink
-            .send(events, batch.dead_letters)
-            .await
-            .map_err(|error| {
-                metrics::events_dropped(DropCause::SinkUnavailable, received);
-                Error::Sink {
-                    error,
-                    retry_after: inner.retry_after,
-                }
-            })?;
+        deliver(inner, events, batch.dead_letters, received).await?;
     }
     metrics::events_accepted(accepted);
     let results = ids.into_iter().map(EventResult::ok).collect();

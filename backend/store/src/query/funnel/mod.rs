@@ -9,7 +9,7 @@
 //! SELECT e.person_id, <first-step breakdown value or ''>,
 //!        sorted list of ((ts_ms - from) << 4 | step code) joined by ','
 //! FROM <events of the project in [from, to + window) with a step name, resolved to persons> AS e
-//! GROUP BY 1, 2 ORDER BY 1, 2
+//! GROUP BY 1, 2                  -- rows in any order
 //! ```
 //!
 //! [`compute`] follows ClickHouse's `windowFunnel(window)` semantics: each first-step event in
@@ -96,7 +96,13 @@ pub(crate) fn from_rows(params: &FunnelParams, rows: &[Vec<crate::Cell>]) -> Res
     let mut funnel = compute::Accumulator::new(params);
     let mut person: Option<String> = None;
     let mut hits: Vec<compute::Hit> = Vec::new();
-    for row in rows {
+    // Without a breakdown each person is one row. With one, a person has a row per first-step
+    // value and the engine returns them in any order: bring each person's rows together.
+    let mut ordered: Vec<&Vec<crate::Cell>> = rows.iter().collect();
+    if params.breakdown.is_some() {
+        ordered.sort_by(|a, b| a.first().cmp(&b.first()));
+    }
+    for row in ordered {
         let [who, breakdown, packed] = row.as_slice() else {
             return Err(crate::Error::Shape(format!(
                 "a funnel row has {} columns, not 3",

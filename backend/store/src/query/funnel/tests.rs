@@ -113,8 +113,7 @@ fn sql_selects_only_step_events_before_the_join() {
         sql.text
     );
     assert!(
-        sql.text
-            .ends_with("GROUP BY person_id, breakdown ORDER BY person_id, breakdown"),
+        sql.text.ends_with("GROUP BY person_id, breakdown"),
         "{}",
         sql.text
     );
@@ -155,6 +154,14 @@ fn packed_rows_give_the_same_funnel_as_step_events() {
         packed.total.iter().map(|s| s.count).collect::<Vec<_>>(),
         vec![2, 2, 1]
     );
+    // The query has no ORDER BY: a person's rows may come apart, and the answer is the same.
+    let scattered = vec![
+        rows[0].clone(),
+        rows[2].clone(),
+        rows[1].clone(),
+        rows[3].clone(),
+    ];
+    assert_eq!(from_rows(&p, &scattered).unwrap(), packed);
     let err = from_rows(
         &p,
         &[vec![Cell::from("a"), Cell::from(""), Cell::from("x")]],
