@@ -271,7 +271,7 @@ impl Processor {
                 ids.extend(self.identity.ids_of(project, p));
             }
             let ids: Vec<String> = ids.into_iter().collect();
-            let events = self.store.events_of_ids(project, &ids)?;
+            let events = self.store.session_inputs_of_ids(project, &ids)?;
             let wanted: BTreeSet<&str> = persons.iter().copied().collect();
             let mut per: BTreeMap<String, Vec<SessionEvent>> = BTreeMap::new();
             let mut seen = HashSet::new();

@@ -132,6 +132,12 @@ mod tests {
         assert_eq!((r.records, r.stored), (2, 1));
         let r = reprocess(&mut p, dir.path(), "shop", from, from + 86_400_000).unwrap();
         assert_eq!(r.stored, 1);
-        assert_eq!(store.events_of_ids("shop", &["a".into()]).unwrap().len(), 1);
+        assert_eq!(
+            store
+                .session_inputs_of_ids("shop", &["a".into()])
+                .unwrap()
+                .len(),
+            1
+        );
     }
 }

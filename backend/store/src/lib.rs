@@ -36,7 +36,7 @@ pub use self::clickhouse::ClickHouseStore;
 pub use self::duckdb::DuckStore;
 pub use cell::Cell;
 pub use error::{Error, Result};
-pub use model::{DeadLetterRow, EventRow, IdentityRow, SessionRow};
+pub use model::{DeadLetterRow, EventRow, IdentityRow, SessionInputRow, SessionRow};
 pub use sql::{Dialect, Sql};
 pub use store::Store;
 

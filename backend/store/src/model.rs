@@ -31,6 +31,22 @@ pub struct EventRow {
     pub properties: String,
 }
 
+/// What sessionizing needs of a stored event: who, when, and the client's session. Reading only
+/// these (not the properties) keeps the processor's per-batch recomputation cheap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionInputRow {
+    /// The client's messageId (a stored copy is skipped by it).
+    pub message_id: String,
+    /// The anonymousId, `""` if none.
+    pub anonymous_id: String,
+    /// The userId, `""` if none.
+    pub user_id: String,
+    /// Event time, Unix ms.
+    pub ts_ms: i64,
+    /// The client's session id, `""` if none.
+    pub session_id: String,
+}
+
 impl EventRow {
     /// A `track` event without properties (handy in tests and examples).
     pub fn track(

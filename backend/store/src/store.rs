@@ -1,6 +1,6 @@
 //! The [`Store`] trait: what both stores do.
 
-use crate::model::{DeadLetterRow, EventRow, IdentityRow, SessionRow};
+use crate::model::{DeadLetterRow, EventRow, IdentityRow, SessionInputRow, SessionRow};
 use crate::{Cell, Dialect, Result, Sql};
 
 /// A store for events, identities, sessions and dead letters. Every write is idempotent, so the
@@ -19,8 +19,10 @@ pub trait Store: Send + Sync {
     /// The whole identity map (latest version per anonymous id).
     fn identities(&self) -> Result<Vec<IdentityRow>>;
 
-    /// The stored events of a project whose userId or anonymousId is one of `ids`, by event time.
-    fn events_of_ids(&self, project: &str, ids: &[String]) -> Result<Vec<EventRow>>;
+    /// The stored events of a project whose userId or anonymousId is one of `ids`, by event time,
+    /// with only what sessionizing needs. A copy of an event may appear more than once (ClickHouse
+    /// keeps copies until a merge); callers skip repeated messageIds.
+    fn session_inputs_of_ids(&self, project: &str, ids: &[String]) -> Result<Vec<SessionInputRow>>;
 
     /// Replaces every session of the given persons with `sessions`.
     fn replace_sessions(

@@ -181,12 +181,12 @@ mod tests {
         fn identities(&self) -> footfall_store::Result<Vec<footfall_store::IdentityRow>> {
             self.inner.identities()
         }
-        fn events_of_ids(
+        fn session_inputs_of_ids(
             &self,
             p: &str,
             ids: &[String],
-        ) -> footfall_store::Result<Vec<footfall_store::EventRow>> {
-            self.inner.events_of_ids(p, ids)
+        ) -> footfall_store::Result<Vec<footfall_store::SessionInputRow>> {
+            self.inner.session_inputs_of_ids(p, ids)
         }
         fn replace_sessions(
             &self,

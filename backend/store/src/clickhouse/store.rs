@@ -25,7 +25,7 @@ use serde::Serialize;
 
 use super::migrations;
 use crate::escape::{identifier, string_literal};
-use crate::model::{DeadLetterRow, EventRow, IdentityRow, SessionRow};
+use crate::model::{DeadLetterRow, EventRow, IdentityRow, SessionInputRow, SessionRow};
 use crate::sql::SqlBuilder;
 use crate::{Cell, Dialect, Error, Result, Sql, Store};
 
@@ -265,25 +265,6 @@ fn check_dialect(sql: &Sql) -> Result<()> {
     }
 }
 
-const EVENT_COLUMNS: &str = "project_id, message_id, type, event, anonymous_id, user_id, ts_ms, received_ms, session_id, properties";
-
-fn event_from(r: &[Cell]) -> EventRow {
-    let s = |i: usize| r.get(i).map(Cell::as_string).unwrap_or_default();
-    let n = |i: usize| r.get(i).map_or(0, Cell::as_i64);
-    EventRow {
-        project_id: s(0),
-        message_id: s(1),
-        kind: s(2),
-        event: s(3),
-        anonymous_id: s(4),
-        user_id: s(5),
-        ts_ms: n(6),
-        received_ms: n(7),
-        session_id: s(8),
-        properties: s(9),
-    }
-}
-
 fn dead_letter_from(r: &[Cell]) -> DeadLetterRow {
     let s = |i: usize| r.get(i).map(Cell::as_string).unwrap_or_default();
     let n = |i: usize| r.get(i).map_or(0, Cell::as_i64);
@@ -350,15 +331,15 @@ impl Store for ClickHouseStore {
             .collect())
     }
 
-    fn events_of_ids(&self, project: &str, ids: &[String]) -> Result<Vec<EventRow>> {
+    fn session_inputs_of_ids(&self, project: &str, ids: &[String]) -> Result<Vec<SessionInputRow>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
+        // No FINAL: merging on read every batch cost more than skipping the copies, which the
+        // caller does by messageId.
         let mut b = SqlBuilder::new(Dialect::ClickHouse);
-        b.push(&format!(
-            "SELECT {EVENT_COLUMNS} FROM events FINAL WHERE project_id = "
-        ))
-        .bind(project);
+        b.push("SELECT message_id, anonymous_id, user_id, ts_ms, session_id FROM events WHERE project_id = ")
+            .bind(project);
         b.push(" AND (user_id IN ").bind_list(ids.iter().cloned());
         b.push(" OR anonymous_id IN ")
             .bind_list(ids.iter().cloned());
@@ -366,7 +347,16 @@ impl Store for ClickHouseStore {
         Ok(self
             .query(&b.finish().text)?
             .iter()
-            .map(|r| event_from(r))
+            .map(|r| {
+                let s = |i: usize| r.get(i).map(Cell::as_string).unwrap_or_default();
+                SessionInputRow {
+                    message_id: s(0),
+                    anonymous_id: s(1),
+                    user_id: s(2),
+                    ts_ms: r.get(3).map_or(0, Cell::as_i64),
+                    session_id: s(4),
+                }
+            })
             .collect())
     }
 

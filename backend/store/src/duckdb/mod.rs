@@ -18,7 +18,7 @@ use std::sync::Mutex;
 use ::duckdb::types::{Value, ValueRef};
 use ::duckdb::{params, params_from_iter, Connection};
 
-use crate::model::{DeadLetterRow, EventRow, IdentityRow, SessionRow};
+use crate::model::{DeadLetterRow, EventRow, IdentityRow, SessionInputRow, SessionRow};
 use crate::sql::SqlBuilder;
 use crate::{Cell, Dialect, Error, Result, Sql, Store};
 
@@ -100,21 +100,6 @@ fn to_cell(v: ValueRef<'_>) -> Cell {
 }
 
 const EVENT_COLUMNS: &str = "project_id, message_id, type, event, anonymous_id, user_id, ts_ms, received_ms, session_id, properties";
-
-fn event_from_row(r: &::duckdb::Row<'_>) -> ::duckdb::Result<EventRow> {
-    Ok(EventRow {
-        project_id: r.get(0)?,
-        message_id: r.get(1)?,
-        kind: r.get(2)?,
-        event: r.get(3)?,
-        anonymous_id: r.get(4)?,
-        user_id: r.get(5)?,
-        ts_ms: r.get(6)?,
-        received_ms: r.get(7)?,
-        session_id: r.get(8)?,
-        properties: r.get(9)?,
-    })
-}
 
 fn dead_letter_from_row(r: &::duckdb::Row<'_>) -> ::duckdb::Result<DeadLetterRow> {
     Ok(DeadLetterRow {
@@ -200,15 +185,13 @@ impl Store for DuckStore {
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
-    fn events_of_ids(&self, project: &str, ids: &[String]) -> Result<Vec<EventRow>> {
+    fn session_inputs_of_ids(&self, project: &str, ids: &[String]) -> Result<Vec<SessionInputRow>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
         let mut b = SqlBuilder::new(Dialect::DuckDb);
-        b.push(&format!(
-            "SELECT {EVENT_COLUMNS} FROM events WHERE project_id = "
-        ))
-        .bind(project);
+        b.push("SELECT message_id, anonymous_id, user_id, ts_ms, session_id FROM events WHERE project_id = ")
+            .bind(project);
         b.push(" AND (user_id IN ").bind_list(ids.iter().cloned());
         b.push(" OR anonymous_id IN ")
             .bind_list(ids.iter().cloned());
@@ -216,10 +199,15 @@ impl Store for DuckStore {
         let sql = b.finish();
         let conn = self.conn();
         let mut stmt = conn.prepare(&sql.text)?;
-        let rows = stmt.query_map(
-            params_from_iter(sql.params.iter().map(to_value)),
-            event_from_row,
-        )?;
+        let rows = stmt.query_map(params_from_iter(sql.params.iter().map(to_value)), |r| {
+            Ok(SessionInputRow {
+                message_id: r.get(0)?,
+                anonymous_id: r.get(1)?,
+                user_id: r.get(2)?,
+                ts_ms: r.get(3)?,
+                session_id: r.get(4)?,
+            })
+        })?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
