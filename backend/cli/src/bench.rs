@@ -1,4 +1,4 @@
-//! `footfall bench`: the figures of docs/backend.md ("Benchmarks"). Timed checks live here, not in
+//! `footfall bench`: the figures of docs/benchmarks.md ("Backend"). Timed checks live here, not in
 //! tests. Build with `--release`.
 //!
 //! * `freshness`: one event at a time through `footfall serve` (collector → log → processor →
