@@ -94,6 +94,13 @@ class Server:
         pass
 
 
+def canonical_funnel_row(row):
+    """A funnel row as conformance.rs compares it: the packed steps (last cell) without repeats."""
+    keys = row[-1].split(",")
+    deduped = [k for i, k in enumerate(keys) if i == 0 or k != keys[i - 1]]
+    return row[:-1] + [",".join(deduped)]
+
+
 def check(engine, spec):
     db = spec["database"]
     failures = []
@@ -112,8 +119,8 @@ def check(engine, spec):
     for q in spec["queries"]:
         try:
             got = parse_tsv(engine.run(q["sql"]))
-            if q.get("unordered"):
-                got = sorted(got)
+            if q.get("funnel_rows"):
+                got = sorted(canonical_funnel_row(r) for r in got)
         except Exception as e:  # noqa: BLE001
             failures.append(f"{q['name']}: query failed: {e}\n  SQL: {q['sql']}")
             continue
