@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{counts, funnel_body, journey, now_ms, Serve};
+use common::{agent, counts, funnel_body, journey, now_ms, Serve};
 
 fn url() -> String {
     std::env::var("CLICKHOUSE_URL").unwrap_or_else(|_| "http://127.0.0.1:18123".into())
@@ -32,16 +32,21 @@ fn serve_on_clickhouse_counts_a_retried_batch_once_and_stitches_the_person() {
     assert_eq!(counts(&funnel), vec![1, 1, 1], "{funnel}");
     // One person's timeline, whichever id asks: the anonymous events and the purchase, each once.
     for id in ["anon-1", "user-1"] {
-        let (status, timeline) = serve.query("GET", &format!("/v1/persons/{id}/timeline"), None);
-        assert_eq!(status, 200, "{timeline}");
-        let ids: Vec<&str> = timeline["events"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(|e| e["message_id"].as_str())
-            .collect();
-        assert_eq!(ids, vec!["m1", "m2", "m3", "m4"], "{timeline}");
+        assert_eq!(
+            serve.timeline_ids(id),
+            ["m1", "m2", "m3", "m4"],
+            "timeline of {id}"
+        );
     }
     drop(serve);
-    let _ = ureq::post(&url).send(format!("DROP DATABASE IF EXISTS {database}"));
+    let mut dropped = agent()
+        .post(format!("{url}/"))
+        .send(format!("DROP DATABASE IF EXISTS {database}"))
+        .unwrap();
+    assert_eq!(
+        dropped.status(),
+        200,
+        "{}",
+        dropped.body_mut().read_to_string().unwrap_or_default()
+    );
 }

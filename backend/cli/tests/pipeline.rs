@@ -53,15 +53,11 @@ fn a_segment_batch_is_counted_once_stitched_to_the_person_and_survives_kill_9() 
 
     // One person's timeline, whichever id asks.
     for id in ["anon-1", "user-1"] {
-        let (status, timeline) = serve.query("GET", &format!("/v1/persons/{id}/timeline"), None);
-        assert_eq!(status, 200, "{timeline}");
-        let ids: Vec<&str> = timeline["events"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(|e| e["message_id"].as_str())
-            .collect();
-        assert_eq!(ids, vec!["m1", "m2", "m3", "m4"], "{timeline}");
+        assert_eq!(
+            serve.timeline_ids(id),
+            ["m1", "m2", "m3", "m4"],
+            "timeline of {id}"
+        );
     }
 
     // The invalid message is a dead letter with its payload and reason, listed by the CLI too.

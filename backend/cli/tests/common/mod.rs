@@ -126,6 +126,18 @@ impl Serve {
         }
     }
 
+    /// The messageIds of a person's timeline, asked by any of their ids.
+    pub fn timeline_ids(&self, id: &str) -> Vec<String> {
+        let (status, timeline) = self.query("GET", &format!("/v1/persons/{id}/timeline"), None);
+        assert_eq!(status, 200, "{timeline}");
+        timeline["events"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no events in {timeline}"))
+            .iter()
+            .filter_map(|e| e["message_id"].as_str().map(str::to_owned))
+            .collect()
+    }
+
     pub fn kill9(mut self) {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
