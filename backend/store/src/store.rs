@@ -1,6 +1,7 @@
 //! The [`Store`] trait: what both stores do.
 
 use crate::model::{DeadLetterRow, EventRow, IdentityRow, SessionInputRow, SessionRow};
+use crate::sql::SqlBuilder;
 use crate::{Cell, Dialect, Result, Sql};
 
 /// A store for events, identities, sessions and dead letters. Every write is idempotent, so the
@@ -21,8 +22,34 @@ pub trait Store: Send + Sync {
 
     /// The stored events of a project whose userId or anonymousId is one of `ids`, by event time,
     /// with only what sessionizing needs. A copy of an event may appear more than once (ClickHouse
-    /// keeps copies until a merge); callers skip repeated messageIds.
-    fn session_inputs_of_ids(&self, project: &str, ids: &[String]) -> Result<Vec<SessionInputRow>>;
+    /// keeps copies until a merge, and this reads without `FINAL`); callers skip repeated
+    /// messageIds. The same bound query on both stores.
+    fn session_inputs_of_ids(&self, project: &str, ids: &[String]) -> Result<Vec<SessionInputRow>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut b = SqlBuilder::new(self.dialect());
+        b.push("SELECT message_id, anonymous_id, user_id, ts_ms, session_id FROM events WHERE project_id = ")
+            .bind(project);
+        b.push(" AND (user_id IN ").bind_list(ids.iter().cloned());
+        b.push(" OR anonymous_id IN ")
+            .bind_list(ids.iter().cloned());
+        b.push(") ORDER BY ts_ms, message_id");
+        Ok(self
+            .select(&b.finish())?
+            .iter()
+            .map(|r| {
+                let s = |i: usize| r.get(i).map(Cell::as_string).unwrap_or_default();
+                SessionInputRow {
+                    message_id: s(0),
+                    anonymous_id: s(1),
+                    user_id: s(2),
+                    ts_ms: r.get(3).map_or(0, Cell::as_i64),
+                    session_id: s(4),
+                }
+            })
+            .collect())
+    }
 
     /// Replaces every session of the given persons with `sessions`.
     fn replace_sessions(

@@ -181,13 +181,6 @@ mod tests {
         fn identities(&self) -> footfall_store::Result<Vec<footfall_store::IdentityRow>> {
             self.inner.identities()
         }
-        fn session_inputs_of_ids(
-            &self,
-            p: &str,
-            ids: &[String],
-        ) -> footfall_store::Result<Vec<footfall_store::SessionInputRow>> {
-            self.inner.session_inputs_of_ids(p, ids)
-        }
         fn replace_sessions(
             &self,
             p: &str,

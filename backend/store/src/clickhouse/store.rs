@@ -25,7 +25,7 @@ use serde::Serialize;
 
 use super::migrations;
 use crate::escape::{identifier, string_literal};
-use crate::model::{DeadLetterRow, EventRow, IdentityRow, SessionInputRow, SessionRow};
+use crate::model::{DeadLetterRow, EventRow, IdentityRow, SessionRow};
 use crate::sql::SqlBuilder;
 use crate::{Cell, Dialect, Error, Result, Sql, Store};
 
@@ -327,35 +327,6 @@ impl Store for ClickHouseStore {
                 anonymous_id: r[1].as_string(),
                 user_id: r[2].as_string(),
                 version: r[3].as_i64(),
-            })
-            .collect())
-    }
-
-    fn session_inputs_of_ids(&self, project: &str, ids: &[String]) -> Result<Vec<SessionInputRow>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        // No FINAL: merging on read every batch cost more than skipping the copies, which the
-        // caller does by messageId.
-        let mut b = SqlBuilder::new(Dialect::ClickHouse);
-        b.push("SELECT message_id, anonymous_id, user_id, ts_ms, session_id FROM events WHERE project_id = ")
-            .bind(project);
-        b.push(" AND (user_id IN ").bind_list(ids.iter().cloned());
-        b.push(" OR anonymous_id IN ")
-            .bind_list(ids.iter().cloned());
-        b.push(") ORDER BY ts_ms, message_id");
-        Ok(self
-            .query(&b.finish().text)?
-            .iter()
-            .map(|r| {
-                let s = |i: usize| r.get(i).map(Cell::as_string).unwrap_or_default();
-                SessionInputRow {
-                    message_id: s(0),
-                    anonymous_id: s(1),
-                    user_id: s(2),
-                    ts_ms: r.get(3).map_or(0, Cell::as_i64),
-                    session_id: s(4),
-                }
             })
             .collect())
     }

@@ -18,7 +18,7 @@ use std::sync::Mutex;
 use ::duckdb::types::{Value, ValueRef};
 use ::duckdb::{params, params_from_iter, Connection};
 
-use crate::model::{DeadLetterRow, EventRow, IdentityRow, SessionInputRow, SessionRow};
+use crate::model::{DeadLetterRow, EventRow, IdentityRow, SessionRow};
 use crate::sql::SqlBuilder;
 use crate::{Cell, Dialect, Error, Result, Sql, Store};
 
@@ -180,32 +180,6 @@ impl Store for DuckStore {
                 anonymous_id: r.get(1)?,
                 user_id: r.get(2)?,
                 version: r.get(3)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
-    }
-
-    fn session_inputs_of_ids(&self, project: &str, ids: &[String]) -> Result<Vec<SessionInputRow>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut b = SqlBuilder::new(Dialect::DuckDb);
-        b.push("SELECT message_id, anonymous_id, user_id, ts_ms, session_id FROM events WHERE project_id = ")
-            .bind(project);
-        b.push(" AND (user_id IN ").bind_list(ids.iter().cloned());
-        b.push(" OR anonymous_id IN ")
-            .bind_list(ids.iter().cloned());
-        b.push(") ORDER BY ts_ms, message_id");
-        let sql = b.finish();
-        let conn = self.conn();
-        let mut stmt = conn.prepare(&sql.text)?;
-        let rows = stmt.query_map(params_from_iter(sql.params.iter().map(to_value)), |r| {
-            Ok(SessionInputRow {
-                message_id: r.get(0)?,
-                anonymous_id: r.get(1)?,
-                user_id: r.get(2)?,
-                ts_ms: r.get(3)?,
-                session_id: r.get(4)?,
             })
         })?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)

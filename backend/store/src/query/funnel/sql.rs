@@ -16,8 +16,8 @@ pub(super) fn step_names(p: &FunnelParams) -> Vec<String> {
 /// events packed as sorted integers `(ts_ms - from_ms) << STEP_BITS | step code`, joined by commas.
 /// An integer may repeat: on ClickHouse for the copies of an event that 18.16 keeps until a merge,
 /// on both for two events of one step in the same millisecond. Neither changes a chain, and
-/// `from_rows` drops the repeats. Only first-step events carry the breakdown value; every other event is in the row
-/// whose value is `''`.
+/// `from_rows` drops the repeats. Only first-step events carry the breakdown value; every other
+/// event is in the row whose value is `''`.
 ///
 /// Packing keeps the answer to a few bytes per event and sorts each person's events by time (then
 /// code) inside the engine, in the same way on both dialects, so the rows compare equal across
