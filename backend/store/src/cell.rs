@@ -26,6 +26,15 @@ impl Cell {
     pub fn as_string(&self) -> String {
         self.to_string()
     }
+
+    /// A row's cell as owned text without copying a string; `""` for a missing cell.
+    pub fn into_string(cell: Option<Cell>) -> String {
+        match cell {
+            Some(Cell::Str(s)) => s,
+            Some(other) => other.to_string(),
+            None => String::new(),
+        }
+    }
 }
 
 impl fmt::Display for Cell {

@@ -35,17 +35,18 @@ pub trait Store: Send + Sync {
         b.push(" OR anonymous_id IN ")
             .bind_list(ids.iter().cloned());
         b.push(") ORDER BY ts_ms, message_id");
+        // The rows are taken apart by value, so no id string is copied on the processor's hot path.
         Ok(self
             .select(&b.finish())?
-            .iter()
-            .map(|r| {
-                let s = |i: usize| r.get(i).map(Cell::as_string).unwrap_or_default();
+            .into_iter()
+            .map(|row| {
+                let mut cells = row.into_iter();
                 SessionInputRow {
-                    message_id: s(0),
-                    anonymous_id: s(1),
-                    user_id: s(2),
-                    ts_ms: r.get(3).map_or(0, Cell::as_i64),
-                    session_id: s(4),
+                    message_id: Cell::into_string(cells.next()),
+                    anonymous_id: Cell::into_string(cells.next()),
+                    user_id: Cell::into_string(cells.next()),
+                    ts_ms: cells.next().map_or(0, |c| c.as_i64()),
+                    session_id: Cell::into_string(cells.next()),
                 }
             })
             .collect())
