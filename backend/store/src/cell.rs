@@ -27,12 +27,11 @@ impl Cell {
         self.to_string()
     }
 
-    /// A row's cell as owned text without copying a string; `""` for a missing cell.
-    pub fn into_string(cell: Option<Cell>) -> String {
-        match cell {
-            Some(Cell::Str(s)) => s,
-            Some(other) => other.to_string(),
-            None => String::new(),
+    /// The value as text, taking a string as it is instead of copying it.
+    pub fn into_string(self) -> String {
+        match self {
+            Cell::Str(s) => s,
+            Cell::Int(v) => v.to_string(),
         }
     }
 }

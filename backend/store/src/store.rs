@@ -41,12 +41,13 @@ pub trait Store: Send + Sync {
             .into_iter()
             .map(|row| {
                 let mut cells = row.into_iter();
+                let text = |cell: Option<Cell>| cell.map(Cell::into_string).unwrap_or_default();
                 SessionInputRow {
-                    message_id: Cell::into_string(cells.next()),
-                    anonymous_id: Cell::into_string(cells.next()),
-                    user_id: Cell::into_string(cells.next()),
+                    message_id: text(cells.next()),
+                    anonymous_id: text(cells.next()),
+                    user_id: text(cells.next()),
                     ts_ms: cells.next().map_or(0, |c| c.as_i64()),
-                    session_id: Cell::into_string(cells.next()),
+                    session_id: text(cells.next()),
                 }
             })
             .collect())
