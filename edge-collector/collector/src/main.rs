@@ -5,6 +5,11 @@ use clap::Parser as _;
 use footfall_collector::{serve, Args, Config, LogFormat};
 use tracing_subscriber::EnvFilter;
 
+// Every request allocates (parsed ids, enriched records, producer buffers) and frees on another
+// thread; mimalloc's per-thread heaps do that for a fraction of glibc malloc's CPU.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     let config = Config::load(Args::parse()).context("invalid configuration")?;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));

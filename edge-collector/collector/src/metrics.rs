@@ -8,6 +8,23 @@
 //! | `footfall_collector_events_flagged_total` | `flag` = `clamped_timestamp` \| `schema` |
 //! | `footfall_collector_requests_rejected_total` | `code` = the [`footfall_protocol::ErrorCode`] |
 //! | `footfall_collector_request_duration_seconds` (histogram) | `endpoint`, `status` |
+//!
+//! The sink's own figures are read at each scrape ([`crate::sinks::EventSink::export_metrics`]):
+//!
+//! | metric (sink = log) | labels |
+//! |---|---|
+//! | `footfall_collector_log_records_total`, `_appends_total`, `_append_errors_total` | `log` = `events` \| `dead_letters` |
+//! | `footfall_collector_log_commit_groups_total`, `_fsyncs_total`, `_fsync_seconds_total` | `log` |
+//! | `footfall_collector_log_disk_budget_rejections_total`, `_segments_created_total`, `_segments_deleted_total` | `log` |
+//! | `footfall_collector_log_bytes`, `_segments`, `_high_watermark` (gauges) | `log` |
+//!
+//! | metric (sink = kafka) | labels |
+//! |---|---|
+//! | `footfall_collector_kafka_produced_total`, `_spilled_total`, `_drained_total`, `_drain_dropped_total`, `_rejected_total` | |
+//! | `footfall_collector_kafka_disk_budget_rejections_total`, `_mode_switches_total` | |
+//! | `footfall_collector_kafka_produce_errors_total` | `kind` |
+//! | `footfall_collector_kafka_mode` (gauge, 1 for the current mode) | `mode` = `direct` \| `spill` |
+//! | `footfall_collector_kafka_spill_backlog`, `_spill_bytes`, `_direct_in_flight` (gauges) | |
 
 use std::sync::OnceLock;
 
@@ -111,4 +128,114 @@ pub fn request_rejected(code: ErrorCode) {
 pub fn request_duration(endpoint: &'static str, status: u16, seconds: f64) {
     metrics::histogram!(REQUEST_DURATION, "endpoint" => endpoint, "status" => status.to_string())
         .record(seconds);
+}
+
+/// One event log's figures (`log` names it: `events` or `dead_letters`). Counters are set to the
+/// log's own totals, which only grow while the collector runs.
+pub fn event_log(log: &'static str, stats: &footfall_eventlog::LogStats) {
+    let counters = [
+        ("footfall_collector_log_records_total", stats.records_total),
+        ("footfall_collector_log_appends_total", stats.appends_total),
+        (
+            "footfall_collector_log_append_errors_total",
+            stats.append_errors_total,
+        ),
+        (
+            "footfall_collector_log_commit_groups_total",
+            stats.commit_groups_total,
+        ),
+        ("footfall_collector_log_fsyncs_total", stats.fsyncs_total),
+        (
+            "footfall_collector_log_disk_budget_rejections_total",
+            stats.disk_budget_rejections_total,
+        ),
+        (
+            "footfall_collector_log_segments_created_total",
+            stats.segments_created_total,
+        ),
+        (
+            "footfall_collector_log_segments_deleted_total",
+            stats.segments_deleted_total,
+        ),
+    ];
+    for (name, value) in counters {
+        metrics::counter!(name, "log" => log).absolute(value);
+    }
+    let gauges = [
+        (
+            "footfall_collector_log_fsync_seconds_total",
+            stats.fsync_micros_total as f64 / 1e6,
+        ),
+        ("footfall_collector_log_bytes", stats.log_bytes as f64),
+        ("footfall_collector_log_segments", stats.segments as f64),
+        (
+            "footfall_collector_log_high_watermark",
+            stats.high_watermark as f64,
+        ),
+    ];
+    for (name, value) in gauges {
+        metrics::gauge!(name, "log" => log).set(value);
+    }
+}
+
+/// The Kafka delivery's figures.
+pub fn kafka(stats: &footfall_kafka::KafkaStats) {
+    let counters = [
+        (
+            "footfall_collector_kafka_produced_total",
+            stats.produced_total,
+        ),
+        (
+            "footfall_collector_kafka_spilled_total",
+            stats.spilled_total,
+        ),
+        (
+            "footfall_collector_kafka_drained_total",
+            stats.drained_total,
+        ),
+        (
+            "footfall_collector_kafka_drain_dropped_total",
+            stats.drain_dropped_total,
+        ),
+        (
+            "footfall_collector_kafka_rejected_total",
+            stats.rejected_total,
+        ),
+        (
+            "footfall_collector_kafka_disk_budget_rejections_total",
+            stats.disk_budget_rejections_total,
+        ),
+        (
+            "footfall_collector_kafka_mode_switches_total",
+            stats.mode_switches_total,
+        ),
+    ];
+    for (name, value) in counters {
+        metrics::counter!(name).absolute(value);
+    }
+    for (kind, value) in stats.produce_errors.iter() {
+        metrics::counter!("footfall_collector_kafka_produce_errors_total", "kind" => kind)
+            .absolute(value);
+    }
+    for mode in [
+        footfall_kafka::DeliveryMode::Direct,
+        footfall_kafka::DeliveryMode::Spill,
+    ] {
+        let current = f64::from(u8::from(stats.mode == mode));
+        metrics::gauge!("footfall_collector_kafka_mode", "mode" => mode.label()).set(current);
+    }
+    let gauges = [
+        (
+            "footfall_collector_kafka_spill_backlog",
+            stats.spill_backlog,
+        ),
+        ("footfall_collector_kafka_spill_bytes", stats.spill_bytes),
+        (
+            "footfall_collector_kafka_direct_in_flight",
+            stats.direct_in_flight,
+        ),
+    ];
+    for (name, value) in gauges {
+        metrics::gauge!(name).set(value as f64);
+    }
 }

@@ -122,6 +122,25 @@ async fn serve_with_the_log_sink_acknowledges_durable_events() {
     let body = r#"{"batch":[{"type":"track","event":"A","userId":"u","messageId":"m1"},{"type":"track","userId":"u"}]}"#;
     let (status, answer) = post(&client(), &format!("http://{addr}/v1/batch"), body, false).await;
     assert_eq!(status, 200, "{answer}");
+    // The logs' own figures are on /metrics: one event and one dead letter, each fsynced.
+    let uri: hyper::Uri = format!("http://{addr}/metrics").parse().unwrap();
+    let response = client().get(uri).await.unwrap();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let metrics = String::from_utf8(bytes.to_vec()).unwrap();
+    for line in [
+        r#"footfall_collector_log_records_total{log="events"} 1"#,
+        r#"footfall_collector_log_records_total{log="dead_letters"} 1"#,
+        r#"footfall_collector_log_high_watermark{log="events"} 1"#,
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "{line} missing from\n{metrics}"
+        );
+    }
+    assert!(
+        metrics.contains(r#"footfall_collector_log_fsyncs_total{log="events"}"#),
+        "{metrics}"
+    );
     stop.send(()).unwrap();
     server.await.unwrap().unwrap();
 

@@ -70,4 +70,8 @@ impl EventSink for KafkaSink {
     fn name(&self) -> &'static str {
         "kafka"
     }
+
+    fn export_metrics(&self) {
+        crate::metrics::kafka(&self.delivery.stats());
+    }
 }

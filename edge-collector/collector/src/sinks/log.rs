@@ -103,6 +103,11 @@ impl EventSink for LogSink {
     fn name(&self) -> &'static str {
         "log"
     }
+
+    fn export_metrics(&self) {
+        crate::metrics::event_log("events", &self.events.stats());
+        crate::metrics::event_log("dead_letters", &self.dead_letters.stats());
+    }
 }
 
 #[cfg(test)]

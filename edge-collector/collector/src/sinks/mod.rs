@@ -53,4 +53,8 @@ pub trait EventSink: Send + Sync + 'static {
 
     /// A short name for logs.
     fn name(&self) -> &'static str;
+
+    /// Publishes the sink's own figures (fsyncs, spill backlog, …) to the metrics recorder; called
+    /// at each `/metrics` scrape, so that they cost nothing between scrapes.
+    fn export_metrics(&self) {}
 }
