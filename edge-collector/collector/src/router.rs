@@ -120,21 +120,54 @@ fn header_str<'h>(headers: &'h HeaderMap, name: &header::HeaderName) -> Option<&
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
+/// How much of a refused, oversized body is still read (and dropped) before the 413, and for how long.
+/// A client is typically still sending when the answer is ready; if the server then closed with
+/// unread bytes, the kernel would reset the connection and the client would see a network error
+/// instead of the 413. Real clients retry network errors forever, but drop a batch on 413.
+const DRAIN_MAX_BYTES: usize = 8 * 1024 * 1024;
+const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<bytes::Bytes, Error> {
+    use http_body_util::BodyExt as _;
     let declared =
         header_str(headers, &header::CONTENT_LENGTH).and_then(|v| v.parse::<usize>().ok());
+    let mut body = body;
     if declared.is_some_and(|len| len > limit) {
+        drain(&mut body, declared).await;
         return Err(Error::BodyTooLarge { limit });
     }
-    axum::body::to_bytes(body, limit).await.map_err(|e| {
-        let too_large = std::error::Error::source(&e)
-            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
-        if too_large {
-            Error::BodyTooLarge { limit }
-        } else {
-            Error::BodyRead(e.to_string())
+    let mut collected = bytes::BytesMut::with_capacity(declared.unwrap_or(0));
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| Error::BodyRead(e.to_string()))?;
+        let Ok(data) = frame.into_data() else {
+            continue; // Trailers: nothing to keep.
+        };
+        if collected.len() + data.len() > limit {
+            drain(&mut body, None).await;
+            return Err(Error::BodyTooLarge { limit });
+        }
+        collected.extend_from_slice(&data);
+    }
+    Ok(collected.freeze())
+}
+
+/// Reads and drops the rest of a refused body, within [`DRAIN_MAX_BYTES`] and [`DRAIN_TIMEOUT`]; a
+/// body declared larger than that is not read at all (its sender gets the reset).
+async fn drain(body: &mut Body, declared: Option<usize>) {
+    use http_body_util::BodyExt as _;
+    if declared.is_some_and(|len| len > DRAIN_MAX_BYTES) {
+        return;
+    }
+    let _ = tokio::time::timeout(DRAIN_TIMEOUT, async {
+        let mut seen = 0usize;
+        while let Some(Ok(frame)) = body.frame().await {
+            seen += frame.data_ref().map_or(0, bytes::Buf::remaining);
+            if seen > DRAIN_MAX_BYTES {
+                break;
+            }
         }
     })
+    .await;
 }
 
 async fn handle(state: &AppState, endpoint: Endpoint, request: Request) -> Result<Response, Error> {

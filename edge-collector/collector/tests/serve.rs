@@ -156,3 +156,64 @@ async fn serve_with_the_log_sink_acknowledges_durable_events() {
         .unwrap();
     assert_eq!(letters.len(), 1);
 }
+
+/// A client still sending an oversized body reads the 413, not a connection reset: real clients retry a
+/// reset forever but drop a batch on 413. Sent slowly, in pieces, the way a phone uploads.
+#[tokio::test]
+async fn an_oversized_body_still_being_sent_gets_its_413() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve_with_sink(
+        common::config(),
+        Arc::new(MemorySink::new()),
+        listener,
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    for declared in [true, false] {
+        let len = 700 * 1024;
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let framing = if declared {
+            format!("content-length: {len}")
+        } else {
+            "transfer-encoding: chunked".to_owned()
+        };
+        let head = format!(
+            "POST /v1/batch HTTP/1.1\r\nhost: {addr}\r\nauthorization: {}\r\ncontent-type: application/json\r\n{framing}\r\n\r\n",
+            footfall_protocol::auth::basic_authorization(common::KEY)
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let piece = vec![b' '; 64 * 1024];
+        let mut sent = 0;
+        while sent < len {
+            let n = piece.len().min(len - sent);
+            let written = if declared {
+                stream.write_all(&piece[..n]).await
+            } else {
+                let mut chunk = format!("{n:x}\r\n").into_bytes();
+                chunk.extend_from_slice(&piece[..n]);
+                chunk.extend_from_slice(b"\r\n");
+                stream.write_all(&chunk).await
+            };
+            written.unwrap_or_else(|e| panic!("the server cut the upload at {sent} bytes: {e}"));
+            sent += n;
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        if !declared {
+            stream.write_all(b"0\r\n\r\n").await.unwrap();
+        }
+        let mut answer = vec![0u8; 4096];
+        let n = stream.read(&mut answer).await.unwrap();
+        let answer = String::from_utf8_lossy(&answer[..n]);
+        assert!(
+            answer.starts_with("HTTP/1.1 413"),
+            "declared {declared}: {answer}"
+        );
+        assert!(answer.contains("batch_too_large"), "{answer}");
+    }
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+}
