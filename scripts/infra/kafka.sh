@@ -5,6 +5,7 @@
 #
 #   jars   : ${FOOTFALL_CACHE:-$HOME/.cache/footfall}/kafka/<version>/libs
 #   state  : ${FOOTFALL_STATE:-$HOME/.cache/footfall/state}/kafka/{config,data,logs,run}
+#            (kafka-<port>/ for a broker on a port other than the default 19092)
 #
 # Usage: scripts/infra/kafka.sh <command> [args]
 #   install                       fetch broker + tools jars (idempotent)
@@ -41,7 +42,11 @@ KAFKA_HOME="$CACHE_ROOT/kafka/$KAFKA_VERSION"
 LIBS="$KAFKA_HOME/libs"
 INSTALL_MARKER="$KAFKA_HOME/.installed"
 
-STATE="$STATE_ROOT/kafka"
+HOST=127.0.0.1
+PORT="${FOOTFALL_KAFKA_PORT:-19092}"
+# A broker on another port gets its own state, so that starting one (say, for a benchmark) never
+# makes this script take it for the default broker and report that one unhealthy.
+if [[ "$PORT" == 19092 ]]; then STATE="$STATE_ROOT/kafka"; else STATE="$STATE_ROOT/kafka-$PORT"; fi
 CONF_DIR="$STATE/config"
 DATA_DIR="$STATE/data"
 LOG_DIR="$STATE/logs"
@@ -52,8 +57,6 @@ BROKER_LOG4J="$CONF_DIR/log4j2.properties"
 TOOLS_LOG4J="$CONF_DIR/tools-log4j2.properties"
 ADMIN_PROPS="$CONF_DIR/admin-client.properties"
 
-HOST=127.0.0.1
-PORT="${FOOTFALL_KAFKA_PORT:-19092}"
 CONTROLLER_PORT="${FOOTFALL_KAFKA_CONTROLLER_PORT:-19093}"
 HEAP="${FOOTFALL_KAFKA_HEAP:-512m}"
 START_TIMEOUT="${FOOTFALL_KAFKA_START_TIMEOUT:-90}"
