@@ -210,6 +210,8 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
     let metrics = footfall_collector::metrics::handle();
     let mut servers = Vec::new();
     let mut collector_addr = None;
+    // The sink's own figures (fsyncs, spill backlog) are read at each scrape, on either port.
+    let mut collector_sink: Option<Arc<dyn EventSink>> = None;
     if config.runs(Role::Collector) {
         let mut collector_config = CollectorConfig::new(config.write_keys.clone());
         collector_config.listen = config.listen;
@@ -235,16 +237,20 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         collector_addr = Some(listener.local_addr()?);
-        let sink: Option<Arc<dyn EventSink>> = sink.clone().map(|s| -> Arc<dyn EventSink> { s });
+        let served_sink: Arc<dyn EventSink> = match &sink {
+            Some(log) => log.clone(),
+            None => footfall_collector::open_sink(&collector_config.sink)?,
+        };
+        collector_sink = Some(served_sink.clone());
         let shutdown = shutdown();
         servers.push(tokio::spawn(async move {
-            let served = match sink {
-                Some(sink) => {
-                    footfall_collector::serve_with_sink(collector_config, sink, listener, shutdown)
-                        .await
-                }
-                None => footfall_collector::serve(collector_config, listener, shutdown).await,
-            };
+            let served = footfall_collector::serve_with_sink(
+                collector_config,
+                served_sink,
+                listener,
+                shutdown,
+            )
+            .await;
             if let Err(e) = served {
                 tracing::error!(error = %e, "collector stopped");
             }
@@ -261,7 +267,15 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
             state = state.with_processor(p);
         }
         // The same recorder as the collector's: the processor's and the API's metrics too.
-        let app = api_router(state).route("/metrics", get(move || async move { metrics.render() }));
+        let app = api_router(state).route(
+            "/metrics",
+            get(move || async move {
+                if let Some(sink) = &collector_sink {
+                    sink.export_metrics();
+                }
+                metrics.render()
+            }),
+        );
         let shutdown = shutdown();
         servers.push(tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app)

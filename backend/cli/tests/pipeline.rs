@@ -102,6 +102,19 @@ fn a_segment_batch_is_counted_once_stitched_to_the_person_and_survives_kill_9() 
     assert_eq!(status, 400);
     assert!(err.to_string().contains("steps"), "{err}");
 
+    // The API's /metrics, scraped first, has the event log's figures too, read at the scrape.
+    let api_metrics = agent()
+        .get(format!("{}/metrics", serve.api))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    assert!(
+        api_metrics.contains(r#"footfall_collector_log_fsyncs_total{log="events"}"#),
+        "{api_metrics}"
+    );
+
     // The processor's progress is on /metrics beside the collector's.
     let metrics = agent()
         .get(format!("{}/metrics", serve.collector))

@@ -80,7 +80,14 @@ pub async fn serve<F>(
 where
     F: Future<Output = ()> + Send + 'static,
 {
-    let sink: Arc<dyn EventSink> = match &config.sink {
+    let sink = open_sink(&config.sink)?;
+    serve_with_sink(config, sink, listener, shutdown).await
+}
+
+/// Builds the sink `config` describes: opens the logs, or starts the Kafka delivery (which must run
+/// inside a tokio runtime). For embedders that keep a handle on the sink, for `/metrics` say.
+pub fn open_sink(config: &SinkConfig) -> Result<Arc<dyn EventSink>, Error> {
+    Ok(match config {
         // Bounded, so that a long benchmark does not exhaust memory.
         SinkConfig::Memory => Arc::new(MemorySink::with_capacity(10_000)),
         SinkConfig::Log {
@@ -97,8 +104,7 @@ where
         SinkConfig::Kafka(kafka) => {
             Arc::new(KafkaSink::new(kafka).map_err(|e| Error::Startup(e.to_string()))?)
         }
-    };
-    serve_with_sink(config, sink, listener, shutdown).await
+    })
 }
 
 /// [`serve`] with a given sink (tests, embedding).
