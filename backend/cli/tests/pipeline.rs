@@ -9,7 +9,7 @@ use serde_json::json;
 
 mod common;
 
-use common::{agent, counts, funnel_body, journey, now_ms, Serve, READ_KEY};
+use common::{counts, funnel_body, get_text, journey, now_ms, Serve, READ_KEY};
 
 #[test]
 fn a_segment_batch_is_counted_once_stitched_to_the_person_and_survives_kill_9() {
@@ -103,26 +103,14 @@ fn a_segment_batch_is_counted_once_stitched_to_the_person_and_survives_kill_9() 
     assert!(err.to_string().contains("steps"), "{err}");
 
     // The API's /metrics, scraped first, has the event log's figures too, read at the scrape.
-    let api_metrics = agent()
-        .get(format!("{}/metrics", serve.api))
-        .call()
-        .unwrap()
-        .body_mut()
-        .read_to_string()
-        .unwrap();
+    let api_metrics = get_text(&format!("{}/metrics", serve.api));
     assert!(
         api_metrics.contains(r#"footfall_collector_log_fsyncs_total{log="events"}"#),
         "{api_metrics}"
     );
 
     // The processor's progress is on /metrics beside the collector's.
-    let metrics = agent()
-        .get(format!("{}/metrics", serve.collector))
-        .call()
-        .unwrap()
-        .body_mut()
-        .read_to_string()
-        .unwrap();
+    let metrics = get_text(&format!("{}/metrics", serve.collector));
     assert!(
         metrics.contains("footfall_processor_events_stored_total"),
         "{metrics}"
