@@ -62,3 +62,40 @@ impl From<i64> for Cell {
         Cell::Int(v)
     }
 }
+
+/// A result value borrowed from the store's answer, for [`crate::Store::select_each`]: a string
+/// is copied only when the wire format escaped it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CellRef<'a> {
+    /// An integer.
+    Int(i64),
+    /// A string.
+    Str(std::borrow::Cow<'a, str>),
+}
+
+impl CellRef<'_> {
+    /// The value as text, borrowed where it can be.
+    pub fn text(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            CellRef::Int(v) => std::borrow::Cow::Owned(v.to_string()),
+            CellRef::Str(s) => std::borrow::Cow::Borrowed(s),
+        }
+    }
+
+    /// An owned [`Cell`].
+    pub fn to_cell(&self) -> Cell {
+        match self {
+            CellRef::Int(v) => Cell::Int(*v),
+            CellRef::Str(s) => Cell::Str(s.clone().into_owned()),
+        }
+    }
+}
+
+impl<'a> From<&'a Cell> for CellRef<'a> {
+    fn from(cell: &'a Cell) -> Self {
+        match cell {
+            Cell::Int(v) => CellRef::Int(*v),
+            Cell::Str(s) => CellRef::Str(std::borrow::Cow::Borrowed(s)),
+        }
+    }
+}

@@ -34,7 +34,7 @@
 pub use self::clickhouse::ClickHouseStore;
 #[cfg(feature = "duckdb")]
 pub use self::duckdb::DuckStore;
-pub use cell::Cell;
+pub use cell::{Cell, CellRef};
 pub use error::{Error, Result};
 pub use model::{DeadLetterRow, EventRow, IdentityRow, SessionInputRow, SessionRow};
 pub use sql::{Dialect, Sql};

@@ -2,7 +2,7 @@
 
 use crate::model::{DeadLetterRow, EventRow, IdentityRow, SessionInputRow, SessionRow};
 use crate::sql::SqlBuilder;
-use crate::{Cell, Dialect, Result, Sql};
+use crate::{Cell, CellRef, Dialect, Result, Sql};
 
 /// A store for events, identities, sessions and dead letters. Every write is idempotent, so the
 /// processor can deliver at least once and still get exact counts.
@@ -78,6 +78,24 @@ pub trait Store: Send + Sync {
 
     /// Runs a query built in this store's dialect; every column is an integer or a string.
     fn select(&self, sql: &Sql) -> Result<Vec<Vec<Cell>>>;
+
+    /// Runs a query like [`Store::select`], but hands each row to `visit` as it is read instead
+    /// of collecting owned rows: an answer of a million rows (a funnel's per-person rows) then
+    /// costs no allocation per cell. The first error, the store's or `visit`'s, ends the query.
+    fn select_each(
+        &self,
+        sql: &Sql,
+        visit: &mut dyn FnMut(&[CellRef<'_>]) -> Result<()>,
+    ) -> Result<()> {
+        let rows = self.select(sql)?;
+        let mut cells = Vec::new();
+        for row in &rows {
+            cells.clear();
+            cells.extend(row.iter().map(CellRef::from));
+            visit(&cells)?;
+        }
+        Ok(())
+    }
 
     /// Runs a statement built in this store's dialect (bulk loads, maintenance).
     fn apply(&self, statement: &Sql) -> Result<()>;

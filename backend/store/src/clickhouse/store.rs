@@ -16,6 +16,7 @@
 //! failure to reach the server or a non-200 answer is [`Error::Unavailable`], so the processor
 //! backs off and retries the batch.
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -27,7 +28,7 @@ use super::migrations;
 use crate::escape::{identifier, string_literal};
 use crate::model::{DeadLetterRow, EventRow, IdentityRow, SessionRow};
 use crate::sql::SqlBuilder;
-use crate::{Cell, Dialect, Error, Result, Sql, Store};
+use crate::{Cell, CellRef, Dialect, Error, Result, Sql, Store};
 
 /// How long one request may take before the store reports the server unavailable.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -128,7 +129,11 @@ struct DeadLetterInsert<'a> {
     version: u64,
 }
 
-fn unescape_tsv(field: &str) -> String {
+/// One `TabSeparated` field, unescaped; borrowed unless it holds an escape.
+fn unescape_tsv(field: &str) -> Cow<'_, str> {
+    if !field.contains('\\') {
+        return Cow::Borrowed(field);
+    }
     let mut out = String::with_capacity(field.len());
     let mut chars = field.chars();
     while let Some(c) = chars.next() {
@@ -147,15 +152,34 @@ fn unescape_tsv(field: &str) -> String {
             out.push(c);
         }
     }
-    out
+    Cow::Owned(out)
+}
+
+/// Hands each row of `TabSeparated` output to `visit`, as borrowed string cells.
+fn each_tsv_row(text: &str, visit: &mut dyn FnMut(&[CellRef<'_>]) -> Result<()>) -> Result<()> {
+    let mut cells = Vec::new();
+    for line in text.lines().filter(|l| !l.is_empty()) {
+        cells.clear();
+        cells.extend(line.split('\t').map(|f| CellRef::Str(unescape_tsv(f))));
+        visit(&cells)?;
+    }
+    Ok(())
+}
+
+fn tsv_text(bytes: &[u8]) -> Result<&str> {
+    std::str::from_utf8(bytes)
+        .map_err(|e| Error::Shape(format!("ClickHouse answered invalid UTF-8: {e}")))
 }
 
 /// Parses `TabSeparated` output into string cells.
 pub fn parse_tsv(text: &str) -> Vec<Vec<Cell>> {
-    text.lines()
-        .filter(|l| !l.is_empty())
-        .map(|l| l.split('\t').map(|f| Cell::Str(unescape_tsv(f))).collect())
-        .collect()
+    let mut rows = Vec::new();
+    each_tsv_row(text, &mut |cells| {
+        rows.push(cells.iter().map(CellRef::to_cell).collect());
+        Ok(())
+    })
+    .unwrap_or_else(|_| unreachable!("collecting rows cannot fail"));
+    rows
 }
 
 impl ClickHouseStore {
@@ -207,16 +231,19 @@ impl ClickHouseStore {
     }
 
     fn query(&self, sql: &str) -> Result<Vec<Vec<Cell>>> {
-        let bytes = block_on(&self.url, async {
+        let bytes = self.fetch_tsv(sql)?;
+        Ok(parse_tsv(tsv_text(&bytes)?))
+    }
+
+    /// The whole `TabSeparated` answer to `sql`.
+    fn fetch_tsv(&self, sql: &str) -> Result<impl std::ops::Deref<Target = [u8]>> {
+        block_on(&self.url, async {
             self.client
                 .query_raw(sql)
                 .fetch_bytes("TabSeparated")?
                 .collect()
                 .await
-        })?;
-        let text = std::str::from_utf8(&bytes)
-            .map_err(|e| Error::Shape(format!("ClickHouse answered invalid UTF-8: {e}")))?;
-        Ok(parse_tsv(text))
+        })
     }
 
     /// Inserts `rows` into `table` in one `INSERT … FORMAT RowBinary`.
@@ -427,6 +454,16 @@ impl Store for ClickHouseStore {
         check_dialect(sql)?;
         self.query(&sql.text)
     }
+
+    fn select_each(
+        &self,
+        sql: &Sql,
+        visit: &mut dyn FnMut(&[CellRef<'_>]) -> Result<()>,
+    ) -> Result<()> {
+        check_dialect(sql)?;
+        let bytes = self.fetch_tsv(&sql.text)?;
+        each_tsv_row(tsv_text(&bytes)?, visit)
+    }
 }
 
 #[cfg(test)]
@@ -442,6 +479,40 @@ mod tests {
                 vec![Cell::Str("\\x".into()), Cell::Str("2".into())]
             ]
         );
+    }
+
+    #[test]
+    fn streamed_tsv_cells_are_borrowed_unless_escaped() {
+        let mut seen = Vec::new();
+        each_tsv_row("plain\ta\\tb\n\nlast\n", &mut |cells| {
+            seen.push(
+                cells
+                    .iter()
+                    .map(|c| match c {
+                        CellRef::Str(Cow::Borrowed(s)) => format!("borrowed {s}"),
+                        CellRef::Str(Cow::Owned(s)) => format!("owned {s}"),
+                        CellRef::Int(v) => format!("int {v}"),
+                    })
+                    .collect::<Vec<_>>(),
+            );
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(
+            seen,
+            vec![
+                vec!["borrowed plain".to_owned(), "owned a\tb".to_owned()],
+                vec!["borrowed last".to_owned()],
+            ]
+        );
+        // The visitor's error ends the walk.
+        let mut rows = 0;
+        let err = each_tsv_row("1\n2\n3\n", &mut |_| {
+            rows += 1;
+            Err(Error::Shape("stop".into()))
+        })
+        .unwrap_err();
+        assert_eq!((rows, err.to_string().contains("stop")), (1, true));
     }
 
     #[test]

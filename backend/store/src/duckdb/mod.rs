@@ -12,6 +12,7 @@ mod migrations;
 
 pub use migrations::{Migration, MIGRATIONS};
 
+use std::borrow::Cow;
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -20,7 +21,7 @@ use ::duckdb::{params, params_from_iter, Connection};
 
 use crate::model::{DeadLetterRow, EventRow, IdentityRow, SessionRow};
 use crate::sql::SqlBuilder;
-use crate::{Cell, Dialect, Error, Result, Sql, Store};
+use crate::{Cell, CellRef, Dialect, Error, Result, Sql, Store};
 
 /// A DuckDB store.
 pub struct DuckStore {
@@ -81,21 +82,21 @@ fn to_value(c: &Cell) -> Value {
     }
 }
 
-fn to_cell(v: ValueRef<'_>) -> Cell {
+fn to_cell_ref(v: ValueRef<'_>) -> CellRef<'_> {
     match v {
-        ValueRef::Null => Cell::Str(String::new()),
-        ValueRef::Boolean(b) => Cell::Int(i64::from(b)),
-        ValueRef::TinyInt(v) => Cell::Int(v.into()),
-        ValueRef::SmallInt(v) => Cell::Int(v.into()),
-        ValueRef::Int(v) => Cell::Int(v.into()),
-        ValueRef::BigInt(v) => Cell::Int(v),
-        ValueRef::HugeInt(v) => Cell::Int(v as i64),
-        ValueRef::UTinyInt(v) => Cell::Int(v.into()),
-        ValueRef::USmallInt(v) => Cell::Int(v.into()),
-        ValueRef::UInt(v) => Cell::Int(v.into()),
-        ValueRef::UBigInt(v) => Cell::Int(v as i64),
-        ValueRef::Text(t) => Cell::Str(String::from_utf8_lossy(t).into_owned()),
-        other => Cell::Str(format!("{other:?}")),
+        ValueRef::Null => CellRef::Str(Cow::Borrowed("")),
+        ValueRef::Boolean(b) => CellRef::Int(i64::from(b)),
+        ValueRef::TinyInt(v) => CellRef::Int(v.into()),
+        ValueRef::SmallInt(v) => CellRef::Int(v.into()),
+        ValueRef::Int(v) => CellRef::Int(v.into()),
+        ValueRef::BigInt(v) => CellRef::Int(v),
+        ValueRef::HugeInt(v) => CellRef::Int(v as i64),
+        ValueRef::UTinyInt(v) => CellRef::Int(v.into()),
+        ValueRef::USmallInt(v) => CellRef::Int(v.into()),
+        ValueRef::UInt(v) => CellRef::Int(v.into()),
+        ValueRef::UBigInt(v) => CellRef::Int(v as i64),
+        ValueRef::Text(t) => CellRef::Str(String::from_utf8_lossy(t)),
+        other => CellRef::Str(Cow::Owned(format!("{other:?}"))),
     }
 }
 
@@ -292,20 +293,33 @@ impl Store for DuckStore {
     }
 
     fn select(&self, sql: &Sql) -> Result<Vec<Vec<Cell>>> {
+        let mut out = Vec::new();
+        self.select_each(sql, &mut |cells| {
+            out.push(cells.iter().map(CellRef::to_cell).collect());
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    fn select_each(
+        &self,
+        sql: &Sql,
+        visit: &mut dyn FnMut(&[CellRef<'_>]) -> Result<()>,
+    ) -> Result<()> {
         check_dialect(sql)?;
         let conn = self.conn();
         let mut stmt = conn.prepare(&sql.text)?;
         let mut rows = stmt.query(params_from_iter(sql.params.iter().map(to_value)))?;
-        let mut out = Vec::new();
         while let Some(row) = rows.next()? {
+            // A vector per row: its cells borrow the row, which the next `next()` replaces.
             let n = row.as_ref().column_count();
             let mut cells = Vec::with_capacity(n);
             for i in 0..n {
-                cells.push(to_cell(row.get_ref(i)?));
+                cells.push(to_cell_ref(row.get_ref(i)?));
             }
-            out.push(cells);
+            visit(&cells)?;
         }
-        Ok(out)
+        Ok(())
     }
 }
 

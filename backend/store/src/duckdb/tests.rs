@@ -168,3 +168,41 @@ fn conformance_dataset_answers_are_exact() {
         std::fs::write(out, serde_json::to_vec_pretty(&check).unwrap()).unwrap();
     }
 }
+
+#[test]
+fn streamed_rows_are_the_selected_rows() {
+    let store = DuckStore::open_in_memory().unwrap();
+    let mut b = SqlBuilder::new(Dialect::DuckDb);
+    b.push("SELECT CAST(range AS BIGINT) AS n, 'row ' || CAST(range AS VARCHAR) AS s, CAST(NULL AS VARCHAR) AS z FROM range(3) WHERE range >= ")
+        .bind(1);
+    let sql = b.finish();
+    let mut streamed = Vec::new();
+    store
+        .select_each(&sql, &mut |cells| {
+            streamed.push(cells.iter().map(CellRef::to_cell).collect::<Vec<_>>());
+            Ok(())
+        })
+        .unwrap();
+    let selected = store.select(&sql).unwrap();
+    assert_eq!(streamed, selected);
+    assert_eq!(
+        selected,
+        vec![
+            vec![
+                Cell::Int(1),
+                Cell::Str("row 1".into()),
+                Cell::Str(String::new())
+            ],
+            vec![
+                Cell::Int(2),
+                Cell::Str("row 2".into()),
+                Cell::Str(String::new())
+            ],
+        ]
+    );
+    // The visitor's error is the query's.
+    let err = store
+        .select_each(&sql, &mut |_| Err(Error::Shape("enough".into())))
+        .unwrap_err();
+    assert!(err.to_string().contains("enough"), "{err}");
+}

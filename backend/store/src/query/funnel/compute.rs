@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use super::params::MAX_STEPS;
 use super::{Funnel, FunnelBreakdown, FunnelParams, FunnelStep, StepEvent};
 
 /// One step event of a person: its time, its step code (the index of its name among the sorted
@@ -11,6 +12,14 @@ pub(crate) struct Hit {
     pub ts_ms: i64,
     pub code: u8,
     pub breakdown: u32,
+}
+
+/// One chain of a person's step events: the times of the steps it reached, and the breakdown
+/// value of its first step. A fixed array, because a chain is tried from every first-step event.
+struct Chain {
+    times: [i64; MAX_STEPS],
+    depth: usize,
+    breakdown: u32,
 }
 
 /// Builds a funnel one person at a time.
@@ -45,6 +54,10 @@ impl<'p> Accumulator<'p> {
     }
 
     pub(crate) fn intern(&mut self, value: &str) -> u32 {
+        if value.is_empty() {
+            // Every row without a breakdown, and every step event after the first.
+            return 0;
+        }
         if let Some(id) = self.ids.get(value) {
             return *id;
         }
@@ -59,47 +72,65 @@ impl<'p> Accumulator<'p> {
         let values = &self.values;
         // Time, then step name, then breakdown value: the order the chains are tried in.
         hits.sort_unstable_by(|a, b| {
-            (a.ts_ms, a.code)
-                .cmp(&(b.ts_ms, b.code))
-                .then_with(|| values[a.breakdown as usize].cmp(&values[b.breakdown as usize]))
+            (a.ts_ms, a.code).cmp(&(b.ts_ms, b.code)).then_with(|| {
+                if a.breakdown == b.breakdown {
+                    std::cmp::Ordering::Equal
+                } else {
+                    values[a.breakdown as usize].cmp(&values[b.breakdown as usize])
+                }
+            })
         });
         hits.dedup();
-        if let Some((times, breakdown)) = self.best_chain(hits) {
-            let k = self.params.steps.len();
-            let per = self
-                .by
-                .entry(breakdown)
-                .or_insert_with(|| vec![Vec::new(); k]);
+        if let Some(chain) = self.best_chain(hits) {
+            let times = &chain.times[..chain.depth];
+            let mut per = if self.params.breakdown.is_some() {
+                let k = self.params.steps.len();
+                Some(
+                    self.by
+                        .entry(chain.breakdown)
+                        .or_insert_with(|| vec![Vec::new(); k]),
+                )
+            } else {
+                None
+            };
             for (i, t) in times.iter().enumerate() {
                 let delta = if i == 0 { 0 } else { t - times[i - 1] };
                 self.total[i].push(delta);
-                per[i].push(delta);
+                if let Some(per) = per.as_mut() {
+                    per[i].push(delta);
+                }
             }
         }
         hits.clear();
     }
 
-    /// The deepest chain of one person: step times and the first step's breakdown value.
-    fn best_chain(&self, hits: &[Hit]) -> Option<(Vec<i64>, u32)> {
+    /// The deepest chain of one person: the first chain, in `hits`' order, to reach that depth.
+    fn best_chain(&self, hits: &[Hit]) -> Option<Chain> {
         let p = self.params;
         let k = self.wanted.len();
-        let mut best: Option<(Vec<i64>, u32)> = None;
+        let mut best: Option<Chain> = None;
         for (i, first) in hits.iter().enumerate() {
             if first.code != self.wanted[0] || first.ts_ms < p.from_ms || first.ts_ms >= p.to_ms {
                 continue;
             }
-            let mut times = vec![first.ts_ms];
+            let mut chain = Chain {
+                times: [0; MAX_STEPS],
+                depth: 1,
+                breakdown: first.breakdown,
+            };
+            chain.times[0] = first.ts_ms;
             for e in &hits[i + 1..] {
-                if e.ts_ms > first.ts_ms + p.window_ms || times.len() == k {
+                if e.ts_ms > first.ts_ms + p.window_ms || chain.depth == k {
                     break;
                 }
-                if e.code == self.wanted[times.len()] {
-                    times.push(e.ts_ms);
+                if e.code == self.wanted[chain.depth] {
+                    chain.times[chain.depth] = e.ts_ms;
+                    chain.depth += 1;
                 }
             }
-            if best.as_ref().is_none_or(|(b, _)| times.len() > b.len()) {
-                let done = times.len() == k;
-                best = Some((times, first.breakdown));
+            if best.as_ref().is_none_or(|b| chain.depth > b.depth) {
+                let done = chain.depth == k;
+                best = Some(chain);
                 if done {
                     break;
                 }

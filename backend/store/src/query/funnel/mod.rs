@@ -88,48 +88,88 @@ const _: () = assert!(params::MAX_STEPS <= 1 << STEP_BITS);
 
 /// Runs the query.
 pub fn run(store: &dyn Store, params: &FunnelParams) -> Result<Funnel> {
-    from_rows(params, &store.select(&build(params, store.dialect()))?)
+    let sql = build(params, store.dialect());
+    if params.breakdown.is_some() {
+        // A person has a row per first-step value, in any order: collect them to bring them
+        // together.
+        return from_rows(params, &store.select(&sql)?);
+    }
+    // One row per person: streamed, a million rows without a copy of each.
+    let mut persons = PersonRows::new(params);
+    store.select_each(&sql, &mut |row| persons.row(row))?;
+    Ok(persons.finish())
 }
 
 /// The funnel from the rows of [`build`]'s query.
 pub(crate) fn from_rows(params: &FunnelParams, rows: &[Vec<crate::Cell>]) -> Result<Funnel> {
-    let mut funnel = compute::Accumulator::new(params);
-    let mut person: Option<String> = None;
-    let mut hits: Vec<compute::Hit> = Vec::new();
-    // Without a breakdown each person is one row. With one, a person has a row per first-step
-    // value and the engine returns them in any order: bring each person's rows together.
     let mut ordered: Vec<&Vec<crate::Cell>> = rows.iter().collect();
     if params.breakdown.is_some() {
         ordered.sort_by(|a, b| a.first().cmp(&b.first()));
     }
+    let mut persons = PersonRows::new(params);
+    let mut cells = Vec::new();
     for row in ordered {
-        let [who, breakdown, packed] = row.as_slice() else {
+        cells.clear();
+        cells.extend(row.iter().map(crate::CellRef::from));
+        persons.row(&cells)?;
+    }
+    Ok(persons.finish())
+}
+
+/// Feeds [`build`]'s rows, a person's rows next to each other, to the accumulator.
+struct PersonRows<'p> {
+    params: &'p FunnelParams,
+    funnel: compute::Accumulator<'p>,
+    /// The person whose step events are in `hits`, if any.
+    person: Option<String>,
+    hits: Vec<compute::Hit>,
+}
+
+impl<'p> PersonRows<'p> {
+    fn new(params: &'p FunnelParams) -> Self {
+        Self {
+            params,
+            funnel: compute::Accumulator::new(params),
+            person: None,
+            hits: Vec::new(),
+        }
+    }
+
+    fn row(&mut self, row: &[crate::CellRef<'_>]) -> Result<()> {
+        let [who, breakdown, packed] = row else {
             return Err(crate::Error::Shape(format!(
                 "a funnel row has {} columns, not 3",
                 row.len()
             )));
         };
-        let who = who.as_string();
-        if person.as_deref() != Some(who.as_str()) {
-            if person.is_some() {
-                funnel.add_person(&mut hits);
+        let who = who.text();
+        match &mut self.person {
+            Some(current) if *current == *who => {}
+            Some(current) => {
+                self.funnel.add_person(&mut self.hits);
+                current.clear();
+                current.push_str(&who);
             }
-            person = Some(who);
+            None => self.person = Some(who.into_owned()),
         }
-        let breakdown = funnel.intern(&breakdown.as_string());
-        for key in packed.as_string().split(',').filter(|k| !k.is_empty()) {
+        let breakdown = self.funnel.intern(&breakdown.text());
+        for key in packed.text().split(',').filter(|k| !k.is_empty()) {
             let key: i64 = key.parse().map_err(|_| {
                 crate::Error::Shape(format!("a funnel step key is not an integer: {key:?}"))
             })?;
-            hits.push(compute::Hit {
-                ts_ms: params.from_ms + (key >> STEP_BITS),
+            self.hits.push(compute::Hit {
+                ts_ms: self.params.from_ms + (key >> STEP_BITS),
                 code: (key & ((1 << STEP_BITS) - 1)) as u8,
                 breakdown,
             });
         }
+        Ok(())
     }
-    if person.is_some() {
-        funnel.add_person(&mut hits);
+
+    fn finish(mut self) -> Funnel {
+        if self.person.is_some() {
+            self.funnel.add_person(&mut self.hits);
+        }
+        self.funnel.finish()
     }
-    Ok(funnel.finish())
 }

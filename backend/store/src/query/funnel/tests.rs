@@ -81,11 +81,20 @@ fn a_later_start_can_complete_the_funnel() {
 #[test]
 fn sql_selects_only_step_events_before_the_join() {
     let sql = build(&params(60), Dialect::ClickHouse);
-    // The filters sit on the events scan (partition and key pruning), not after the join.
+    // The filters sit on both events scans (partition and key pruning), not after the join,
+    // and only the anonymous events are joined to the identity map.
     assert!(
         sql.text.contains(
             "FROM events WHERE project_id = 'shop' AND ts_ms >= 0 AND ts_ms < 86460000 \
-             AND event IN ('Buy', 'Cart', 'View')) AS ev ANY LEFT JOIN"
+             AND event IN ('Buy', 'Cart', 'View') AND user_id != '' UNION ALL"
+        ),
+        "{}",
+        sql.text
+    );
+    assert!(
+        sql.text.contains(
+            "FROM events WHERE project_id = 'shop' AND ts_ms >= 0 AND ts_ms < 86460000 \
+             AND event IN ('Buy', 'Cart', 'View') AND user_id = '') AS ev ANY LEFT JOIN"
         ),
         "{}",
         sql.text

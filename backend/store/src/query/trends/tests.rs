@@ -43,7 +43,7 @@ fn clickhouse_sql_escapes_literals() {
     );
     assert!(
         sql.text
-            .contains(r"AND event IN ('Order Completed', 'it\'s')) AS ev"),
+            .contains(r"AND event IN ('Order Completed', 'it\'s') AND user_id = '') AS ev"),
         "{}",
         sql.text
     );
