@@ -6,6 +6,20 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$FOOTFALL_CACHE/target}"
 export PATH="$HOME/.cargo/bin:$PATH"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
+# The embedded store links DuckDB's prebuilt library, fetched here by scripts/lib/libduckdb.sh
+# (scripts/setup.sh and scripts/run.sh run it). Test binaries and `cargo run` find it through the
+# loader path; the `footfall` binary also carries it as its rpath (backend/cli/build.rs).
+export FOOTFALL_DUCKDB_DIR="${FOOTFALL_DUCKDB_DIR:-$FOOTFALL_CACHE/libduckdb-1.5.6}"
+export DUCKDB_LIB_DIR="${DUCKDB_LIB_DIR:-$FOOTFALL_DUCKDB_DIR}"
+case ":${LD_LIBRARY_PATH:-}:" in
+  *":$DUCKDB_LIB_DIR:"*) ;;
+  *) export LD_LIBRARY_PATH="$DUCKDB_LIB_DIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" ;;
+esac
+case ":${DYLD_LIBRARY_PATH:-}:" in
+  *":$DUCKDB_LIB_DIR:"*) ;;
+  *) export DYLD_LIBRARY_PATH="$DUCKDB_LIB_DIR${DYLD_LIBRARY_PATH:+:$DYLD_LIBRARY_PATH}" ;;
+esac
+
 # step NAME: prints a header so a CI log shows where time went.
 step() { printf '\n==> %s (%s)\n' "$*" "$(date -u +%H:%M:%S)"; }
 

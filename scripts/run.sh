@@ -13,4 +13,11 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=env.sh
 . "$here/env.sh"
 cd "$here/.."
-cargo run --quiet --release --locked -p footfall -- demo "$@"
+# DuckDB's prebuilt library, fetched once (seconds); where it cannot be (no npm, no network, no
+# build for this platform) DuckDB is compiled from source instead, which takes many minutes.
+features=()
+if ! "$here/lib/libduckdb.sh"; then
+  echo "[run] compiling DuckDB from source instead (--features footfall/bundled-duckdb): this takes a while" >&2
+  features=(--features footfall/bundled-duckdb)
+fi
+cargo run --quiet --release --locked -p footfall "${features[@]}" -- demo "$@"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Backend (footfall-store/-processor/-api, the `footfall` binary): ClickHouse 18.16 from Debian for
 # the real-server checks and PyPI chdb (current ClickHouse, in-process) for the DDL/query check.
-# DuckDB is compiled from source by the `duckdb` crate (feature `bundled`): nothing to install.
+# DuckDB itself is DuckDB's prebuilt library, which scripts/setup.sh fetches first (the workspace's
+# `cargo test` links it).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=../env.sh

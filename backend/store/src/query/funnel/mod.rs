@@ -6,10 +6,10 @@
 //! grouping, and only a few bytes per step event cross to Rust:
 //!
 //! ```text
-//! SELECT e.person_id, <first-step breakdown value or ''>,
-//!        sorted list of ((ts_ms - from) << 4 | step code) joined by ','
+//! SELECT e.person_id, <first-step breakdown value or ''> AS breakdown,
+//!        sorted list of k = ((ts_ms - from) << 4 | step code) joined by ','
 //! FROM <events of the project in [from, to + window) with a step name, resolved to persons> AS e
-//! GROUP BY 1, 2                  -- rows in any order
+//! GROUP BY person_id, breakdown  -- rows in any order; on DuckDB, k is computed in an inner query
 //! ```
 //!
 //! [`compute`] follows ClickHouse's `windowFunnel(window)` semantics: each first-step event in

@@ -116,10 +116,12 @@ fn sql_selects_only_step_events_before_the_join() {
     );
     let sql = build(&params(60), Dialect::DuckDb);
     assert!(
-        sql.text.contains("array_to_string(list((e.ts_ms - "),
+        sql.text.contains("array_to_string(list(k ORDER BY k), ',') AS steps FROM (SELECT e.person_id AS person_id, "),
         "{}",
         sql.text
     );
+    // DuckDB: the key is computed once, under a name (see `build`).
+    assert!(sql.text.contains(" ELSE 0 END AS k FROM ("), "{}", sql.text);
     assert!(
         sql.text.ends_with("GROUP BY person_id, breakdown"),
         "{}",
