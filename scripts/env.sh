@@ -23,10 +23,10 @@ esac
 # step NAME: prints a header so a CI log shows where time went.
 step() { printf '\n==> %s (%s)\n' "$*" "$(date -u +%H:%M:%S)"; }
 
-# C and C++ compiled by build scripts (DuckDB's amalgamation above all: ~30 CPU-minutes) go through
-# ccache when it is installed (scripts/setup.sh installs it). A build script that reruns, because
-# `-p` picked a different feature set or a dependency changed, then takes cached objects instead
-# of compiling DuckDB again.
+# C and C++ compiled by build scripts (librdkafka, mimalloc, and DuckDB's amalgamation when it is
+# built from source: ~30 CPU-minutes) go through ccache when it is installed (scripts/setup.sh
+# installs it). A build script that reruns, because `-p` picked a different feature set or a
+# dependency changed, then takes cached objects instead of compiling again.
 if command -v ccache >/dev/null 2>&1; then
   export CCACHE_DIR="${CCACHE_DIR:-$FOOTFALL_CACHE/ccache}"
   export CCACHE_MAXSIZE="${CCACHE_MAXSIZE:-8G}"
