@@ -76,25 +76,24 @@ pub trait Store: Send + Sync {
     /// Deletes the events of a project with event time in `[from_ms, to_ms)` (before reprocessing).
     fn delete_events(&self, project: &str, from_ms: i64, to_ms: i64) -> Result<usize>;
 
-    /// Runs a query built in this store's dialect; every column is an integer or a string.
-    fn select(&self, sql: &Sql) -> Result<Vec<Vec<Cell>>>;
-
-    /// Runs a query like [`Store::select`], but hands each row to `visit` as it is read instead
-    /// of collecting owned rows: an answer of a million rows (a funnel's per-person rows) then
-    /// costs no allocation per cell. The first error, the store's or `visit`'s, ends the query.
+    /// Runs a query built in this store's dialect and hands each row to `visit` as it is read:
+    /// every column is an integer or a string, borrowed from the answer where it can be, so an
+    /// answer of a million rows (a funnel's per-person rows) costs no allocation per cell. The
+    /// first error, the store's or `visit`'s, ends the query.
     fn select_each(
         &self,
         sql: &Sql,
         visit: &mut dyn FnMut(&[CellRef<'_>]) -> Result<()>,
-    ) -> Result<()> {
-        let rows = self.select(sql)?;
-        let mut cells = Vec::new();
-        for row in &rows {
-            cells.clear();
-            cells.extend(row.iter().map(CellRef::from));
-            visit(&cells)?;
-        }
-        Ok(())
+    ) -> Result<()>;
+
+    /// Runs a query like [`Store::select_each`] and collects its rows.
+    fn select(&self, sql: &Sql) -> Result<Vec<Vec<Cell>>> {
+        let mut rows = Vec::new();
+        self.select_each(sql, &mut |cells| {
+            rows.push(cells.iter().map(CellRef::to_cell).collect());
+            Ok(())
+        })?;
+        Ok(rows)
     }
 
     /// Runs a statement built in this store's dialect (bulk loads, maintenance).

@@ -217,11 +217,12 @@ mod tests {
         fn apply(&self, statement: &footfall_store::Sql) -> footfall_store::Result<()> {
             self.inner.apply(statement)
         }
-        fn select(
+        fn select_each(
             &self,
             sql: &footfall_store::Sql,
-        ) -> footfall_store::Result<Vec<Vec<footfall_store::Cell>>> {
-            self.inner.select(sql)
+            visit: &mut dyn FnMut(&[footfall_store::CellRef<'_>]) -> footfall_store::Result<()>,
+        ) -> footfall_store::Result<()> {
+            self.inner.select_each(sql, visit)
         }
     }
 

@@ -450,11 +450,6 @@ impl Store for ClickHouseStore {
         self.execute(&statement.text)
     }
 
-    fn select(&self, sql: &Sql) -> Result<Vec<Vec<Cell>>> {
-        check_dialect(sql)?;
-        self.query(&sql.text)
-    }
-
     fn select_each(
         &self,
         sql: &Sql,

@@ -292,15 +292,6 @@ impl Store for DuckStore {
         Ok(())
     }
 
-    fn select(&self, sql: &Sql) -> Result<Vec<Vec<Cell>>> {
-        let mut out = Vec::new();
-        self.select_each(sql, &mut |cells| {
-            out.push(cells.iter().map(CellRef::to_cell).collect());
-            Ok(())
-        })?;
-        Ok(out)
-    }
-
     fn select_each(
         &self,
         sql: &Sql,
