@@ -191,12 +191,32 @@ impl SqlBuilder {
                 ));
                 self.bind(project.to_owned());
                 filter(self);
+                self.push(" AND user_id = '') AS ev ANY LEFT JOIN (");
+                self.identity_map(project);
+                self.push(") AS idm USING anonymous_id) AS e")
+            }
+        }
+    }
+
+    /// Appends `SELECT anonymous_id, mapped_user FROM identities …`: the project's identity map,
+    /// one row per anonymousId with the userId of its latest version. DuckDB keeps only that row
+    /// (its key is the anonymousId); a ClickHouse `ReplacingMergeTree` keeps every version until a
+    /// merge, so it is read with `argMax`.
+    pub fn identity_map(&mut self, project: &str) -> &mut Self {
+        match self.sql.dialect {
+            Dialect::DuckDb => {
                 self.push(
-                    " AND user_id = '') AS ev ANY LEFT JOIN (SELECT anonymous_id, argMax(user_id, version) AS mapped_user \
+                    "SELECT anonymous_id, user_id AS mapped_user FROM identities WHERE project_id = ",
+                );
+                self.bind(project.to_owned())
+            }
+            Dialect::ClickHouse => {
+                self.push(
+                    "SELECT anonymous_id, argMax(user_id, version) AS mapped_user \
                      FROM identities WHERE project_id = ",
                 );
                 self.bind(project.to_owned());
-                self.push(" GROUP BY anonymous_id) AS idm USING anonymous_id) AS e")
+                self.push(" GROUP BY anonymous_id")
             }
         }
     }

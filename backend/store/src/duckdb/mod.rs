@@ -298,7 +298,9 @@ impl Store for DuckStore {
         visit: &mut dyn FnMut(&[CellRef<'_>]) -> Result<()>,
     ) -> Result<()> {
         check_dialect(sql)?;
-        let conn = self.conn();
+        // A connection of its own (to the same database), so that reads run side by side and
+        // never wait for each other or for a write; the lock is held only to open it.
+        let conn = self.conn().try_clone()?;
         let mut stmt = conn.prepare(&sql.text)?;
         let mut rows = stmt.query(params_from_iter(sql.params.iter().map(to_value)))?;
         while let Some(row) = rows.next()? {

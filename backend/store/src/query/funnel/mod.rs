@@ -1,16 +1,23 @@
 //! Funnels: ordered steps within a conversion window; conversion and drop-off per step, median
 //! time between steps, and a breakdown.
 //!
-//! SQL shape ([`build`]): one row per person (and first-step breakdown value) with the person's
-//! step events packed into sorted integers, so the engine does the scan, the identity join and the
-//! grouping, and only a few bytes per step event cross to Rust:
+//! SQL shape ([`build`]): one row per distinct id (the userId, else the anonymousId) and
+//! first-step breakdown value with the id's step events packed into integers, so the engine does
+//! the scan and the grouping, and only a few bytes per step event cross to Rust:
 //!
 //! ```text
-//! SELECT e.person_id, <first-step breakdown value or ''> AS breakdown,
-//!        sorted list of k = ((ts_ms - from) << 4 | step code) joined by ','
-//! FROM <events of the project in [from, to + window) with a step name, resolved to persons> AS e
-//! GROUP BY person_id, breakdown  -- rows in any order; on DuckDB, k is computed in an inner query
+//! SELECT <userId, else anonymousId> AS distinct_id, <first-step breakdown value or ''> AS breakdown,
+//!        list of k = ((ts_ms - from) << 4 | step code) << 1 | anonymous, joined by ','
+//! FROM events WHERE <project, time in [from, to + window), a step name>
+//! GROUP BY distinct_id, breakdown  -- rows in any order; on DuckDB, k is computed in an inner query
 //! ```
+//!
+//! [`run`] then resolves each id to a person through the project's identity map
+//! ([`identity_map`]): an event with a userId is that user's; an anonymous event belongs to the
+//! user its anonymousId maps to, else to the anonymousId. The anonymous bit of each key says which
+//! rule applies, because a userId may be spelled like someone's anonymousId. The ids with no
+//! mapping to or from them (most of them) are computed as they stream in; the others are gathered
+//! per person first.
 //!
 //! [`compute`] follows ClickHouse's `windowFunnel(window)` semantics: each first-step event in
 //! `[from, to)` may start a chain; later steps must follow in order, not earlier than the previous
@@ -20,13 +27,14 @@
 
 mod compute;
 mod params;
+mod persons;
 mod sql;
 #[cfg(test)]
 mod tests;
 
 pub use compute::compute;
 pub use params::{FunnelParams, RawFunnelParams};
-pub use sql::build;
+pub use sql::{build, identity_map};
 
 use serde::Serialize;
 
@@ -86,90 +94,36 @@ pub struct StepEvent {
 pub(crate) const STEP_BITS: u32 = 4;
 const _: () = assert!(params::MAX_STEPS <= 1 << STEP_BITS);
 
-/// Runs the query.
+/// Runs the query: the per-id rows, streamed, resolved through the identity map.
+///
+/// The map is read on a second thread while the engine groups the step events: the first row
+/// comes only once the grouping is done, and by then the map is (nearly always) in.
 pub fn run(store: &dyn Store, params: &FunnelParams) -> Result<Funnel> {
-    let sql = build(params, store.dialect());
-    if params.breakdown.is_some() {
-        // A person has a row per first-step value, in any order: collect them to bring them
-        // together.
-        return from_rows(params, &store.select(&sql)?);
-    }
-    // One row per person: streamed, a million rows without a copy of each.
-    let mut persons = PersonRows::new(params);
-    store.select_each(&sql, &mut |row| persons.row(row))?;
-    Ok(persons.finish())
-}
-
-/// The funnel from the rows of [`build`]'s query.
-pub(crate) fn from_rows(params: &FunnelParams, rows: &[Vec<crate::Cell>]) -> Result<Funnel> {
-    let mut ordered: Vec<&Vec<crate::Cell>> = rows.iter().collect();
-    if params.breakdown.is_some() {
-        ordered.sort_by(|a, b| a.first().cmp(&b.first()));
-    }
-    let mut persons = PersonRows::new(params);
-    let mut cells = Vec::new();
-    for row in ordered {
-        cells.clear();
-        cells.extend(row.iter().map(crate::CellRef::from));
-        persons.row(&cells)?;
-    }
-    Ok(persons.finish())
-}
-
-/// Feeds [`build`]'s rows, a person's rows next to each other, to the accumulator.
-struct PersonRows<'p> {
-    params: &'p FunnelParams,
-    funnel: compute::Accumulator<'p>,
-    /// The person whose step events are in `hits`, if any.
-    person: Option<String>,
-    hits: Vec<compute::Hit>,
-}
-
-impl<'p> PersonRows<'p> {
-    fn new(params: &'p FunnelParams) -> Self {
-        Self {
-            params,
-            funnel: compute::Accumulator::new(params),
-            person: None,
-            hits: Vec::new(),
-        }
-    }
-
-    fn row(&mut self, row: &[crate::CellRef<'_>]) -> Result<()> {
-        let [who, breakdown, packed] = row else {
-            return Err(crate::Error::Shape(format!(
-                "a funnel row has {} columns, not 3",
-                row.len()
-            )));
-        };
-        let who = who.text();
-        match &mut self.person {
-            Some(current) if *current == *who => {}
-            Some(current) => {
-                self.funnel.add_person(&mut self.hits);
-                current.clear();
-                current.push_str(&who);
+    std::thread::scope(|threads| {
+        let loading = threads.spawn(|| persons::IdentityMap::load(store, &params.project));
+        let mut loading = Some(loading);
+        let mut persons: Option<persons::PersonRows> = None;
+        let mut wait_for_map = || -> Result<persons::IdentityMap> {
+            match loading.take().map(|l| l.join()) {
+                Some(Ok(map)) => map,
+                Some(Err(panic)) => std::panic::resume_unwind(panic),
+                None => unreachable!("the map is waited for once"),
             }
-            None => self.person = Some(who.into_owned()),
+        };
+        store.select_each(&build(params, store.dialect()), &mut |row| {
+            let persons = match &mut persons {
+                Some(p) => p,
+                None => persons.insert(persons::PersonRows::new(params, wait_for_map()?)),
+            };
+            persons.row(row)
+        })?;
+        match persons {
+            Some(persons) => Ok(persons.finish()),
+            // No step events: nobody to resolve, but a failure to read the map is still one.
+            None => {
+                wait_for_map()?;
+                Ok(persons::PersonRows::new(params, persons::IdentityMap::default()).finish())
+            }
         }
-        let breakdown = self.funnel.intern(&breakdown.text());
-        for key in packed.text().split(',').filter(|k| !k.is_empty()) {
-            let key: i64 = key.parse().map_err(|_| {
-                crate::Error::Shape(format!("a funnel step key is not an integer: {key:?}"))
-            })?;
-            self.hits.push(compute::Hit {
-                ts_ms: self.params.from_ms + (key >> STEP_BITS),
-                code: (key & ((1 << STEP_BITS) - 1)) as u8,
-                breakdown,
-            });
-        }
-        Ok(())
-    }
-
-    fn finish(mut self) -> Funnel {
-        if self.person.is_some() {
-            self.funnel.add_person(&mut self.hits);
-        }
-        self.funnel.finish()
-    }
+    })
 }

@@ -12,57 +12,67 @@ pub(super) fn step_names(p: &FunnelParams) -> Vec<String> {
     names
 }
 
-/// Builds the per-person query: one row per person and breakdown value, with the person's step
-/// events packed as sorted integers `(ts_ms - from_ms) << STEP_BITS | step code`, joined by commas.
-/// An integer may repeat: on ClickHouse for the copies of an event that 18.16 keeps until a merge,
-/// on both for two events of one step in the same millisecond. Neither changes a chain, and
-/// `from_rows` drops the repeats. Only first-step events carry the breakdown value; every other
-/// event is in the row whose value is `''`.
+/// Builds the per-id query: one row per distinct id (the userId, else the anonymousId) and
+/// breakdown value, with the id's step events packed as integers
+/// `((ts_ms - from_ms) << STEP_BITS | step code) << 1 | anonymous` joined by commas, in no order
+/// (`anonymous` is 1 for an event without a userId). Only first-step events carry the breakdown value; every other event is
+/// in the row whose value is `''`.
 ///
-/// Packing keeps the answer to a few bytes per event and sorts each person's events by time (then
-/// code) inside the engine, in the same way on both dialects, so the rows compare equal across
-/// stores (as a set: the rows come in any order).
+/// There is no identity join: [`super::run`] resolves ids to persons in Rust with
+/// [`identity_map`], which moves only the ids that have a mapping (or are mapped to). The join of
+/// every anonymous step event to the identity map was a third of this query on ClickHouse 18.16
+/// over 10 M events, and grouping by the id the event was sent under needs no lookup at all.
+///
+/// An integer may repeat: on ClickHouse for the copies of an event that 18.16 keeps until a
+/// merge, on both for two events of one step in the same millisecond. Neither changes a chain,
+/// and the accumulator drops the repeats. Neither engine sorts the lists (the accumulator sorts
+/// each person's events once the ids are merged), nor the rows (sorting a million rows was 40 %
+/// of the query on 18.16).
 pub fn build(p: &FunnelParams, dialect: Dialect) -> Sql {
     let names = step_names(p);
     let mut b = SqlBuilder::new(dialect);
     match dialect {
         Dialect::DuckDb => {
-            // No DISTINCT: DuckDB's primary key already keeps one copy of each event, and the
-            // DISTINCT aggregate cost a third of the query. What it would remove (two events of
-            // one step in the same millisecond) changes no chain; `from_rows` drops the repeat.
             // The key is computed once in an inner query and named: with its bound values written
-            // out twice (`list(<key> ORDER BY <key>)`) DuckDB 1.5 took 1.6 s instead of 0.7 s over
-            // 10 M events.
-            b.push("SELECT person_id, breakdown, array_to_string(list(k ORDER BY k), ',') AS steps FROM (");
-            person_breakdown(&mut b, p);
+            // out twice DuckDB 1.5 took twice as long over 10 M events. `string_agg` of the text
+            // was 15 % faster than `array_to_string(list(…))`.
+            b.push("SELECT distinct_id, breakdown, string_agg(k::VARCHAR, ',') AS steps FROM (");
+            b.push("SELECT CASE WHEN user_id <> '' THEN user_id ELSE anonymous_id END AS distinct_id, ");
+            breakdown(&mut b, p);
             key(&mut b, p, &names);
             b.push(" AS k ");
-            resolved_step_events(&mut b, p, &names);
+            step_events(&mut b, p, &names);
             b.push(") AS keyed");
         }
         Dialect::ClickHouse => {
-            // groupArray, not groupUniqArray: the copies of an event that 18.16 keeps until a
-            // merge pack to the same integer, which `from_rows` drops (15 % of the query). The
-            // key stays inline: an inner query, as on DuckDB, cost 18.16 0.2 s more.
-            person_breakdown(&mut b, p);
-            b.push("arrayStringConcat(arrayMap(x -> toString(x), arraySort(groupArray(");
+            // `distinct_id` is stored (it is in the sorting key). groupArray, not
+            // groupUniqArray: the copies of an event that 18.16 keeps until a merge pack to the
+            // same integer, which the accumulator drops (15 % of the query).
+            b.push("SELECT distinct_id, ");
+            breakdown(&mut b, p);
+            b.push("arrayStringConcat(arrayMap(x -> toString(x), groupArray(");
             key(&mut b, p, &names);
-            b.push("))), ',') AS steps ");
-            resolved_step_events(&mut b, p, &names);
+            b.push(")), ',') AS steps ");
+            step_events(&mut b, p, &names);
         }
     }
-    // No ORDER BY: sorting a million persons' rows was 40 % of the query on ClickHouse 18.16, and
-    // `from_rows` needs a person's rows together only when there is a breakdown.
-    b.push(" GROUP BY person_id, breakdown");
+    b.push(" GROUP BY distinct_id, breakdown");
     b.finish()
 }
 
-/// `SELECT e.person_id AS person_id, <first-step breakdown value or ''> AS breakdown, `
-fn person_breakdown(b: &mut SqlBuilder, p: &FunnelParams) {
-    b.push("SELECT e.person_id AS person_id, ");
+/// The project's identity map, `(anonymousId, userId)` a row each, which [`super::run`] resolves
+/// the ids of [`build`]'s rows through.
+pub fn identity_map(project: &str, dialect: Dialect) -> Sql {
+    let mut b = SqlBuilder::new(dialect);
+    b.identity_map(project);
+    b.finish()
+}
+
+/// `<first-step breakdown value or ''> AS breakdown, `
+fn breakdown(b: &mut SqlBuilder, p: &FunnelParams) {
     match &p.breakdown {
         Some(prop) => {
-            b.push("CASE WHEN e.event = ").bind(p.steps[0].clone());
+            b.push("CASE WHEN event = ").bind(p.steps[0].clone());
             b.push(" THEN ");
             b.json_string_property(prop);
             b.push(" ELSE '' END");
@@ -74,26 +84,22 @@ fn person_breakdown(b: &mut SqlBuilder, p: &FunnelParams) {
     b.push(" AS breakdown, ");
 }
 
-/// The packed key of a step event: `(ts_ms - from_ms) << STEP_BITS | step code`.
+/// The packed key of a step event.
 fn key(b: &mut SqlBuilder, p: &FunnelParams, names: &[String]) {
-    b.push("(e.ts_ms - ").bind(p.from_ms);
-    b.push(&format!(") * {} + CASE e.event", 1 << STEP_BITS));
+    b.push("((ts_ms - ").bind(p.from_ms);
+    b.push(&format!(") * {} + CASE event", 1 << STEP_BITS));
     for (code, name) in names.iter().enumerate() {
         b.push(" WHEN ").bind(name.clone());
         b.push(&format!(" THEN {code}"));
     }
-    b.push(" ELSE 0 END");
+    b.push(" ELSE 0 END) * 2 + CASE WHEN user_id = '' THEN 1 ELSE 0 END");
 }
 
-/// `FROM (…) AS e`: the step events that can be in a chain, resolved to persons.
-fn resolved_step_events(b: &mut SqlBuilder, p: &FunnelParams, names: &[String]) {
-    let mut columns = vec!["event", "ts_ms"];
-    if p.breakdown.is_some() {
-        columns.push("properties");
-    }
-    b.from_resolved_events(&p.project, &columns, |b| {
-        b.push(" AND ts_ms >= ").bind(p.from_ms);
-        b.push(" AND ts_ms < ").bind(p.to_ms + p.window_ms);
-        b.push(" AND event IN ").bind_list(names.iter().cloned());
-    });
+/// `FROM events WHERE …`: the project's events that can be in a chain.
+fn step_events(b: &mut SqlBuilder, p: &FunnelParams, names: &[String]) {
+    b.push("FROM events WHERE project_id = ")
+        .bind(p.project.clone());
+    b.push(" AND ts_ms >= ").bind(p.from_ms);
+    b.push(" AND ts_ms < ").bind(p.to_ms + p.window_ms);
+    b.push(" AND event IN ").bind_list(names.iter().cloned());
 }

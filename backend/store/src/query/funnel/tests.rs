@@ -79,79 +79,105 @@ fn a_later_start_can_complete_the_funnel() {
 }
 
 #[test]
-fn sql_selects_only_step_events_before_the_join() {
+fn sql_groups_step_events_by_the_id_they_were_sent_under() {
     let sql = build(&params(60), Dialect::ClickHouse);
-    // The filters sit on both events scans (partition and key pruning), not after the join,
-    // and only the anonymous events are joined to the identity map.
+    // The filters sit on the scan (partition and key pruning), and there is no identity join.
     assert!(
         sql.text.contains(
             "FROM events WHERE project_id = 'shop' AND ts_ms >= 0 AND ts_ms < 86460000 \
-             AND event IN ('Buy', 'Cart', 'View') AND user_id != '' UNION ALL"
+             AND event IN ('Buy', 'Cart', 'View') GROUP BY distinct_id, breakdown"
         ),
         "{}",
         sql.text
     );
+    assert!(!sql.text.contains("JOIN"), "{}", sql.text);
     assert!(
         sql.text.contains(
-            "FROM events WHERE project_id = 'shop' AND ts_ms >= 0 AND ts_ms < 86460000 \
-             AND event IN ('Buy', 'Cart', 'View') AND user_id = '') AS ev ANY LEFT JOIN"
+            "CASE WHEN event = 'View' THEN visitParamExtractString(properties, 'plan') ELSE '' END AS breakdown"
         ),
         "{}",
         sql.text
     );
+    // Step codes are the indexes of the sorted distinct names, packed under the time and over
+    // the anonymous bit.
     assert!(
         sql.text.contains(
-            "CASE WHEN e.event = 'View' THEN visitParamExtractString(properties, 'plan') ELSE '' END AS breakdown"
-        ),
-        "{}",
-        sql.text
-    );
-    // Step codes are the indexes of the sorted distinct names, packed under the time.
-    assert!(
-        sql.text.contains(
-            "arraySort(groupArray((e.ts_ms - 0) * 16 + CASE e.event WHEN 'Buy' THEN 0 WHEN 'Cart' THEN 1 WHEN 'View' THEN 2 ELSE 0 END))"
+            "groupArray(((ts_ms - 0) * 16 + CASE event WHEN 'Buy' THEN 0 WHEN 'Cart' THEN 1 WHEN 'View' THEN 2 \
+             ELSE 0 END) * 2 + CASE WHEN user_id = '' THEN 1 ELSE 0 END)"
         ),
         "{}",
         sql.text
     );
     let sql = build(&params(60), Dialect::DuckDb);
     assert!(
-        sql.text.contains("array_to_string(list(k ORDER BY k), ',') AS steps FROM (SELECT e.person_id AS person_id, "),
+        sql.text.starts_with(
+            "SELECT distinct_id, breakdown, string_agg(k::VARCHAR, ',') AS steps FROM (SELECT \
+             CASE WHEN user_id <> '' THEN user_id ELSE anonymous_id END AS distinct_id, "
+        ),
         "{}",
         sql.text
     );
     // DuckDB: the key is computed once, under a name (see `build`).
-    assert!(sql.text.contains(" ELSE 0 END AS k FROM ("), "{}", sql.text);
     assert!(
-        sql.text.ends_with("GROUP BY person_id, breakdown"),
+        sql.text.contains(" ELSE 0 END AS k FROM events"),
+        "{}",
+        sql.text
+    );
+    assert!(
+        sql.text.ends_with("GROUP BY distinct_id, breakdown"),
         "{}",
         sql.text
     );
     assert!(!sql.text.contains("View"), "values are bound: {}", sql.text);
+    let map = identity_map("shop", Dialect::ClickHouse);
+    assert_eq!(
+        map.text,
+        "SELECT anonymous_id, argMax(user_id, version) AS mapped_user FROM identities \
+         WHERE project_id = 'shop' GROUP BY anonymous_id"
+    );
+}
+
+/// A step event as [`build`]'s query packs it.
+fn pack(ts_ms: i64, code: i64, anonymous: bool) -> String {
+    ((((ts_ms << STEP_BITS) | code) << 1) | i64::from(anonymous)).to_string()
+}
+
+/// The funnel from the rows of the [`identity_map`] and [`build`] queries, in the order given.
+fn from_rows(
+    p: &FunnelParams,
+    identities: &[[&str; 2]],
+    rows: &[[String; 3]],
+) -> crate::Result<Funnel> {
+    use crate::CellRef;
+    let text = |s: &str| CellRef::Str(s.to_owned().into());
+    let mut map = persons::IdentityMap::default();
+    for [anonymous, user] in identities {
+        map.row(&[text(anonymous), text(user)])?;
+    }
+    let mut persons = persons::PersonRows::new(p, map);
+    for row in rows {
+        let cells: Vec<CellRef> = row.iter().map(|c| text(c)).collect();
+        persons.row(&cells)?;
+    }
+    Ok(persons.finish())
+}
+
+fn row(id: &str, breakdown: &str, keys: &[String]) -> [String; 3] {
+    [id.into(), breakdown.into(), keys.join(",")]
 }
 
 #[test]
 fn packed_rows_give_the_same_funnel_as_step_events() {
-    use crate::Cell;
     let p = params(3600);
     // Codes: Buy 0, Cart 1, View 2. Person a: View(pro) 1000, Cart 2000, Buy 5000; the View's
     // breakdown row is separate from the row of its other steps.
-    let key = |ts: i64, code: i64| ((ts << 4) | code).to_string();
     let rows = vec![
-        vec![
-            Cell::from("a"),
-            Cell::from(""),
-            Cell::from(format!("{},{}", key(2000, 1), key(5000, 0))),
-        ],
-        vec![Cell::from("a"), Cell::from("pro"), Cell::from(key(1000, 2))],
-        vec![
-            Cell::from("b"),
-            Cell::from("free"),
-            Cell::from(key(1000, 2)),
-        ],
-        vec![Cell::from("b"), Cell::from(""), Cell::from(key(4000, 1))],
+        row("a", "", &[pack(5000, 0, false), pack(2000, 1, false)]),
+        row("a", "pro", &[pack(1000, 2, false)]),
+        row("b", "free", &[pack(1000, 2, true)]),
+        row("b", "", &[pack(4000, 1, true)]),
     ];
-    let packed = from_rows(&p, &rows).unwrap();
+    let packed = from_rows(&p, &[], &rows).unwrap();
     let events = vec![
         ev("a", 1000, "View", "pro"),
         ev("a", 2000, "Cart", ""),
@@ -165,19 +191,84 @@ fn packed_rows_give_the_same_funnel_as_step_events() {
         vec![2, 2, 1]
     );
     // The query has no ORDER BY: a person's rows may come apart, and the answer is the same.
-    let scattered = vec![
-        rows[0].clone(),
-        rows[2].clone(),
-        rows[1].clone(),
-        rows[3].clone(),
-    ];
-    assert_eq!(from_rows(&p, &scattered).unwrap(), packed);
-    let err = from_rows(
-        &p,
-        &[vec![Cell::from("a"), Cell::from(""), Cell::from("x")]],
-    )
-    .unwrap_err();
+    let scattered = [&rows[0], &rows[2], &rows[1], &rows[3]].map(Clone::clone);
+    assert_eq!(from_rows(&p, &[], &scattered).unwrap(), packed);
+    let err = from_rows(&p, &[], &[row("a", "", &["x".into()])]).unwrap_err();
     assert!(err.to_string().contains("not an integer"), "{err}");
+}
+
+#[test]
+fn anonymous_ids_are_resolved_to_the_users_they_map_to() {
+    let mut p = params(3600);
+    p.breakdown = None;
+    // anon-1 browsed (View) before logging in as u; u added to cart and bought under the userId;
+    // anon-2, also u's, bought again. anon-3 is mapped to nobody with events and only viewed.
+    // "anon-9" is also spelled as a userId: its anonymous event is mapped to u, its userId event
+    // is its own.
+    let identities = [
+        ["anon-1", "u"],
+        ["anon-2", "u"],
+        ["anon-3", "ghost"],
+        ["anon-9", "u"],
+    ];
+    let rows = vec![
+        row("u", "", &[pack(2000, 1, false), pack(3000, 0, false)]),
+        row("anon-1", "", &[pack(1000, 2, true)]),
+        row("anon-2", "", &[pack(3500, 0, true)]),
+        row("anon-3", "", &[pack(1000, 2, true)]),
+        row("anon-9", "", &[pack(500, 2, false), pack(9000, 1, true)]),
+        row("solo", "", &[pack(100, 2, true), pack(200, 1, true)]),
+    ];
+    let got = from_rows(&p, &identities, &rows).unwrap();
+    let events = vec![
+        ev("anon-3", 1000, "View", ""),
+        ev("anon-9", 500, "View", ""),
+        ev("solo", 100, "View", ""),
+        ev("solo", 200, "Cart", ""),
+        ev("u", 1000, "View", ""),
+        ev("u", 2000, "Cart", ""),
+        ev("u", 3000, "Buy", ""),
+        ev("u", 3500, "Buy", ""),
+        ev("u", 9000, "Cart", ""),
+    ];
+    assert_eq!(got, compute(&p, &events));
+    // u (with anon-1's View), anon-3, the userId anon-9 and solo entered; u and solo went on.
+    assert_eq!(
+        got.total.iter().map(|s| s.count).collect::<Vec<_>>(),
+        vec![4, 2, 1]
+    );
+    // Without the map, u has no View and never enters, and anon-9 keeps its Cart.
+    let unmapped = from_rows(&p, &[], &rows).unwrap();
+    assert_eq!(
+        unmapped.total.iter().map(|s| s.count).collect::<Vec<_>>(),
+        vec![4, 2, 0]
+    );
+    // The rows' order changes nothing.
+    let mut reversed = rows.clone();
+    reversed.reverse();
+    assert_eq!(from_rows(&p, &identities, &reversed).unwrap(), got);
+}
+
+#[test]
+fn a_mapped_persons_breakdown_is_that_of_the_first_step_event_of_its_chain() {
+    let p = params(3600);
+    let identities = [["anon-1", "u"]];
+    let rows = vec![
+        row("anon-1", "free", &[pack(1000, 2, true)]),
+        row("u", "pro", &[pack(5000, 2, false)]),
+        row("u", "", &[pack(1500, 1, false), pack(2000, 0, false)]),
+    ];
+    let got = from_rows(&p, &identities, &rows).unwrap();
+    let events = vec![
+        ev("u", 1000, "View", "free"),
+        ev("u", 1500, "Cart", ""),
+        ev("u", 2000, "Buy", ""),
+        ev("u", 5000, "View", "pro"),
+    ];
+    assert_eq!(got, compute(&p, &events));
+    assert_eq!(got.breakdowns.len(), 1);
+    assert_eq!(got.breakdowns[0].breakdown, "free");
+    assert_eq!(got.breakdowns[0].steps[2].count, 1);
 }
 
 #[test]
