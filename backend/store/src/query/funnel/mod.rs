@@ -119,11 +119,8 @@ pub fn run(store: &dyn Store, params: &FunnelParams) -> Result<Funnel> {
         })?;
         match persons {
             Some(persons) => Ok(persons.finish()),
-            // No step events: nobody to resolve, but a failure to read the map is still one.
-            None => {
-                wait_for_map()?;
-                Ok(persons::PersonRows::new(params, persons::IdentityMap::default()).finish())
-            }
+            // No step events: an empty funnel, but a failure to read the map is still one.
+            None => Ok(persons::PersonRows::new(params, wait_for_map()?).finish()),
         }
     })
 }

@@ -57,10 +57,7 @@ fn steps_out_of_order_do_not_count() {
             ev("a", 3000, "Buy", ""),
         ],
     );
-    assert_eq!(
-        f.total.iter().map(|s| s.count).collect::<Vec<_>>(),
-        vec![1, 0, 0]
-    );
+    assert_eq!(counts(&f), vec![1, 0, 0]);
 }
 
 #[test]
@@ -137,6 +134,11 @@ fn sql_groups_step_events_by_the_id_they_were_sent_under() {
     );
 }
 
+/// Persons per step, in all.
+fn counts(f: &Funnel) -> Vec<i64> {
+    f.total.iter().map(|s| s.count).collect()
+}
+
 /// A step event as [`build`]'s query packs it.
 fn pack(ts_ms: i64, code: i64, anonymous: bool) -> String {
     ((((ts_ms << STEP_BITS) | code) << 1) | i64::from(anonymous)).to_string()
@@ -186,10 +188,7 @@ fn packed_rows_give_the_same_funnel_as_step_events() {
         ev("b", 4000, "Cart", ""),
     ];
     assert_eq!(packed, compute(&p, &events));
-    assert_eq!(
-        packed.total.iter().map(|s| s.count).collect::<Vec<_>>(),
-        vec![2, 2, 1]
-    );
+    assert_eq!(counts(&packed), vec![2, 2, 1]);
     // The query has no ORDER BY: a person's rows may come apart, and the answer is the same.
     let scattered = [&rows[0], &rows[2], &rows[1], &rows[3]].map(Clone::clone);
     assert_eq!(from_rows(&p, &[], &scattered).unwrap(), packed);
@@ -233,16 +232,10 @@ fn anonymous_ids_are_resolved_to_the_users_they_map_to() {
     ];
     assert_eq!(got, compute(&p, &events));
     // u (with anon-1's View), anon-3, the userId anon-9 and solo entered; u and solo went on.
-    assert_eq!(
-        got.total.iter().map(|s| s.count).collect::<Vec<_>>(),
-        vec![4, 2, 1]
-    );
+    assert_eq!(counts(&got), vec![4, 2, 1]);
     // Without the map, u has no View and never enters, and anon-9 keeps its Cart.
     let unmapped = from_rows(&p, &[], &rows).unwrap();
-    assert_eq!(
-        unmapped.total.iter().map(|s| s.count).collect::<Vec<_>>(),
-        vec![4, 2, 0]
-    );
+    assert_eq!(counts(&unmapped), vec![4, 2, 0]);
     // The rows' order changes nothing.
     let mut reversed = rows.clone();
     reversed.reverse();
