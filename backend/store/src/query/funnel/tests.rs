@@ -193,7 +193,10 @@ fn packed_rows_give_the_same_funnel_as_step_events() {
     let scattered = [&rows[0], &rows[2], &rows[1], &rows[3]].map(Clone::clone);
     assert_eq!(from_rows(&p, &[], &scattered).unwrap(), packed);
     let err = from_rows(&p, &[], &[row("a", "", &["x".into()])]).unwrap_err();
-    assert!(err.to_string().contains("not an integer"), "{err}");
+    assert!(
+        err.to_string().contains("not a non-negative integer"),
+        "{err}"
+    );
 }
 
 #[test]
