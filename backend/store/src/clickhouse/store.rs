@@ -168,30 +168,53 @@ fn unescape_tsv(field: &str) -> Cow<'_, str> {
 
 /// Hands each row of `TabSeparated` output to `visit`, as borrowed string cells.
 ///
-/// Split on bytes: `str::split(char)` compares every match it finds with a `memcmp` call, which
-/// was a sixth of the funnel's time over a million rows.
+/// One SIMD search for the three bytes that matter (`str::split(char)` compared every match with
+/// a `memcmp` call, and a byte loop plus a search per field for escapes were most of the rest:
+/// together a quarter of the funnel's Rust time over a million rows).
 fn each_tsv_row(text: &str, visit: &mut dyn FnMut(&[CellRef<'_>]) -> Result<()>) -> Result<()> {
+    let bytes = text.as_bytes();
+    let field = |start: usize, end: usize, escaped: bool| {
+        let field = &text[start..end];
+        CellRef::Str(if escaped {
+            unescape_tsv(field)
+        } else {
+            Cow::Borrowed(field)
+        })
+    };
     let mut cells = Vec::new();
     let mut start = 0;
-    for (at, byte) in text.bytes().enumerate() {
-        match byte {
-            b'\t' => {
-                cells.push(CellRef::Str(unescape_tsv(&text[start..at])));
-                start = at + 1;
+    let mut escaped = false;
+    // The byte after `\\` is the escaped backslash's, not the start of another escape.
+    let mut skip_to = 0;
+    for at in memchr::memchr3_iter(b'\t', b'\n', b'\\', bytes) {
+        if at < skip_to {
+            continue;
+        }
+        match bytes[at] {
+            b'\\' => {
+                escaped = true;
+                if bytes.get(at + 1) == Some(&b'\\') {
+                    skip_to = at + 2;
+                }
             }
-            b'\n' => {
+            b'\t' => {
+                cells.push(field(start, at, escaped));
+                start = at + 1;
+                escaped = false;
+            }
+            _ => {
                 if !cells.is_empty() || at > start {
-                    cells.push(CellRef::Str(unescape_tsv(&text[start..at])));
+                    cells.push(field(start, at, escaped));
                     visit(&cells)?;
                     cells.clear();
                 }
                 start = at + 1;
+                escaped = false;
             }
-            _ => {}
         }
     }
     if !cells.is_empty() || text.len() > start {
-        cells.push(CellRef::Str(unescape_tsv(&text[start..])));
+        cells.push(field(start, text.len(), escaped));
         visit(&cells)?;
     }
     Ok(())
@@ -210,14 +233,14 @@ impl TsvLines {
         chunk: &[u8],
         visit: &mut dyn FnMut(&[CellRef<'_>]) -> Result<()>,
     ) -> Result<()> {
-        let Some(last) = chunk.iter().rposition(|b| *b == b'\n') else {
+        let Some(last) = memchr::memrchr(b'\n', chunk) else {
             self.partial.extend_from_slice(chunk);
             return Ok(());
         };
         let mut whole = &chunk[..=last];
         if !self.partial.is_empty() {
             // Only the first line of the chunk finishes the kept one: join just that line.
-            let first = whole.iter().position(|b| *b == b'\n').unwrap_or(last);
+            let first = memchr::memchr(b'\n', whole).unwrap_or(last);
             self.partial.extend_from_slice(&whole[..=first]);
             each_tsv_row(tsv_text(&self.partial)?, visit)?;
             self.partial.clear();
@@ -611,6 +634,15 @@ mod tests {
                 vec![Cell::Str("a\tb".into()), Cell::Str("1".into())],
                 vec![Cell::Str("\\x".into()), Cell::Str("2".into())]
             ]
+        );
+        // An escaped backslash ends neither a field nor starts another escape.
+        assert_eq!(
+            parse_tsv("x\\\\\ty\\\\\\t\t\\\\\n"),
+            vec![vec![
+                Cell::Str("x\\".into()),
+                Cell::Str("y\\\t".into()),
+                Cell::Str("\\".into())
+            ]]
         );
     }
 

@@ -74,7 +74,7 @@ impl IdHasher {
 /// A project's identity map, by id: which user each mapped anonymousId belongs to, and which
 /// userIds have anonymousIds mapped to them. Those users are numbered, so the events gathered for
 /// them are found by index, not by another lookup.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct IdentityMap {
     ids: IdHasher,
     users: u32,
@@ -94,13 +94,32 @@ struct Role {
 impl IdentityMap {
     /// Reads the project's map with [`super::identity_map`]'s query.
     pub(crate) fn load(store: &dyn Store, project: &str) -> Result<Self> {
-        let mut map = Self::default();
+        let mut map = IdentityRows::default();
         store.select_each(&super::identity_map(project, store.dialect()), &mut |row| {
             map.row(row)
         })?;
-        Ok(map)
+        Ok(map.finish())
     }
 
+    fn role_mut(&mut self, id: IdKey) -> &mut Role {
+        self.roles.entry(id).or_default()
+    }
+}
+
+/// The identity map's rows as they are read, hashed but not yet in a table.
+///
+/// Why: the map is loaded while the engine groups the step events, on the same two cores, so
+/// its cost is the funnel's. A table sized for every row at once is filled without the rehashes
+/// (and the fresh pages of each bigger table) of one that grows row by row, which were half of
+/// the loading.
+#[derive(Debug, Default)]
+pub(crate) struct IdentityRows {
+    ids: IdHasher,
+    /// `(anonymousId, userId)`, in the order read: a later row for an anonymousId wins.
+    mappings: Vec<(IdKey, IdKey)>,
+}
+
+impl IdentityRows {
     /// Adds one `(anonymousId, userId)` row.
     pub(crate) fn row(&mut self, row: &[CellRef<'_>]) -> Result<()> {
         let [anonymous, user] = row else {
@@ -114,19 +133,34 @@ impl IdentityMap {
             // Not a mapping: the anonymousId stays its own person.
             return Ok(());
         }
-        let next = self.users;
-        let number = *self.role_mut(&user).user.get_or_insert(next);
-        if number == next {
-            self.users += 1;
-        }
-        self.role_mut(&anonymous.text()).mapped_to = Some(number);
+        self.mappings
+            .push((self.ids.key(&anonymous.text()), self.ids.key(&user)));
         Ok(())
     }
 
-    fn role_mut(&mut self, id: &str) -> &mut Role {
-        self.roles.entry(self.ids.key(id)).or_default()
+    pub(crate) fn finish(self) -> IdentityMap {
+        let mut map = IdentityMap {
+            ids: self.ids,
+            users: 0,
+            // An id a row: nearly all anonymousIds and userIds are distinct.
+            roles: IdMap::with_capacity_and_hasher(self.mappings.len() * 2, Default::default()),
+        };
+        for (anonymous, user) in self.mappings {
+            let next = map.users;
+            let number = *map.role_mut(user).user.get_or_insert(next);
+            if number == next {
+                map.users += 1;
+            }
+            map.role_mut(anonymous).mapped_to = Some(number);
+        }
+        map
     }
 }
+
+/// Rows whose ids are looked up together: the lookups of one row at a time were each a wait on
+/// memory (the map of a million ids is far bigger than a core's cache), while a tight loop of
+/// independent lookups has many of those waits in flight at once.
+const LOOKUP_BATCH: usize = 64;
 
 /// Feeds the funnel query's rows to the accumulator, one person at a time.
 pub(crate) struct PersonRows<'p> {
@@ -138,9 +172,20 @@ pub(crate) struct PersonRows<'p> {
     users: Vec<Vec<Hit>>,
     /// With a breakdown, the step events of every other person: a person has a row per value.
     others: IdMap<Vec<Hit>>,
+    /// Rows read but not yet resolved ([`LOOKUP_BATCH`]), and their packed keys, in order.
+    pending: Vec<PendingRow>,
+    pending_keys: Vec<i64>,
+    roles: Vec<Role>,
     /// One row's events of its own id, and of the user its anonymous events are mapped to.
     own: Vec<Hit>,
     mapped: Vec<Hit>,
+}
+
+/// A row waiting for its id's role: its keys are `pending_keys[previous row's end..end]`.
+struct PendingRow {
+    id: IdKey,
+    breakdown: u32,
+    end: usize,
 }
 
 impl<'p> PersonRows<'p> {
@@ -151,12 +196,16 @@ impl<'p> PersonRows<'p> {
             identities,
             funnel: Accumulator::new(params),
             others: IdMap::default(),
+            pending: Vec::with_capacity(LOOKUP_BATCH),
+            pending_keys: Vec::new(),
+            roles: Vec::with_capacity(LOOKUP_BATCH),
             own: Vec::new(),
             mapped: Vec::new(),
         }
     }
 
-    /// Takes one `(distinct id, breakdown, packed steps)` row.
+    /// Takes one `(distinct id, breakdown, packed steps)` row. A malformed row is an error here,
+    /// before it waits for its batch.
     pub(crate) fn row(&mut self, row: &[CellRef<'_>]) -> Result<()> {
         let [id, breakdown, packed] = row else {
             return Err(Error::Shape(format!(
@@ -166,41 +215,76 @@ impl<'p> PersonRows<'p> {
         };
         let id = self.identities.ids.key(&id.text());
         let breakdown = self.funnel.intern(&breakdown.text());
-        let role = self.identities.roles.get(&id).copied().unwrap_or_default();
-        let mapped = role.mapped_to.is_some();
+        let start = self.pending_keys.len();
         for key in PackedKeys::new(&packed.text()) {
-            let key = key?;
-            let hit = Hit {
-                ts_ms: self.params.from_ms + (key >> (STEP_BITS + 1)),
-                code: ((key >> 1) & ((1 << STEP_BITS) - 1)) as u8,
-                breakdown,
-            };
-            // An anonymous event of a mapped anonymousId is the user's; any other event is the
-            // id's own, whether the id is a userId or an unmapped anonymousId.
-            if key & 1 == 1 && mapped {
-                self.mapped.push(hit);
-            } else {
-                self.own.push(hit);
+            match key {
+                Ok(key) => self.pending_keys.push(key),
+                Err(e) => {
+                    self.pending_keys.truncate(start);
+                    return Err(e);
+                }
             }
         }
-        if let Some(user) = role.mapped_to {
-            self.users[user as usize].append(&mut self.mapped);
-        }
-        match role.user {
-            Some(user) => self.users[user as usize].append(&mut self.own),
-            None if self.params.breakdown.is_some() => match self.others.entry(id) {
-                Entry::Occupied(all) => all.into_mut().append(&mut self.own),
-                Entry::Vacant(all) => {
-                    all.insert(std::mem::take(&mut self.own));
-                }
-            },
-            // The id's only row, and nobody else's events are its person's.
-            None => self.funnel.add_person(&mut self.own),
+        self.pending.push(PendingRow {
+            id,
+            breakdown,
+            end: self.pending_keys.len(),
+        });
+        if self.pending.len() == LOOKUP_BATCH {
+            self.resolve_pending();
         }
         Ok(())
     }
 
+    /// Looks the pending rows' ids up, all first, then hands their events on.
+    fn resolve_pending(&mut self) {
+        let roles = &self.identities.roles;
+        self.roles.clear();
+        self.roles.extend(
+            self.pending
+                .iter()
+                .map(|row| roles.get(&row.id).copied().unwrap_or_default()),
+        );
+        let mut start = 0;
+        for (i, role) in self.roles.iter().enumerate() {
+            let PendingRow { id, breakdown, end } = self.pending[i];
+            let mapped = role.mapped_to.is_some();
+            for &key in &self.pending_keys[start..end] {
+                let hit = Hit {
+                    ts_ms: self.params.from_ms + (key >> (STEP_BITS + 1)),
+                    code: ((key >> 1) & ((1 << STEP_BITS) - 1)) as u8,
+                    breakdown,
+                };
+                // An anonymous event of a mapped anonymousId is the user's; any other event is
+                // the id's own, whether the id is a userId or an unmapped anonymousId.
+                if key & 1 == 1 && mapped {
+                    self.mapped.push(hit);
+                } else {
+                    self.own.push(hit);
+                }
+            }
+            start = end;
+            if let Some(user) = role.mapped_to {
+                self.users[user as usize].append(&mut self.mapped);
+            }
+            match role.user {
+                Some(user) => self.users[user as usize].append(&mut self.own),
+                None if self.params.breakdown.is_some() => match self.others.entry(id) {
+                    Entry::Occupied(all) => all.into_mut().append(&mut self.own),
+                    Entry::Vacant(all) => {
+                        all.insert(std::mem::take(&mut self.own));
+                    }
+                },
+                // The id's only row, and nobody else's events are its person's.
+                None => self.funnel.add_person(&mut self.own),
+            }
+        }
+        self.pending.clear();
+        self.pending_keys.clear();
+    }
+
     pub(crate) fn finish(mut self) -> Funnel {
+        self.resolve_pending();
         for mut hits in self.users.into_iter().chain(self.others.into_values()) {
             if !hits.is_empty() {
                 self.funnel.add_person(&mut hits);
@@ -228,38 +312,42 @@ impl Iterator for PackedKeys<'_> {
     type Item = Result<i64>;
 
     fn next(&mut self) -> Option<Result<i64>> {
-        loop {
-            let end = self
-                .text
-                .iter()
-                .position(|b| *b == b',')
-                .unwrap_or(self.text.len());
-            let (digits, rest) = self.text.split_at(end);
-            self.text = rest.get(1..).unwrap_or_default();
-            if digits.is_empty() {
-                if rest.is_empty() {
-                    return None;
+        // One pass: each byte is either a digit of the key or the comma that ends it.
+        let mut key: i64 = 0;
+        let mut digits = 0;
+        for (at, &byte) in self.text.iter().enumerate() {
+            if byte == b',' {
+                if digits > 0 {
+                    self.text = &self.text[at + 1..];
+                    return Some(Ok(key));
                 }
                 continue;
             }
-            let mut key: i64 = 0;
-            for &digit in digits {
-                let valid = digit.is_ascii_digit();
-                match key
-                    .checked_mul(10)
-                    .and_then(|k| k.checked_add(i64::from(digit.wrapping_sub(b'0'))))
-                {
-                    Some(k) if valid => key = k,
-                    _ => {
-                        return Some(Err(Error::Shape(format!(
-                            "a funnel step key is not a non-negative integer: {:?}",
-                            String::from_utf8_lossy(digits)
-                        ))))
-                    }
+            let digit = byte.wrapping_sub(b'0');
+            match key
+                .checked_mul(10)
+                .and_then(|k| k.checked_add(i64::from(digit)))
+            {
+                Some(k) if digit <= 9 => {
+                    key = k;
+                    digits += 1;
+                }
+                _ => {
+                    let start = at - digits;
+                    let end = self.text[at..]
+                        .iter()
+                        .position(|b| *b == b',')
+                        .map_or(self.text.len(), |n| at + n);
+                    let bad = String::from_utf8_lossy(&self.text[start..end]).into_owned();
+                    self.text = &[];
+                    return Some(Err(Error::Shape(format!(
+                        "a funnel step key is not a non-negative integer: {bad:?}"
+                    ))));
                 }
             }
-            return Some(Ok(key));
         }
+        self.text = &[];
+        (digits > 0).then_some(Ok(key))
     }
 }
 

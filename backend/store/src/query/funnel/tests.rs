@@ -152,11 +152,11 @@ fn from_rows(
 ) -> crate::Result<Funnel> {
     use crate::CellRef;
     let text = |s: &str| CellRef::Str(s.to_owned().into());
-    let mut map = persons::IdentityMap::default();
+    let mut map = persons::IdentityRows::default();
     for [anonymous, user] in identities {
         map.row(&[text(anonymous), text(user)])?;
     }
-    let mut persons = persons::PersonRows::new(p, map);
+    let mut persons = persons::PersonRows::new(p, map.finish());
     for row in rows {
         let cells: Vec<CellRef> = row.iter().map(|c| text(c)).collect();
         persons.row(&cells)?;
