@@ -99,7 +99,10 @@ def canonical_funnel_row(row):
     sorted as text and without repeats."""
     if len(row) != 3:
         return row
-    return row[:-1] + [",".join(sorted(set(row[-1].split(","))))]
+    keys = row[-1]
+    if keys.startswith("[") and keys.endswith("]"):
+        keys = keys[1:-1]
+    return row[:-1] + [",".join(sorted(set(keys.split(","))))]
 
 
 def check(engine, spec):

@@ -301,12 +301,14 @@ pub fn queries() -> Vec<NamedQuery> {
     out
 }
 
-/// Funnel rows as chdb_check.py compares them: each packed list sorted (as text) and without
-/// repeats, the rows sorted by their cells' text.
+/// Funnel rows as chdb_check.py compares them: each packed list (`k,k,…` on DuckDB, `[k,k,…]`
+/// on ClickHouse) sorted (as text) and without repeats, the rows sorted by their cells' text.
 fn canonical_funnel_rows(rows: &mut [Vec<Cell>]) {
     for row in rows.iter_mut() {
         if let (3, Some(Cell::Str(packed))) = (row.len(), row.last_mut()) {
-            let mut keys: Vec<&str> = packed.split(',').collect();
+            let list = packed.strip_prefix('[').unwrap_or(packed);
+            let list = list.strip_suffix(']').unwrap_or(list);
+            let mut keys: Vec<&str> = list.split(',').collect();
             keys.sort_unstable();
             keys.dedup();
             *packed = keys.join(",");

@@ -206,3 +206,65 @@ fn streamed_rows_are_the_selected_rows() {
         .unwrap_err();
     assert!(err.to_string().contains("enough"), "{err}");
 }
+
+#[test]
+fn a_funnel_over_many_batches_counts_every_person_once() {
+    // More rows than one batch between the funnel's reading and resolving threads, with half
+    // the persons logging in after their first step.
+    let store = DuckStore::open_in_memory().unwrap();
+    let persons = 3 * funnel::BATCH_ROWS + 17;
+    let mut events = Vec::new();
+    let mut identities = Vec::new();
+    for p in 0..persons {
+        let anon = format!("a{p}");
+        let user = if p % 2 == 0 {
+            format!("u{p}")
+        } else {
+            String::new()
+        };
+        events.push(EventRow::track(
+            "p",
+            &format!("v{p}"),
+            "View",
+            &anon,
+            "",
+            1000,
+        ));
+        events.push(EventRow::track(
+            "p",
+            &format!("b{p}"),
+            "Buy",
+            &anon,
+            &user,
+            2000,
+        ));
+        if !user.is_empty() {
+            identities.push(IdentityRow {
+                project_id: "p".into(),
+                anonymous_id: anon,
+                user_id: user,
+                version: 1,
+            });
+        }
+    }
+    store.insert_events(&events).unwrap();
+    store.upsert_identities(&identities).unwrap();
+    let f = funnel::RawFunnelParams {
+        steps: vec!["View".into(), "Buy".into()],
+        from: 0.into(),
+        to: 3_600_000.into(),
+        ..Default::default()
+    }
+    .validate("p")
+    .unwrap();
+    let answer = funnel::run(&store, &f).unwrap();
+    let counts: Vec<i64> = answer.total.iter().map(|s| s.count).collect();
+    assert_eq!(counts, vec![persons as i64, persons as i64]);
+
+    // A map that cannot be read fails the funnel (it is not a funnel of unmapped ids).
+    let mut drop_map = crate::sql::SqlBuilder::new(Dialect::DuckDb);
+    drop_map.push("DROP TABLE identities");
+    store.apply(&drop_map.finish()).unwrap();
+    let err = funnel::run(&store, &f).unwrap_err().to_string();
+    assert!(err.contains("identities"), "{err}");
+}

@@ -7,7 +7,7 @@
 //!
 //! ```text
 //! SELECT <userId, else anonymousId> AS distinct_id, <first-step breakdown value or ''> AS breakdown,
-//!        list of k = ((ts_ms - from) << 4 | step code) << 1 | anonymous, joined by ','
+//!        list of k = ((ts_ms - from) << 4 | step code) << 1 | anonymous, as text 'k,k,…' or '[k,k,…]'
 //! FROM events WHERE <project, time in [from, to + window), a step name>
 //! GROUP BY distinct_id, breakdown  -- rows in any order; on DuckDB, k is computed in an inner query
 //! ```
@@ -38,7 +38,7 @@ pub use sql::{build, identity_map};
 
 use serde::Serialize;
 
-use crate::{Result, Store};
+use crate::{Error, Result, Store};
 
 /// One step of a funnel.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -94,33 +94,65 @@ pub struct StepEvent {
 pub(crate) const STEP_BITS: u32 = 4;
 const _: () = assert!(params::MAX_STEPS <= 1 << STEP_BITS);
 
+/// Rows per batch, for tests that cross batches.
+#[cfg(test)]
+pub(crate) const BATCH_ROWS: usize = persons::RowBatch::ROWS;
+
+/// Batches of rows read ahead of the thread that resolves them.
+const BATCHES_AHEAD: usize = 4;
+
 /// Runs the query: the per-id rows, streamed, resolved through the identity map.
 ///
-/// The map is read on a second thread while the engine groups the step events: the first row
-/// comes only once the grouping is done, and by then the map is (nearly always) in.
+/// Three threads, because the engine's answer comes fast enough to keep two busy: one reads the
+/// map, while the engine groups the step events (the first row comes only once the grouping is
+/// done, and by then the map is nearly always in); one reads and parses the rows (this one); one
+/// resolves them to persons and computes the funnel. The parsed rows go over in batches
+/// ([`persons::RowBatch`]), and the batches come back empty to be refilled.
 pub fn run(store: &dyn Store, params: &FunnelParams) -> Result<Funnel> {
+    let ids = persons::IdHasher::default();
     std::thread::scope(|threads| {
-        let loading = threads.spawn(|| persons::IdentityMap::load(store, &params.project));
-        let mut loading = Some(loading);
-        let mut persons: Option<persons::PersonRows> = None;
-        let mut wait_for_map = || -> Result<persons::IdentityMap> {
-            match loading.take().map(|l| l.join()) {
-                Some(Ok(map)) => map,
-                Some(Err(panic)) => std::panic::resume_unwind(panic),
-                None => unreachable!("the map is waited for once"),
+        let loading =
+            threads.spawn(move || persons::IdentityMap::load(store, &params.project, ids));
+        let (full, filled) = std::sync::mpsc::sync_channel::<persons::RowBatch>(BATCHES_AHEAD);
+        let (empty, emptied) = std::sync::mpsc::channel::<persons::RowBatch>();
+        let resolving = threads.spawn(move || -> Result<Funnel> {
+            let identities = loading
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p))?;
+            let mut persons = persons::PersonRows::new(params, identities);
+            for mut batch in filled {
+                persons.resolve(&mut batch);
+                // The reader may be done already; the batch is then just dropped.
+                let _ = empty.send(batch);
             }
+            Ok(persons.finish())
+        });
+        let mut batch = persons::RowBatch::new(ids);
+        let hand_on = |batch: persons::RowBatch| {
+            full.send(batch).map_err(|_| {
+                // The resolver's own error (reading the map) is the answer; see below.
+                Error::Shape("the funnel's resolving thread stopped".into())
+            })
         };
-        store.select_each(&build(params, store.dialect()), &mut |row| {
-            let persons = match &mut persons {
-                Some(p) => p,
-                None => persons.insert(persons::PersonRows::new(params, wait_for_map()?)),
-            };
-            persons.row(row)
-        })?;
-        match persons {
-            Some(persons) => Ok(persons.finish()),
-            // No step events: an empty funnel, but a failure to read the map is still one.
-            None => Ok(persons::PersonRows::new(params, wait_for_map()?).finish()),
-        }
+        let read = store
+            .select_each(&build(params, store.dialect()), &mut |row| {
+                batch.push(row)?;
+                if batch.len() >= persons::RowBatch::ROWS {
+                    let next = emptied
+                        .try_recv()
+                        .unwrap_or_else(|_| persons::RowBatch::new(ids));
+                    hand_on(std::mem::replace(&mut batch, next))?;
+                }
+                Ok(())
+            })
+            .and_then(|()| hand_on(batch));
+        drop(full);
+        let funnel = resolving
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        // A failed map is the first error: the reader only stopped because the resolver did.
+        let funnel = funnel?;
+        read?;
+        Ok(funnel)
     })
 }

@@ -52,7 +52,7 @@ type IdMap<V> = HashMap<IdKey, V, BuildHasherDefault<KeyHasher>>;
 
 /// Hashes ids to [`IdKey`]s with one seed, drawn per map.
 #[derive(Debug, Clone, Copy)]
-struct IdHasher {
+pub(crate) struct IdHasher {
     seed: u64,
 }
 
@@ -92,9 +92,12 @@ struct Role {
 }
 
 impl IdentityMap {
-    /// Reads the project's map with [`super::identity_map`]'s query.
-    pub(crate) fn load(store: &dyn Store, project: &str) -> Result<Self> {
-        let mut map = IdentityRows::default();
+    /// Reads the project's map with [`super::identity_map`]'s query, its ids hashed with `ids`.
+    pub(crate) fn load(store: &dyn Store, project: &str, ids: IdHasher) -> Result<Self> {
+        let mut map = IdentityRows {
+            ids,
+            mappings: Vec::new(),
+        };
         store.select_each(&super::identity_map(project, store.dialect()), &mut |row| {
             map.row(row)
         })?;
@@ -157,12 +160,93 @@ impl IdentityRows {
     }
 }
 
-/// Rows whose ids are looked up together: the lookups of one row at a time were each a wait on
-/// memory (the map of a million ids is far bigger than a core's cache), while a tight loop of
-/// independent lookups has many of those waits in flight at once.
-const LOOKUP_BATCH: usize = 64;
+/// Rows read from the funnel query, parsed and hashed but not yet resolved to persons: the unit
+/// handed from the thread that reads the answer to the one that resolves it (see [`super::run`]).
+///
+/// Resolving a whole batch at once also looks its ids up together: one row at a time, each
+/// lookup was a wait on memory (the map of a million ids is far bigger than a core's cache),
+/// while a tight loop of independent lookups has many of those waits in flight at once.
+#[derive(Debug)]
+pub(crate) struct RowBatch {
+    /// The identity map's hasher, which the ids must be hashed with to be found in it.
+    ids: IdHasher,
+    rows: Vec<PendingRow>,
+    /// The packed keys of all rows, in order.
+    keys: Vec<i64>,
+    /// The non-empty breakdown values of the batch, numbered from 1 in [`PendingRow::breakdown`].
+    values: Vec<String>,
+}
 
-/// Feeds the funnel query's rows to the accumulator, one person at a time.
+/// A row of a [`RowBatch`]: its keys are `keys[previous row's end..end]`.
+#[derive(Debug)]
+struct PendingRow {
+    id: IdKey,
+    /// 0 for `''`, else the batch's value `breakdown - 1`.
+    breakdown: u32,
+    end: usize,
+}
+
+impl RowBatch {
+    /// Rows a batch takes before it is handed on: large enough that handing over is rare, small
+    /// enough to stay in cache on its way between the threads.
+    pub(crate) const ROWS: usize = 2048;
+
+    pub(crate) fn new(ids: IdHasher) -> Self {
+        Self {
+            ids,
+            rows: Vec::with_capacity(Self::ROWS),
+            keys: Vec::new(),
+            values: Vec::new(),
+        }
+    }
+
+    /// Takes one `(distinct id, breakdown, packed steps)` row. A malformed row is an error here,
+    /// in the thread that reads it.
+    pub(crate) fn push(&mut self, row: &[CellRef<'_>]) -> Result<()> {
+        let [id, breakdown, packed] = row else {
+            return Err(Error::Shape(format!(
+                "a funnel row has {} columns, not 3",
+                row.len()
+            )));
+        };
+        let start = self.keys.len();
+        for key in PackedKeys::new(&packed.text()) {
+            match key {
+                Ok(key) => self.keys.push(key),
+                Err(e) => {
+                    self.keys.truncate(start);
+                    return Err(e);
+                }
+            }
+        }
+        let breakdown = breakdown.text();
+        let breakdown = if breakdown.is_empty() {
+            // Every row without a breakdown, and every row of steps after the first.
+            0
+        } else {
+            self.values.push(breakdown.into_owned());
+            self.values.len() as u32
+        };
+        self.rows.push(PendingRow {
+            id: self.ids.key(&id.text()),
+            breakdown,
+            end: self.keys.len(),
+        });
+        Ok(())
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    fn clear(&mut self) {
+        self.rows.clear();
+        self.keys.clear();
+        self.values.clear();
+    }
+}
+
+/// Resolves the funnel query's rows to persons and feeds the accumulator a person at a time.
 pub(crate) struct PersonRows<'p> {
     params: &'p FunnelParams,
     identities: IdentityMap,
@@ -172,20 +256,12 @@ pub(crate) struct PersonRows<'p> {
     users: Vec<Vec<Hit>>,
     /// With a breakdown, the step events of every other person: a person has a row per value.
     others: IdMap<Vec<Hit>>,
-    /// Rows read but not yet resolved ([`LOOKUP_BATCH`]), and their packed keys, in order.
-    pending: Vec<PendingRow>,
-    pending_keys: Vec<i64>,
+    /// Scratch, kept between batches: the roles of a batch's ids, its values interned, and one
+    /// row's events of its own id and of the user its anonymous events are mapped to.
     roles: Vec<Role>,
-    /// One row's events of its own id, and of the user its anonymous events are mapped to.
+    values: Vec<u32>,
     own: Vec<Hit>,
     mapped: Vec<Hit>,
-}
-
-/// A row waiting for its id's role: its keys are `pending_keys[previous row's end..end]`.
-struct PendingRow {
-    id: IdKey,
-    breakdown: u32,
-    end: usize,
 }
 
 impl<'p> PersonRows<'p> {
@@ -196,60 +272,45 @@ impl<'p> PersonRows<'p> {
             identities,
             funnel: Accumulator::new(params),
             others: IdMap::default(),
-            pending: Vec::with_capacity(LOOKUP_BATCH),
-            pending_keys: Vec::new(),
-            roles: Vec::with_capacity(LOOKUP_BATCH),
+            roles: Vec::with_capacity(RowBatch::ROWS),
+            values: Vec::new(),
             own: Vec::new(),
             mapped: Vec::new(),
         }
     }
 
-    /// Takes one `(distinct id, breakdown, packed steps)` row. A malformed row is an error here,
-    /// before it waits for its batch.
-    pub(crate) fn row(&mut self, row: &[CellRef<'_>]) -> Result<()> {
-        let [id, breakdown, packed] = row else {
-            return Err(Error::Shape(format!(
-                "a funnel row has {} columns, not 3",
-                row.len()
-            )));
-        };
-        let id = self.identities.ids.key(&id.text());
-        let breakdown = self.funnel.intern(&breakdown.text());
-        let start = self.pending_keys.len();
-        for key in PackedKeys::new(&packed.text()) {
-            match key {
-                Ok(key) => self.pending_keys.push(key),
-                Err(e) => {
-                    self.pending_keys.truncate(start);
-                    return Err(e);
-                }
-            }
-        }
-        self.pending.push(PendingRow {
-            id,
-            breakdown,
-            end: self.pending_keys.len(),
-        });
-        if self.pending.len() == LOOKUP_BATCH {
-            self.resolve_pending();
-        }
-        Ok(())
+    /// The hasher the batches' ids must be hashed with.
+    #[cfg(test)]
+    pub(crate) fn ids(&self) -> IdHasher {
+        self.identities.ids
     }
 
-    /// Looks the pending rows' ids up, all first, then hands their events on.
-    fn resolve_pending(&mut self) {
+    /// Resolves a batch of rows (and empties it for reuse): its ids looked up all first, then
+    /// their events handed on.
+    pub(crate) fn resolve(&mut self, batch: &mut RowBatch) {
+        assert_eq!(
+            batch.ids.seed, self.identities.ids.seed,
+            "a funnel batch's ids are hashed with the identity map's hasher"
+        );
         let roles = &self.identities.roles;
         self.roles.clear();
         self.roles.extend(
-            self.pending
+            batch
+                .rows
                 .iter()
                 .map(|row| roles.get(&row.id).copied().unwrap_or_default()),
         );
+        self.values.clear();
+        self.values.push(0);
+        for value in &batch.values {
+            let interned = self.funnel.intern(value);
+            self.values.push(interned);
+        }
         let mut start = 0;
-        for (i, role) in self.roles.iter().enumerate() {
-            let PendingRow { id, breakdown, end } = self.pending[i];
+        for (row, role) in batch.rows.iter().zip(&self.roles) {
+            let breakdown = self.values[row.breakdown as usize];
             let mapped = role.mapped_to.is_some();
-            for &key in &self.pending_keys[start..end] {
+            for &key in &batch.keys[start..row.end] {
                 let hit = Hit {
                     ts_ms: self.params.from_ms + (key >> (STEP_BITS + 1)),
                     code: ((key >> 1) & ((1 << STEP_BITS) - 1)) as u8,
@@ -263,13 +324,13 @@ impl<'p> PersonRows<'p> {
                     self.own.push(hit);
                 }
             }
-            start = end;
+            start = row.end;
             if let Some(user) = role.mapped_to {
                 self.users[user as usize].append(&mut self.mapped);
             }
             match role.user {
                 Some(user) => self.users[user as usize].append(&mut self.own),
-                None if self.params.breakdown.is_some() => match self.others.entry(id) {
+                None if self.params.breakdown.is_some() => match self.others.entry(row.id) {
                     Entry::Occupied(all) => all.into_mut().append(&mut self.own),
                     Entry::Vacant(all) => {
                         all.insert(std::mem::take(&mut self.own));
@@ -279,12 +340,10 @@ impl<'p> PersonRows<'p> {
                 None => self.funnel.add_person(&mut self.own),
             }
         }
-        self.pending.clear();
-        self.pending_keys.clear();
+        batch.clear();
     }
 
     pub(crate) fn finish(mut self) -> Funnel {
-        self.resolve_pending();
         for mut hits in self.users.into_iter().chain(self.others.into_values()) {
             if !hits.is_empty() {
                 self.funnel.add_person(&mut hits);
@@ -301,10 +360,14 @@ struct PackedKeys<'a> {
 }
 
 impl<'a> PackedKeys<'a> {
+    /// `text` is `k,k,…`, or `[k,k,…]` as ClickHouse writes an array.
     fn new(text: &'a str) -> Self {
-        Self {
-            text: text.as_bytes(),
-        }
+        let text = text.as_bytes();
+        let text = match text {
+            [b'[', inner @ .., b']'] => inner,
+            _ => text,
+        };
+        Self { text }
     }
 }
 
@@ -366,11 +429,13 @@ mod packed_keys_tests {
         assert_eq!(keys("17,0,9223372036854775807"), Ok(vec![17, 0, i64::MAX]));
         assert_eq!(keys(""), Ok(vec![]));
         assert_eq!(keys(",5,,6,"), Ok(vec![5, 6]));
+        assert_eq!(keys("[3,4]"), Ok(vec![3, 4]));
+        assert_eq!(keys("[]"), Ok(vec![]));
     }
 
     #[test]
     fn a_key_that_is_not_a_non_negative_integer_is_named() {
-        for bad in ["1,-2", "1,2x", "9223372036854775808", "1, 2"] {
+        for bad in ["1,-2", "1,2x", "9223372036854775808", "1, 2", "[1,2", "1]"] {
             let err = keys(bad).unwrap_err();
             assert!(err.contains("funnel step key"), "{bad}: {err}");
         }

@@ -157,10 +157,16 @@ fn from_rows(
         map.row(&[text(anonymous), text(user)])?;
     }
     let mut persons = persons::PersonRows::new(p, map.finish());
+    // Batches of two rows: a person's rows are spread over several batches.
+    let mut batch = persons::RowBatch::new(persons.ids());
     for row in rows {
         let cells: Vec<CellRef> = row.iter().map(|c| text(c)).collect();
-        persons.row(&cells)?;
+        batch.push(&cells)?;
+        if batch.len() == 2 {
+            persons.resolve(&mut batch);
+        }
     }
+    persons.resolve(&mut batch);
     Ok(persons.finish())
 }
 
