@@ -14,9 +14,10 @@ use crate::{CellRef, Error, Result, Store};
 /// Why: over a million ids, a map keyed by `String` paid a cache miss for the key's heap text on
 /// every hit and an allocation for every id it loaded; most of the Rust side of a funnel over 10 M
 /// events was those lookups. Two ids collide with a chance of about n²/2¹²⁹ (10⁻²⁷ for a million
-/// ids), and the seed is drawn per map, so a client cannot choose ids that collide: far below the
-/// chance of a memory error. ClickHouse's `uniqExact` counts strings by their 128-bit hash for the
-/// same reason.
+/// ids), far below the chance of a memory error; ClickHouse's `uniqExact` counts strings by their
+/// 128-bit hash for the same reason. XXH3 is not a cryptographic hash: the seed, drawn per map,
+/// makes ids crafted to collide much harder to find, and such ids would at worst count two
+/// persons as one in a funnel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct IdKey(u64, u64);
 
