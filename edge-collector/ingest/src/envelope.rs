@@ -6,9 +6,10 @@
 //! payload intact and good messages are copied, not rebuilt.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::fmt;
 
-use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -115,19 +116,95 @@ fn optional_string(fields: &Fields<'_>, name: &str) -> Result<Option<String>, In
 }
 
 /// Reads a `POST /v1/batch` body.
+///
+/// One pass over the body: the `batch` array is read into its raw messages as the top-level object is
+/// read, rather than kept raw and read again, which was a second full scan of every byte.
 pub(crate) fn parse_batch(body: &[u8]) -> Result<Envelope<'_>, IngestError> {
-    let (_, fields) = parse_object(body)?;
-    let batch = fields.get("batch").ok_or_else(|| {
-        IngestError::InvalidRequest("batch: missing; expected an array of messages".to_owned())
+    let text = std::str::from_utf8(body).map_err(|e| IngestError::InvalidUtf8 {
+        offset: e.valid_up_to(),
     })?;
-    let messages: Vec<&RawValue> = serde_json::from_str(batch.get()).map_err(|_| {
-        IngestError::InvalidRequest("batch: must be an array of messages".to_owned())
+    let batch_not_array = Cell::new(false);
+    let mut de = serde_json::Deserializer::from_str(text);
+    let read = BatchBodySeed {
+        batch_not_array: &batch_not_array,
+    }
+    .deserialize(&mut de)
+    .and_then(|body| de.end().map(|()| body));
+    let (messages, fields) = match read {
+        Ok(body) => body,
+        Err(e) if !e.is_data() => return Err(IngestError::InvalidJson(e.to_string())),
+        Err(_) if batch_not_array.get() => {
+            return Err(IngestError::InvalidRequest(
+                "batch: must be an array of messages".to_owned(),
+            ))
+        }
+        Err(_) => {
+            return Err(IngestError::InvalidRequest(
+                "the body must be a JSON object".to_owned(),
+            ))
+        }
+    };
+    let messages = messages.ok_or_else(|| {
+        IngestError::InvalidRequest("batch: missing; expected an array of messages".to_owned())
     })?;
     Ok(Envelope {
         messages,
         sent_at: optional_string(&fields, "sentAt")?,
         write_key: optional_string(&fields, "writeKey")?,
     })
+}
+
+/// Reads a batch body's top-level object: the `batch` array's raw messages (the last `batch` if the
+/// key is repeated) and every other field raw.
+struct BatchBodySeed<'f> {
+    /// Set when `batch` was there but not an array, to tell that error from the body's own shape.
+    batch_not_array: &'f Cell<bool>,
+}
+
+impl<'de, 'f> DeserializeSeed<'de> for BatchBodySeed<'f> {
+    type Value = (Option<Vec<&'de RawValue>>, Fields<'de>);
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de, 'f> Visitor<'de> for BatchBodySeed<'f> {
+    type Value = (Option<Vec<&'de RawValue>>, Fields<'de>);
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+        let mut messages = None;
+        let mut fields = Vec::new();
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            if key == "batch" {
+                messages = Some(map.next_value_seed(MessagesSeed {
+                    not_array: self.batch_not_array,
+                })?);
+            } else {
+                fields.push((key, map.next_value::<&'de RawValue>()?));
+            }
+        }
+        Ok((messages, Fields(fields)))
+    }
+}
+
+/// The `batch` array, each element kept as its raw text.
+struct MessagesSeed<'f> {
+    not_array: &'f Cell<bool>,
+}
+
+impl<'de, 'f> DeserializeSeed<'de> for MessagesSeed<'f> {
+    type Value = Vec<&'de RawValue>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        let not_array = self.not_array;
+        // A data error here can only be the array's own type: its elements are read raw.
+        Vec::<&'de RawValue>::deserialize(deserializer).inspect_err(|_| not_array.set(true))
+    }
 }
 
 /// Reads the body of a single-message endpoint such as `POST /v1/track`.
@@ -181,6 +258,47 @@ mod tests {
             parse_batch(b"{\"batch\":[\xff]}").unwrap_err(),
             IngestError::InvalidUtf8 { offset: 10 }
         );
+    }
+
+    #[test]
+    fn names_the_part_of_the_body_that_has_the_wrong_shape() {
+        let reason = |body: &[u8]| match parse_batch(body) {
+            Err(IngestError::InvalidRequest(reason)) => reason,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(reason(b"[1,2]"), "the body must be a JSON object");
+        assert_eq!(reason(b"\"batch\""), "the body must be a JSON object");
+        for body in [
+            &b"{\"batch\":{\"a\":[1]}}"[..],
+            b"{\"batch\":\"x\"}",
+            b"{\"batch\":null}",
+        ] {
+            assert_eq!(reason(body), "batch: must be an array of messages");
+        }
+        assert_eq!(
+            reason(b"{\"sentAt\":\"x\"}"),
+            "batch: missing; expected an array of messages"
+        );
+        assert_eq!(
+            reason(b"{\"batch\":[],\"writeKey\":[1]}"),
+            "writeKey: must be a string"
+        );
+        // Broken JSON anywhere, inside the batch or after it, is a syntax error, not a shape error.
+        for body in [
+            &b"{\"batch\":[{\"a\":}]}"[..],
+            b"{\"batch\":[]",
+            b"{\"batch\":[]} x",
+        ] {
+            assert!(
+                matches!(parse_batch(body), Err(IngestError::InvalidJson(_))),
+                "{body:?}"
+            );
+        }
+        // The last `batch` wins, as for every other key.
+        let env = parse_batch(br#"{"batch":[1],"sentAt":null,"batch":[{"a":1},2]}"#).unwrap();
+        assert_eq!(env.messages.len(), 2);
+        assert_eq!(env.messages[0].get(), r#"{"a":1}"#);
+        assert_eq!(env.sent_at, None);
     }
 
     #[test]

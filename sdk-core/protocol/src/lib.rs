@@ -67,4 +67,4 @@ pub use message::{MessageType, UnknownMessageType};
 #[cfg(feature = "serde")]
 pub use response::{BatchResponse, ErrorBody, EventResult};
 pub use response::{ErrorCode, EventStatus};
-pub use timestamp::{format_rfc3339_millis, write_rfc3339_millis};
+pub use timestamp::{format_rfc3339_millis, rfc3339_millis_bytes, write_rfc3339_millis};

@@ -171,6 +171,39 @@ fn enriches_accepted_events_and_keeps_unknown_fields() {
 }
 
 #[test]
+fn keys_and_values_that_need_escapes_are_written_back_escaped() {
+    // Plain text is copied as it is; anything with a quote, a backslash or a control character goes
+    // through serde_json's escaping. Both must give back exactly what was sent.
+    let mut keys = WriteKeys::new();
+    keys.insert(
+        "wk",
+        Source {
+            project_id: "p\"1".into(),
+            source_id: "s\\1\u{7}".into(),
+        },
+    );
+    let ingestor = Ingestor::new(keys, EnrichOptions::default());
+    let body = json!({"batch": [{"type": "track", "event": "A", "userId": "u\"\\\n", "messageId": "m\"1\u{1}",
+        "properties": {"q\"k": "v\\"}, "odd\"key\t": "x\u{1f}", "plain": "é ü \u{2028}",
+        "context": {"k\\ey": 1, "locale": "fr\"FR"}}]});
+    let out = run(&ingestor, Endpoint::Batch, &body, &SchemaRegistry::new());
+    assert_eq!(out.results[0].status, EventStatus::Ok);
+    let event = payload(&out.accepted[0]);
+    assert_eq!(event["messageId"], "m\"1\u{1}");
+    assert_eq!(out.results[0].message_id, "m\"1\u{1}");
+    assert_eq!(event["userId"], "u\"\\\n");
+    assert_eq!(event["properties"], json!({"q\"k": "v\\"}));
+    assert_eq!(event["odd\"key\t"], "x\u{1f}");
+    assert_eq!(event["plain"], "é ü \u{2028}");
+    assert_eq!(event["context"]["k\\ey"], 1);
+    assert_eq!(event["context"]["locale"], "fr\"FR");
+    assert_eq!(
+        event["context"]["footfall"],
+        json!({"projectId": "p\"1", "sourceId": "s\\1\u{7}"})
+    );
+}
+
+#[test]
 fn message_sent_at_wins_over_the_batch_sent_at() {
     let body = json!({"batch": [{"type": "page", "userId": "u", "timestamp": "2026-11-22T10:00:00Z",
         "sentAt": "2026-11-22T10:00:10Z"}], "sentAt": "2026-11-22T12:00:00Z"});
