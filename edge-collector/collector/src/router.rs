@@ -221,7 +221,7 @@ async fn handle(state: &AppState, endpoint: Endpoint, request: Request) -> Resul
     if let Some((code, message)) = refusal {
         return Err(Error::AllDropped { code, message });
     }
-    Ok(Json(BatchResponse::from_results(processed.results)).into_response())
+    Ok(batch_answer(processed.results))
 }
 
 /// `POST /edge/v1/records`: what an edge worker already decoded, validated and enriched, made durable
@@ -323,8 +323,13 @@ async fn handle_relay(state: &AppState, request: Request) -> Result<Response, Er
         deliver(inner, events, batch.dead_letters, received).await?;
     }
     metrics::events_accepted(accepted);
-    let results = ids.into_iter().map(EventResult::ok).collect();
-    Ok(Json(BatchResponse::from_results(results)).into_response())
+    Ok(batch_answer(ids.into_iter().map(EventResult::ok).collect()))
+}
+
+/// The 200 of a processed request, with its per-event results.
+fn batch_answer(results: Vec<EventResult>) -> Response {
+    let body = BatchResponse::from_results(results).to_json();
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 /// All `X-Forwarded-For` values, in order, joined with commas.

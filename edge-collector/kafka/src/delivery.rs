@@ -477,19 +477,24 @@ impl Inner {
 
         // End "in flight" and enqueue the failures in one critical section,
         // so the drainer never sees zero in flight before they are spilled.
-        let pending = {
+        let (pending, spilling) = {
             let mut state = self.lock();
             guard.armed = false;
             state.direct_in_flight -= 1;
-            if retry.is_empty() {
+            let pending = if retry.is_empty() {
                 None
             } else {
                 let reason = last_retriable.map_or_else(String::new, |e| e.to_string());
                 self.switch_to_spill(&mut state, &reason);
                 Some(self.enqueue_spill(&mut state, &retry))
-            }
+            };
+            (pending, state.mode == DeliveryMode::Spill)
         };
-        self.wake.notify_one();
+        // The drainer waits for the last direct delivery to end only while spilling; in direct mode
+        // it has nothing to do, and waking it for every request cost a task wake-up and a timer.
+        if spilling {
+            self.wake.notify_one();
+        }
         let spilled = match pending {
             Some(pending) => self.finish_spill(pending?).await?,
             None => 0,

@@ -54,6 +54,8 @@ extern crate std;
 pub mod auth;
 #[cfg(feature = "serde")]
 mod batch;
+#[cfg(feature = "serde")]
+pub mod json;
 pub mod limits;
 mod message;
 mod response;

@@ -118,6 +118,39 @@ impl BatchResponse {
             results,
         }
     }
+
+    /// The answer as JSON: the text serde writes for it, written by hand, because a collector answers
+    /// every request with one result per message and serde's writer was 3 % of its CPU.
+    pub fn to_json(&self) -> Vec<u8> {
+        use crate::json::push_str;
+        let mut out = Vec::with_capacity(32 + self.results.len() * 72);
+        out.extend_from_slice(if self.success {
+            b"{\"success\":true"
+        } else {
+            b"{\"success\":false"
+        });
+        if !self.results.is_empty() {
+            out.extend_from_slice(b",\"results\":[");
+            for (i, result) in self.results.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(b"{\"messageId\":");
+                push_str(&mut out, &result.message_id);
+                out.extend_from_slice(b",\"status\":\"");
+                out.extend_from_slice(result.status.as_str().as_bytes());
+                out.push(b'"');
+                if let Some(reason) = &result.reason {
+                    out.extend_from_slice(b",\"reason\":");
+                    push_str(&mut out, reason);
+                }
+                out.push(b'}');
+            }
+            out.push(b']');
+        }
+        out.push(b'}');
+        out
+    }
 }
 
 /// Why a whole request failed, in the `code` field of an `ErrorBody`.
@@ -216,6 +249,26 @@ mod tests {
                 {"messageId": "m-1", "status": "ok"},
                 {"messageId": "m-2", "status": "drop", "reason": "event: must not be empty"}]})
         );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_hand_written_answer_is_what_serde_writes(
+            results in proptest::collection::vec(
+                (".*", 0..3u8, proptest::option::of(".*")), 0..8),
+            success in proptest::bool::ANY,
+        ) {
+            let results = results
+                .into_iter()
+                .map(|(message_id, status, reason)| EventResult {
+                    message_id,
+                    status: [EventStatus::Ok, EventStatus::Retry, EventStatus::Drop][status as usize],
+                    reason,
+                })
+                .collect();
+            let answer = BatchResponse { success, results };
+            proptest::prop_assert_eq!(answer.to_json(), serde_json::to_vec(&answer).unwrap());
+        }
     }
 
     #[test]
