@@ -8,6 +8,7 @@
 //! | `footfall_collector_events_flagged_total` | `flag` = `clamped_timestamp` \| `schema` |
 //! | `footfall_collector_requests_rejected_total` | `code` = the [`footfall_protocol::ErrorCode`] |
 //! | `footfall_collector_request_duration_seconds` (histogram) | `endpoint`, `status` |
+//! | `footfall_collector_sink_wait_seconds` (histogram): how long a request waited for its events to be durable, the part of its duration that is the sink's (fsync, or Kafka's acknowledgement) | `sink` = `memory` \| `log` \| `kafka` |
 //!
 //! The sink's own figures are read at each scrape ([`crate::sinks::EventSink::export_metrics`]):
 //!
@@ -70,6 +71,7 @@ impl From<footfall_ingest::DropCause> for DropCause {
 }
 
 const REQUEST_DURATION: &str = "footfall_collector_request_duration_seconds";
+const SINK_WAIT: &str = "footfall_collector_sink_wait_seconds";
 
 /// The process-wide recorder, installed on first use.
 pub fn handle() -> PrometheusHandle {
@@ -81,6 +83,9 @@ pub fn handle() -> PrometheusHandle {
             ];
             let builder = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Full(REQUEST_DURATION.to_owned()), &buckets)
+                .and_then(|b| {
+                    b.set_buckets_for_metric(Matcher::Full(SINK_WAIT.to_owned()), &buckets)
+                })
                 .expect("the bucket list is not empty");
             let recorder = builder.build_recorder();
             let handle = recorder.handle();
@@ -128,6 +133,11 @@ pub fn request_rejected(code: ErrorCode) {
 pub fn request_duration(endpoint: &'static str, status: u16, seconds: f64) {
     metrics::histogram!(REQUEST_DURATION, "endpoint" => endpoint, "status" => status.to_string())
         .record(seconds);
+}
+
+/// How long a request waited for the sink to make its events durable.
+pub fn sink_wait(sink: &'static str, seconds: f64) {
+    metrics::histogram!(SINK_WAIT, "sink" => sink).record(seconds);
 }
 
 /// One event log's figures (`log` names it: `events` or `dead_letters`). Counters are set to the

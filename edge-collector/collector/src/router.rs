@@ -248,17 +248,16 @@ async fn deliver(
     dead_letters: Vec<Record>,
     received: usize,
 ) -> Result<(), Error> {
-    inner
-        .sink
-        .send(events, dead_letters)
-        .await
-        .map_err(|error| {
-            metrics::events_dropped(DropCause::SinkUnavailable, received);
-            Error::Sink {
-                error,
-                retry_after: inner.retry_after,
-            }
-        })
+    let start = Instant::now();
+    let sent = inner.sink.send(events, dead_letters).await;
+    metrics::sink_wait(inner.sink.name(), start.elapsed().as_secs_f64());
+    sent.map_err(|error| {
+        metrics::events_dropped(DropCause::SinkUnavailable, received);
+        Error::Sink {
+            error,
+            retry_after: inner.retry_after,
+        }
+    })
 }
 
 async fn relay(State(state): State<AppState>, request: Request) -> Response {

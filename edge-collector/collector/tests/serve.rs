@@ -141,6 +141,13 @@ async fn serve_with_the_log_sink_acknowledges_durable_events() {
         metrics.contains(r#"footfall_collector_log_fsyncs_total{log="events"}"#),
         "{metrics}"
     );
+    // The request's wait for the log is counted under the log sink's name (the recorder is
+    // process-wide, so another test's requests may be counted too).
+    let waits = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(r#"footfall_collector_sink_wait_seconds_count{sink="log"} "#))
+        .and_then(|n| n.parse::<u64>().ok());
+    assert!(waits.is_some_and(|n| n >= 1), "{metrics}");
     stop.send(()).unwrap();
     server.await.unwrap().unwrap();
 
