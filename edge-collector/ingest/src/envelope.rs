@@ -110,11 +110,16 @@ pub(crate) struct Envelope<'a> {
     pub(crate) write_key: Option<String>,
 }
 
+/// The body as text: UTF-8 is checked before any JSON, so that its error is clear.
+fn body_text(body: &[u8]) -> Result<&str, IngestError> {
+    std::str::from_utf8(body).map_err(|e| IngestError::InvalidUtf8 {
+        offset: e.valid_up_to(),
+    })
+}
+
 /// Checks UTF-8 first so that its error is clear, then reads the object.
 fn parse_object(body: &[u8]) -> Result<(&str, Fields<'_>), IngestError> {
-    let text = std::str::from_utf8(body).map_err(|e| IngestError::InvalidUtf8 {
-        offset: e.valid_up_to(),
-    })?;
+    let text = body_text(body)?;
     let fields = serde_json::from_str::<Fields<'_>>(text).map_err(|e| {
         if e.is_data() {
             IngestError::InvalidRequest("the body must be a JSON object".to_owned())
@@ -142,13 +147,13 @@ fn optional_string(fields: &Fields<'_>, name: &str) -> Result<Option<String>, In
 /// cannot be found that way (not an object, `{}`, or a first key with an escape) is read again the
 /// two-pass way: same answer, slower.
 pub(crate) fn parse_batch(body: &[u8]) -> Result<Envelope<'_>, IngestError> {
-    let text = std::str::from_utf8(body).map_err(|e| IngestError::InvalidUtf8 {
-        offset: e.valid_up_to(),
-    })?;
+    let text = body_text(body)?;
     match read_batch_body(text, Reading::OnePass)? {
         Some(envelope) => Ok(envelope),
-        None => Ok(read_batch_body(text, Reading::TwoPass)?
-            .expect("the two-pass reading keeps every message")),
+        // The two-pass reading keeps every message's text, so it never answers `None`.
+        None => read_batch_body(text, Reading::TwoPass)?.ok_or_else(|| {
+            IngestError::InvalidRequest("batch: a message could not be read".to_owned())
+        }),
     }
 }
 
