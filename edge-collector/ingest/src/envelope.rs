@@ -29,6 +29,16 @@ impl<'a> Fields<'a> {
             .map(|(_, v)| *v)
     }
 
+    /// Collects an object's entries as a deserializer hands them over, values kept raw.
+    fn read<M: MapAccess<'a>>(mut map: M) -> Result<Self, M::Error> {
+        let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(16));
+        while let Some(Key(key)) = map.next_key::<Key<'a>>()? {
+            let value: &'a RawValue = map.next_value()?;
+            fields.push((key, value));
+        }
+        Ok(Fields(fields))
+    }
+
     /// Reads an object; `Err` with a short reason if `raw` is not one.
     pub(crate) fn parse(raw: &'a str) -> Result<Self, serde_json::Error> {
         serde_json::from_str(raw)
@@ -43,13 +53,8 @@ impl<'de: 'a, 'a> Deserialize<'de> for Fields<'a> {
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a JSON object")
             }
-            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
-                let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(16));
-                while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
-                    let value: &'de RawValue = map.next_value()?;
-                    fields.push((key, value));
-                }
-                Ok(Fields(fields))
+            fn visit_map<M: MapAccess<'de>>(self, map: M) -> Result<Self::Value, M::Error> {
+                Fields::read(map)
             }
         }
         deserializer.deserialize_map(FieldsVisitor(std::marker::PhantomData))
@@ -319,13 +324,9 @@ impl<'s, 'de> Visitor<'de> for MessageSeed<'s, 'de> {
         f.write_str("a message")
     }
 
-    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
-        let mut fields: Vec<(Cow<'de, str>, &'de RawValue)> = Vec::with_capacity(16);
-        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
-            let value: &'de RawValue = map.next_value()?;
-            fields.push((key, value));
-        }
-        let raw = match (fields.first(), fields.last()) {
+    fn visit_map<M: MapAccess<'de>>(self, map: M) -> Result<Self::Value, M::Error> {
+        let fields = Fields::read(map)?;
+        let raw = match (fields.0.first(), fields.0.last()) {
             (Some((Cow::Borrowed(first_key), _)), Some((_, last_value))) => {
                 object_text(self.state.body, first_key, last_value.get())
             }
@@ -333,7 +334,7 @@ impl<'s, 'de> Visitor<'de> for MessageSeed<'s, 'de> {
         };
         Ok(raw.map(|raw| Message {
             raw,
-            fields: Some(Fields(fields)),
+            fields: Some(fields),
         }))
     }
 
