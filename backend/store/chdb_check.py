@@ -94,15 +94,21 @@ class Server:
         pass
 
 
-def canonical_funnel_row(row):
-    """A funnel row as conformance.rs compares it: a per-id row's packed steps (last of 3 cells)
-    sorted as text and without repeats."""
-    if len(row) != 3:
-        return row
-    keys = row[-1]
-    if keys.startswith("[") and keys.endswith("]"):
-        keys = keys[1:-1]
-    return row[:-1] + [",".join(sorted(set(keys.split(","))))]
+def canonical_funnel_rows(rows):
+    """Funnel rows as conformance.rs compares them: a row per distinct id and breakdown value
+    (DuckDB answers one, ClickHouse a row per step event) with its packed steps sorted as text,
+    without repeats and joined by commas; the rows sorted."""
+    grouped, other = {}, []
+    for row in rows:
+        if len(row) != 3:
+            other.append(row)
+            continue
+        keys = row[-1]
+        if keys.startswith("[") and keys.endswith("]"):
+            keys = keys[1:-1]
+        grouped.setdefault((row[0], row[1]), set()).update(keys.split(","))
+    other.extend([i, b, ",".join(sorted(keys))] for (i, b), keys in grouped.items())
+    return sorted(other)
 
 
 def check(engine, spec):
@@ -124,7 +130,7 @@ def check(engine, spec):
         try:
             got = parse_tsv(engine.run(q["sql"]))
             if q.get("funnel_rows"):
-                got = sorted(canonical_funnel_row(r) for r in got)
+                got = canonical_funnel_rows(got)
         except Exception as e:  # noqa: BLE001
             failures.append(f"{q['name']}: query failed: {e}\n  SQL: {q['sql']}")
             continue

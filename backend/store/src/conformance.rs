@@ -301,20 +301,39 @@ pub fn queries() -> Vec<NamedQuery> {
     out
 }
 
-/// Funnel rows as chdb_check.py compares them: each packed list (`k,k,…` on DuckDB, `[k,k,…]`
-/// on ClickHouse) sorted (as text) and without repeats, the rows sorted by their cells' text.
-fn canonical_funnel_rows(rows: &mut [Vec<Cell>]) {
-    for row in rows.iter_mut() {
-        if let (3, Some(Cell::Str(packed))) = (row.len(), row.last_mut()) {
-            let list = packed.strip_prefix('[').unwrap_or(packed);
-            let list = list.strip_suffix(']').unwrap_or(list);
-            let mut keys: Vec<&str> = list.split(',').collect();
-            keys.sort_unstable();
-            keys.dedup();
-            *packed = keys.join(",");
+/// Funnel rows as chdb_check.py compares them: a row per distinct id and breakdown value with
+/// its packed steps, sorted as text, without repeats and joined by commas; the rows sorted by
+/// their cells' text. DuckDB answers a row per id and value (`k,k,…`), ClickHouse a row per
+/// step event (see [`crate::query::funnel::build`]): both come to the same rows.
+fn canonical_funnel_rows(rows: Vec<Vec<Cell>>) -> Vec<Vec<Cell>> {
+    let mut grouped: std::collections::BTreeMap<
+        (String, String),
+        std::collections::BTreeSet<String>,
+    > = std::collections::BTreeMap::new();
+    let mut other = Vec::new();
+    for row in rows {
+        match <[Cell; 3]>::try_from(row) {
+            Ok([id, breakdown, packed]) => {
+                let keys = grouped
+                    .entry((id.as_string(), breakdown.as_string()))
+                    .or_default();
+                let packed = packed.as_string();
+                let list = packed.strip_prefix('[').unwrap_or(&packed);
+                let list = list.strip_suffix(']').unwrap_or(list);
+                keys.extend(list.split(',').map(str::to_owned));
+            }
+            Err(row) => other.push(row),
         }
     }
-    rows.sort_by_cached_key(|r| r.iter().map(Cell::as_string).collect::<Vec<_>>());
+    other.extend(grouped.into_iter().map(|((id, breakdown), keys)| {
+        vec![
+            Cell::Str(id),
+            Cell::Str(breakdown),
+            Cell::Str(keys.into_iter().collect::<Vec<_>>().join(",")),
+        ]
+    }));
+    other.sort_by_cached_key(|r| r.iter().map(Cell::as_string).collect::<Vec<_>>());
+    other
 }
 
 /// Runs every query on `store` (in its dialect): `(name, rows)`.
@@ -329,7 +348,7 @@ pub fn run_all(store: &dyn Store) -> Result<Vec<(String, Vec<Vec<Cell>>)>> {
             };
             let mut rows = store.select(sql)?;
             if q.funnel_rows {
-                canonical_funnel_rows(&mut rows);
+                rows = canonical_funnel_rows(rows);
             }
             Ok((q.name, rows))
         })

@@ -37,7 +37,7 @@ pub use self::duckdb::DuckStore;
 pub use cell::{Cell, CellRef};
 pub use error::{Error, Result};
 pub use model::{DeadLetterRow, EventRow, IdentityRow, SessionInputRow, SessionRow};
-pub use sql::{Dialect, Sql};
+pub use sql::{Column, Dialect, Sql};
 pub use store::Store;
 
 mod cell;

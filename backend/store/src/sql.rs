@@ -27,6 +27,24 @@ pub struct Sql {
     pub text: String,
     /// DuckDB parameters (always empty for ClickHouse).
     pub params: Vec<Cell>,
+    /// The types of the answer's columns, when the builder declared them
+    /// ([`SqlBuilder::answer_columns`]).
+    pub columns: Option<Vec<Column>>,
+}
+
+/// The type of an answer column, declared for a query whose answer is large.
+///
+/// Why: ClickHouse then answers in `RowBinary`, which has no types of its own, instead of
+/// `TabSeparated`. Over the 4.4 M rows of a funnel over 10 M events that cost ClickHouse a tenth
+/// less CPU to write and the reader a small fraction of the text scanning. DuckDB answers in its
+/// own types and ignores the declaration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Column {
+    /// `String` on ClickHouse; read as [`crate::CellRef::Str`].
+    Text,
+    /// `Int64` on ClickHouse (cast with `toInt64` where an expression's type could be another
+    /// integer); read as [`crate::CellRef::Int`].
+    Int,
 }
 
 /// Appends SQL text and bound values.
@@ -43,6 +61,7 @@ impl SqlBuilder {
                 dialect,
                 text: String::new(),
                 params: Vec::new(),
+                columns: None,
             },
         }
     }
@@ -259,6 +278,13 @@ impl SqlBuilder {
             Dialect::DuckDb => self.push(" AS BIGINT)"),
             Dialect::ClickHouse => self.push(")"),
         }
+    }
+
+    /// Declares the types of the answer's columns (see [`Column`]); the query must give exactly
+    /// these.
+    pub fn answer_columns(&mut self, columns: &[Column]) -> &mut Self {
+        self.sql.columns = Some(columns.to_vec());
+        self
     }
 
     /// The built query.

@@ -16,6 +16,7 @@
 
 use crate::escape::identifier;
 
+mod row_binary;
 mod store;
 
 pub use store::{parse_tsv, ClickHouseStore};

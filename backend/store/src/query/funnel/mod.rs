@@ -1,23 +1,24 @@
 //! Funnels: ordered steps within a conversion window; conversion and drop-off per step, median
 //! time between steps, and a breakdown.
 //!
-//! SQL shape ([`build`]): one row per distinct id (the userId, else the anonymousId) and
-//! first-step breakdown value with the id's step events packed into integers, so the engine does
-//! the scan and the grouping, and only a few bytes per step event cross to Rust:
+//! SQL shape ([`build`]): each step event packed into an integer beside the distinct id it was
+//! sent under (the userId, else the anonymousId) and its first-step breakdown value, so the
+//! engine only scans and filters, and a few bytes per step event cross to Rust:
 //!
 //! ```text
 //! SELECT <userId, else anonymousId> AS distinct_id, <first-step breakdown value or ''> AS breakdown,
-//!        list of k = ((ts_ms - from) << 4 | step code) << 1 | anonymous, as text 'k,k,…' or '[k,k,…]'
+//!        k = ((ts_ms - from) << 4 | step code) << 1 | anonymous
 //! FROM events WHERE <project, time in [from, to + window), a step name>
-//! GROUP BY distinct_id, breakdown  -- rows in any order; on DuckDB, k is computed in an inner query
+//! -- ClickHouse: a row per step event, in RowBinary, in any order.
+//! -- DuckDB: GROUP BY distinct_id, breakdown, with k joined as text 'k,k,…' (computed in an
+//! --         inner query), which its embedded reader hands over faster than a row per event.
 //! ```
 //!
 //! [`run`] then resolves each id to a person through the project's identity map
 //! ([`identity_map`]): an event with a userId is that user's; an anonymous event belongs to the
 //! user its anonymousId maps to, else to the anonymousId. The anonymous bit of each key says which
-//! rule applies, because a userId may be spelled like someone's anonymousId. The ids with no
-//! mapping to or from them (most of them) are computed as they stream in; the others are gathered
-//! per person first.
+//! rule applies, because a userId may be spelled like someone's anonymousId. Each person's events
+//! are gathered as the rows stream in, and computed once the last row is in.
 //!
 //! [`compute`] follows ClickHouse's `windowFunnel(window)` semantics: each first-step event in
 //! `[from, to)` may start a chain; later steps must follow in order, not earlier than the previous
@@ -101,13 +102,14 @@ pub(crate) const BATCH_ROWS: usize = persons::RowBatch::ROWS;
 /// Batches of rows read ahead of the thread that resolves them.
 const BATCHES_AHEAD: usize = 4;
 
-/// Runs the query: the per-id rows, streamed, resolved through the identity map.
+/// Runs the query: its rows, streamed, resolved through the identity map.
 ///
 /// Three threads, because the engine's answer comes fast enough to keep two busy: one reads the
-/// map, while the engine groups the step events (the first row comes only once the grouping is
-/// done, and by then the map is nearly always in); one reads and parses the rows (this one); one
-/// resolves them to persons and computes the funnel. The parsed rows go over in batches
-/// ([`persons::RowBatch`]), and the batches come back empty to be refilled.
+/// map, while the engine starts on the step events; one reads and parses the rows (this one); one
+/// resolves them to persons, gathers each person's events, and computes the funnel once the last
+/// row is in. The parsed rows go over in batches ([`persons::RowBatch`]), and the batches come
+/// back empty to be refilled. (Letting 256 batches queue while the map loads, instead of 4, made
+/// no difference that showed over this machine's noise.)
 pub fn run(store: &dyn Store, params: &FunnelParams) -> Result<Funnel> {
     let ids = persons::IdHasher::default();
     std::thread::scope(|threads| {

@@ -1,7 +1,6 @@
 //! From the per-id rows of the funnel query to persons: the identity map, and the rows fed to
 //! the accumulator a person at a time.
 
-use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
 
@@ -73,23 +72,48 @@ impl IdHasher {
 }
 
 /// A project's identity map, by id: which user each mapped anonymousId belongs to, and which
-/// userIds have anonymousIds mapped to them. Those users are numbered, so the events gathered for
-/// them are found by index, not by another lookup.
+/// userIds have anonymousIds mapped to them. Those users are numbered as persons, and so is every
+/// other id once [`PersonRows`] meets it, so the events gathered for a person are found by index,
+/// not by another lookup.
 #[derive(Debug)]
 pub(crate) struct IdentityMap {
     ids: IdHasher,
-    users: u32,
+    /// Persons numbered so far.
+    persons: u32,
     roles: IdMap<Role>,
 }
 
 /// What an id is in the identity map. An id can be both: a userId may be spelled like an
 /// anonymousId.
-#[derive(Debug, Default, Clone, Copy)]
+///
+/// Two numbers, with `u32::MAX` for none: with `Option`s an entry of the map was a third bigger,
+/// and the map of two million ids is looked up once per run of a person's events, each lookup a
+/// wait on memory.
+#[derive(Debug, Clone, Copy)]
 struct Role {
     /// As an anonymousId: the number of the user it is mapped to.
-    mapped_to: Option<u32>,
-    /// As a userId with anonymousIds mapped to it: its number.
-    user: Option<u32>,
+    mapped_to: u32,
+    /// The number of the person the id's own events (those sent with it as userId, or as an
+    /// anonymousId mapped to nobody) belong to: its own. A userId with anonymousIds mapped to it
+    /// is numbered when the map is loaded, any other id when it is first met.
+    person: u32,
+}
+
+impl Default for Role {
+    fn default() -> Self {
+        Self {
+            mapped_to: Role::NONE,
+            person: Role::NONE,
+        }
+    }
+}
+
+impl Role {
+    const NONE: u32 = u32::MAX;
+
+    fn mapped_to(self) -> Option<u32> {
+        (self.mapped_to != Self::NONE).then_some(self.mapped_to)
+    }
 }
 
 impl IdentityMap {
@@ -105,8 +129,26 @@ impl IdentityMap {
         Ok(map.finish())
     }
 
-    fn role_mut(&mut self, id: IdKey) -> &mut Role {
-        self.roles.entry(id).or_default()
+    /// The role of `id`, which is added if the map does not have it. An id that is not a mapped
+    /// anonymousId is numbered as a person if it is not yet.
+    fn role(&mut self, id: IdKey) -> Role {
+        let role = self.roles.entry(id).or_default();
+        if role.person == Role::NONE && role.mapped_to == Role::NONE {
+            role.person = self.persons;
+            self.persons += 1;
+        }
+        *role
+    }
+
+    /// The person number of `id`'s own events, given now if it has none yet: for a mapped
+    /// anonymousId that also sent events as a userId.
+    fn number(&mut self, id: IdKey) -> u32 {
+        let role = self.roles.entry(id).or_default();
+        if role.person == Role::NONE {
+            role.person = self.persons;
+            self.persons += 1;
+        }
+        role.person
     }
 }
 
@@ -145,17 +187,13 @@ impl IdentityRows {
     pub(crate) fn finish(self) -> IdentityMap {
         let mut map = IdentityMap {
             ids: self.ids,
-            users: 0,
+            persons: 0,
             // An id a row: nearly all anonymousIds and userIds are distinct.
             roles: IdMap::with_capacity_and_hasher(self.mappings.len() * 2, Default::default()),
         };
         for (anonymous, user) in self.mappings {
-            let next = map.users;
-            let number = *map.role_mut(user).user.get_or_insert(next);
-            if number == next {
-                map.users += 1;
-            }
-            map.role_mut(anonymous).mapped_to = Some(number);
+            let number = map.number(user);
+            map.roles.entry(anonymous).or_default().mapped_to = number;
         }
         map
     }
@@ -201,8 +239,8 @@ impl RowBatch {
         }
     }
 
-    /// Takes one `(distinct id, breakdown, packed steps)` row. A malformed row is an error here,
-    /// in the thread that reads it.
+    /// Takes one `(distinct id, breakdown, packed steps)` row: the steps as one integer, or as
+    /// text `k,k,…`. A malformed row is an error here, in the thread that reads it.
     pub(crate) fn push(&mut self, row: &[CellRef<'_>]) -> Result<()> {
         let [id, breakdown, packed] = row else {
             return Err(Error::Shape(format!(
@@ -211,12 +249,23 @@ impl RowBatch {
             )));
         };
         let start = self.keys.len();
-        for key in PackedKeys::new(&packed.text()) {
-            match key {
-                Ok(key) => self.keys.push(key),
-                Err(e) => {
-                    self.keys.truncate(start);
-                    return Err(e);
+        match packed {
+            // ClickHouse's row of one step event.
+            CellRef::Int(key) if *key >= 0 => self.keys.push(*key),
+            CellRef::Int(key) => {
+                return Err(Error::Shape(format!(
+                    "a funnel step key is not a non-negative integer: {key}"
+                )))
+            }
+            CellRef::Str(packed) => {
+                for key in PackedKeys::new(packed) {
+                    match key {
+                        Ok(key) => self.keys.push(key),
+                        Err(e) => {
+                            self.keys.truncate(start);
+                            return Err(e);
+                        }
+                    }
                 }
             }
         }
@@ -228,11 +277,20 @@ impl RowBatch {
             self.values.push(breakdown.into_owned());
             self.values.len() as u32
         };
-        self.rows.push(PendingRow {
-            id: self.ids.key(&id.text()),
-            breakdown,
-            end: self.keys.len(),
-        });
+        let id = self.ids.key(&id.text());
+        match self.rows.last_mut() {
+            // ClickHouse sends a row per step event, and a part's rows are sorted by event and
+            // id: a row of the same id as the last one (without a breakdown value) extends it,
+            // which saves its person's lookup.
+            Some(last) if last.id == id && breakdown == 0 && last.breakdown == 0 => {
+                last.end = self.keys.len();
+            }
+            _ => self.rows.push(PendingRow {
+                id,
+                breakdown,
+                end: self.keys.len(),
+            }),
+        }
         Ok(())
     }
 
@@ -247,36 +305,48 @@ impl RowBatch {
     }
 }
 
-/// Resolves the funnel query's rows to persons and feeds the accumulator a person at a time.
+/// Resolves the funnel query's rows to persons, gathers each person's step events, and feeds
+/// them to the accumulator a person at a time once every row is in.
+///
+/// Why gather everything: on ClickHouse the query sends a row per step event, not per id (see
+/// [`super::build`]), so no person is complete before the last row. Every id is numbered as a
+/// person the first time it is seen (the identity map's users when it is loaded), its events are gathered
+/// flat in the order read, 16 bytes each, and are sorted by person once at the end with a
+/// counting sort. A `Vec` per person cost an allocation each for a million persons, and most of
+/// the time went to growing them.
 pub(crate) struct PersonRows<'p> {
     params: &'p FunnelParams,
     identities: IdentityMap,
     funnel: Accumulator<'p>,
-    /// The step events of each numbered user (see [`IdentityMap`]): their own rows and the rows
-    /// of the anonymousIds mapped to them.
-    users: Vec<Vec<Hit>>,
-    /// With a breakdown, the step events of every other person: a person has a row per value.
-    others: IdMap<Vec<Hit>>,
-    /// Scratch, kept between batches: the roles of a batch's ids, its values interned, and one
-    /// row's events of its own id and of the user its anonymous events are mapped to.
+    /// Every step event read so far, with the number of its person, in chunks of
+    /// [`Self::CHUNK`]: a `Vec` that doubles copied up to 140 MB more over 10 M events, and the
+    /// fresh pages it took cost more than the copying.
+    gathered: Vec<Vec<Gathered>>,
+    /// Scratch, kept between batches: the roles of a batch's ids and its values interned.
     roles: Vec<Role>,
     values: Vec<u32>,
-    own: Vec<Hit>,
-    mapped: Vec<Hit>,
+}
+
+/// A step event as [`PersonRows`] gathers it.
+#[derive(Debug, Clone, Copy)]
+struct Gathered {
+    /// The packed key without its anonymous bit: `(ts_ms - from_ms) << STEP_BITS | code`.
+    key: i64,
+    person: u32,
+    breakdown: u32,
 }
 
 impl<'p> PersonRows<'p> {
+    const CHUNK: usize = 1 << 16;
+
     pub(crate) fn new(params: &'p FunnelParams, identities: IdentityMap) -> Self {
         Self {
             params,
-            users: vec![Vec::new(); identities.users as usize],
             identities,
             funnel: Accumulator::new(params),
-            others: IdMap::default(),
+            gathered: Vec::new(),
             roles: Vec::with_capacity(RowBatch::ROWS),
             values: Vec::new(),
-            own: Vec::new(),
-            mapped: Vec::new(),
         }
     }
 
@@ -287,20 +357,16 @@ impl<'p> PersonRows<'p> {
     }
 
     /// Resolves a batch of rows (and empties it for reuse): its ids looked up all first, then
-    /// their events handed on.
+    /// their events gathered under their persons.
     pub(crate) fn resolve(&mut self, batch: &mut RowBatch) {
         assert_eq!(
             batch.ids.seed, self.identities.ids.seed,
             "a funnel batch's ids are hashed with the identity map's hasher"
         );
-        let roles = &self.identities.roles;
         self.roles.clear();
-        self.roles.extend(
-            batch
-                .rows
-                .iter()
-                .map(|row| roles.get(&row.id).copied().unwrap_or_default()),
-        );
+        let identities = &mut self.identities;
+        self.roles
+            .extend(batch.rows.iter().map(|row| identities.role(row.id)));
         self.values.clear();
         self.values.push(0);
         for value in &batch.values {
@@ -308,46 +374,74 @@ impl<'p> PersonRows<'p> {
             self.values.push(interned);
         }
         let mut start = 0;
-        for (row, role) in batch.rows.iter().zip(&self.roles) {
+        for (row, role) in batch.rows.iter().zip(&mut self.roles) {
             let breakdown = self.values[row.breakdown as usize];
-            let mapped = role.mapped_to.is_some();
             for &key in &batch.keys[start..row.end] {
-                let hit = Hit {
-                    ts_ms: self.params.from_ms + (key >> (STEP_BITS + 1)),
-                    code: ((key >> 1) & ((1 << STEP_BITS) - 1)) as u8,
-                    breakdown,
-                };
                 // An anonymous event of a mapped anonymousId is the user's; any other event is
                 // the id's own, whether the id is a userId or an unmapped anonymousId.
-                if key & 1 == 1 && mapped {
-                    self.mapped.push(hit);
-                } else {
-                    self.own.push(hit);
-                }
+                let person = match role.mapped_to() {
+                    Some(user) if key & 1 == 1 => user,
+                    _ if role.person != Role::NONE => role.person,
+                    _ => {
+                        role.person = self.identities.number(row.id);
+                        role.person
+                    }
+                };
+                let chunk = match self.gathered.last_mut() {
+                    Some(chunk) if chunk.len() < Self::CHUNK => chunk,
+                    _ => {
+                        self.gathered.push(Vec::with_capacity(Self::CHUNK));
+                        self.gathered.last_mut().unwrap_or_else(|| unreachable!())
+                    }
+                };
+                chunk.push(Gathered {
+                    key: key >> 1,
+                    person,
+                    breakdown,
+                });
             }
             start = row.end;
-            if let Some(user) = role.mapped_to {
-                self.users[user as usize].append(&mut self.mapped);
-            }
-            match role.user {
-                Some(user) => self.users[user as usize].append(&mut self.own),
-                None if self.params.breakdown.is_some() => match self.others.entry(row.id) {
-                    Entry::Occupied(all) => all.into_mut().append(&mut self.own),
-                    Entry::Vacant(all) => {
-                        all.insert(std::mem::take(&mut self.own));
-                    }
-                },
-                // The id's only row, and nobody else's events are its person's.
-                None => self.funnel.add_person(&mut self.own),
-            }
         }
         batch.clear();
     }
 
     pub(crate) fn finish(mut self) -> Funnel {
-        for mut hits in self.users.into_iter().chain(self.others.into_values()) {
-            if !hits.is_empty() {
+        let persons = self.identities.persons as usize;
+        // A counting sort by person: where each person's events start, then each event put in
+        // its place.
+        let mut starts = vec![0u32; persons + 1];
+        for g in self.gathered.iter().flatten() {
+            starts[g.person as usize + 1] += 1;
+        }
+        for i in 1..starts.len() {
+            starts[i] += starts[i - 1];
+        }
+        let mut next = starts.clone();
+        let mut sorted = vec![
+            Hit {
+                ts_ms: 0,
+                code: 0,
+                breakdown: 0,
+            };
+            self.gathered.iter().map(Vec::len).sum()
+        ];
+        let mask = (1 << STEP_BITS) - 1;
+        for g in self.gathered.iter().flatten() {
+            let at = &mut next[g.person as usize];
+            sorted[*at as usize] = Hit {
+                ts_ms: self.params.from_ms + (g.key >> STEP_BITS),
+                code: (g.key & mask) as u8,
+                breakdown: g.breakdown,
+            };
+            *at += 1;
+        }
+        let mut hits = Vec::new();
+        for person in starts.windows(2) {
+            let events = &sorted[person[0] as usize..person[1] as usize];
+            if !events.is_empty() {
+                hits.extend_from_slice(events);
                 self.funnel.add_person(&mut hits);
+                hits.clear();
             }
         }
         self.funnel.finish()

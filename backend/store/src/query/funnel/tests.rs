@@ -1,5 +1,5 @@
 use super::*;
-use crate::Dialect;
+use crate::{Column, Dialect};
 
 fn params(window_seconds: i64) -> FunnelParams {
     RawFunnelParams {
@@ -76,13 +76,14 @@ fn a_later_start_can_complete_the_funnel() {
 }
 
 #[test]
-fn sql_groups_step_events_by_the_id_they_were_sent_under() {
+fn sql_reads_step_events_under_the_id_they_were_sent_under() {
     let sql = build(&params(60), Dialect::ClickHouse);
-    // The filters sit on the scan (partition and key pruning), and there is no identity join.
+    // The filters sit on the scan (partition and key pruning), there is no identity join, and
+    // ClickHouse sends every step event as it scans it: no grouping, no sorting.
     assert!(
-        sql.text.contains(
+        sql.text.ends_with(
             "FROM events WHERE project_id = 'shop' AND ts_ms >= 0 AND ts_ms < 86460000 \
-             AND event IN ('Buy', 'Cart', 'View') GROUP BY distinct_id, breakdown"
+             AND event IN ('Buy', 'Cart', 'View')"
         ),
         "{}",
         sql.text
@@ -96,14 +97,19 @@ fn sql_groups_step_events_by_the_id_they_were_sent_under() {
         sql.text
     );
     // Step codes are the indexes of the sorted distinct names, packed under the time and over
-    // the anonymous bit.
+    // the anonymous bit, and the key is an Int64 whatever the literals' types, as the declared
+    // RowBinary column says.
     assert!(
         sql.text.contains(
-            "groupArray(((ts_ms - 0) * 16 + CASE event WHEN 'Buy' THEN 0 WHEN 'Cart' THEN 1 WHEN 'View' THEN 2 \
-             ELSE 0 END) * 2 + CASE WHEN user_id = '' THEN 1 ELSE 0 END)"
+            "toInt64(((ts_ms - 0) * 16 + CASE event WHEN 'Buy' THEN 0 WHEN 'Cart' THEN 1 WHEN 'View' THEN 2 \
+             ELSE 0 END) * 2 + CASE WHEN user_id = '' THEN 1 ELSE 0 END) AS step"
         ),
         "{}",
         sql.text
+    );
+    assert_eq!(
+        sql.columns.as_deref(),
+        Some(&[Column::Text, Column::Text, Column::Int][..])
     );
     let sql = build(&params(60), Dialect::DuckDb);
     assert!(
@@ -125,6 +131,7 @@ fn sql_groups_step_events_by_the_id_they_were_sent_under() {
         "{}",
         sql.text
     );
+    assert_eq!(sql.columns, None, "DuckDB answers in its own types");
     assert!(!sql.text.contains("View"), "values are bound: {}", sql.text);
     let map = identity_map("shop", Dialect::ClickHouse);
     assert_eq!(
@@ -170,6 +177,40 @@ fn from_rows(
     Ok(persons.finish())
 }
 
+/// Like [`from_rows`], with each row sent as ClickHouse sends it: a row per step event, its key
+/// an integer cell. `order` reorders the event rows.
+fn from_event_rows(
+    p: &FunnelParams,
+    identities: &[[&str; 2]],
+    rows: &[[String; 3]],
+    order: impl FnOnce(&mut Vec<[crate::CellRef<'static>; 3]>),
+) -> crate::Result<Funnel> {
+    use crate::CellRef;
+    let text = |s: &str| CellRef::Str(s.to_owned().into());
+    let mut events = Vec::new();
+    for [id, breakdown, packed] in rows {
+        for key in packed.split(',') {
+            let key = CellRef::Int(key.parse().expect("a packed key"));
+            events.push([text(id), text(breakdown), key]);
+        }
+    }
+    order(&mut events);
+    let mut map = persons::IdentityRows::default();
+    for [anonymous, user] in identities {
+        map.row(&[text(anonymous), text(user)])?;
+    }
+    let mut persons = persons::PersonRows::new(p, map.finish());
+    let mut batch = persons::RowBatch::new(persons.ids());
+    for event in &events {
+        batch.push(event)?;
+        if batch.len() == 3 {
+            persons.resolve(&mut batch);
+        }
+    }
+    persons.resolve(&mut batch);
+    Ok(persons.finish())
+}
+
 fn row(id: &str, breakdown: &str, keys: &[String]) -> [String; 3] {
     [id.into(), breakdown.into(), keys.join(",")]
 }
@@ -201,6 +242,14 @@ fn packed_rows_give_the_same_funnel_as_step_events() {
     let err = from_rows(&p, &[], &[row("a", "", &["x".into()])]).unwrap_err();
     assert!(
         err.to_string().contains("not a non-negative integer"),
+        "{err}"
+    );
+    // A row per step event, with its breakdown value on the first step's row only.
+    assert_eq!(from_event_rows(&p, &[], &rows, |_| ()).unwrap(), packed);
+    let err = from_event_rows(&p, &[], &[row("a", "", &["-3".into()])], |_| ()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("a funnel step key is not a non-negative integer: -3"),
         "{err}"
     );
 }
@@ -249,6 +298,28 @@ fn anonymous_ids_are_resolved_to_the_users_they_map_to() {
     let mut reversed = rows.clone();
     reversed.reverse();
     assert_eq!(from_rows(&p, &identities, &reversed).unwrap(), got);
+    // Nor does a row per step event, as ClickHouse sends them, in any order: kept, reversed,
+    // or with each id's events apart.
+    assert_eq!(
+        from_event_rows(&p, &identities, &rows, |_| ()).unwrap(),
+        got
+    );
+    assert_eq!(
+        from_event_rows(&p, &identities, &rows, |e| e.reverse()).unwrap(),
+        got
+    );
+    let interleaved = |e: &mut Vec<_>| {
+        let (odd, even): (Vec<_>, Vec<_>) = e.drain(..).enumerate().partition(|(i, _)| i % 2 == 1);
+        e.extend(even.into_iter().chain(odd).map(|(_, cells)| cells));
+    };
+    assert_eq!(
+        from_event_rows(&p, &identities, &rows, interleaved).unwrap(),
+        got
+    );
+    assert_eq!(
+        counts(&from_event_rows(&p, &[], &rows, |_| ()).unwrap()),
+        vec![4, 2, 0]
+    );
 }
 
 #[test]
