@@ -26,6 +26,7 @@
 #   FOOTFALL_KAFKA_PORT             broker port       (default 19092)
 #   FOOTFALL_KAFKA_CONTROLLER_PORT  controller port   (default 19093)
 #   FOOTFALL_KAFKA_HEAP             broker max heap   (default 512m)
+#   FOOTFALL_KAFKA_JVM_OPTS         extra JVM options for the broker (e.g. -Xlog:gc:file=/tmp/gc.log)
 #   FOOTFALL_KAFKA_START_TIMEOUT    seconds           (default 90)
 #   FOOTFALL_KAFKA_M2               optional private maven local repo for install
 set -euo pipefail
@@ -303,14 +304,15 @@ cmd_start() {
   fi
 
   log "starting kafka $KAFKA_VERSION on $BOOTSTRAP (controller $HOST:$CONTROLLER_PORT, heap $HEAP)"
-  local launcher=()
+  local launcher=() jvm_opts=() gc_opts=()
+  read -ra jvm_opts <<<"${FOOTFALL_KAFKA_JVM_OPTS:-}"
+  read -ra gc_opts <<<"${FOOTFALL_KAFKA_GC_OPTS:--XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent}"
   command -v setsid >/dev/null 2>&1 && launcher=(setsid)
   # The inner shell writes its own pid and then execs java, so the pid file is
   # the JVM's pid. setsid detaches it from the caller's process group.
   nohup "${launcher[@]}" bash -c 'echo $$ >"$0"; exec "$@"' "$PID_FILE" \
     java -Xmx"$HEAP" \
-      -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
-      -XX:+ExplicitGCInvokesConcurrent \
+      "${gc_opts[@]}" "${jvm_opts[@]}" \
       -Djava.awt.headless=true \
       -Dkafka.logs.dir="$LOG_DIR" \
       -Dlog4j2.configurationFile="$BROKER_LOG4J" \
