@@ -26,6 +26,8 @@
 #   FOOTFALL_KAFKA_PORT             broker port       (default 19092)
 #   FOOTFALL_KAFKA_CONTROLLER_PORT  controller port   (default 19093)
 #   FOOTFALL_KAFKA_HEAP             broker max heap   (default 512m)
+#   FOOTFALL_KAFKA_GC_OPTS          the broker's GC options (default G1, 20 ms pause goal;
+#                                   ZGC measured worse on 2 cores, see docs/benchmarks.md)
 #   FOOTFALL_KAFKA_JVM_OPTS         extra JVM options for the broker (e.g. -Xlog:gc:file=/tmp/gc.log)
 #   FOOTFALL_KAFKA_START_TIMEOUT    seconds           (default 90)
 #   FOOTFALL_KAFKA_M2               optional private maven local repo for install
