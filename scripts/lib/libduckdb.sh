@@ -23,7 +23,15 @@ case "$(uname -s)-$(uname -m)" in
   *) echo "[libduckdb] no prebuilt DuckDB for $(uname -s)-$(uname -m)" >&2; exit 1 ;;
 esac
 
+# A plain `cargo` command, run without scripts/env.sh, finds the library through this link in the
+# clone (.cargo/config.toml points DUCKDB_LIB_DIR and the loader path at it).
+link_in_clone() {
+  mkdir -p "$here/../.footfall"
+  ln -sfn "$dir" "$here/../.footfall/libduckdb"
+}
+
 if [ -f "$dir/$lib" ]; then
+  link_in_clone
   exit 0
 fi
 if ! command -v npm >/dev/null 2>&1; then
@@ -39,4 +47,5 @@ mkdir -p "$dir.partial"
 mv "$tmp/package/$lib" "$tmp/package/LICENSE" "$dir.partial/"
 # Linked by its soname on macOS and Linux alike.
 rm -rf "$dir" && mv "$dir.partial" "$dir"
+link_in_clone
 echo "[libduckdb] $dir/$lib"
