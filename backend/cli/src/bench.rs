@@ -5,8 +5,9 @@
 //!   DuckDB), from the collector's 200 to the event showing in the query API's timeline; p50/p99.
 //! * `funnel`: a 3-step funnel over N generated events (10 M for the docs' figure), in DuckDB or
 //!   ClickHouse; the dataset is generated inside the store once and kept.
-//! * `processor`: N enriched events (20 % duplicates, 1000 persons, a third identified) appended to
-//!   a fresh log, then the time for the processor to store them all, into DuckDB or ClickHouse.
+//! * `processor`: N enriched events (20 % duplicates, 1000 persons by default, a third identified)
+//!   appended to a fresh log, then the time for the processor to store them all, into DuckDB or
+//!   ClickHouse.
 
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
@@ -90,7 +91,12 @@ pub async fn freshness(config: ServeConfig, events: usize) -> anyhow::Result<()>
 }
 
 /// Processor throughput into DuckDB (default) or ClickHouse.
-pub fn processor(events: usize, clickhouse_url: Option<&str>) -> anyhow::Result<()> {
+pub fn processor(
+    events: usize,
+    persons: usize,
+    clickhouse_url: Option<&str>,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(persons > 0, "--persons must be at least 1");
     let dir = std::env::temp_dir().join(format!("footfall-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let result = (|| -> anyhow::Result<()> {
@@ -101,7 +107,7 @@ pub fn processor(events: usize, clickhouse_url: Option<&str>) -> anyhow::Result<
         for i in 0..events {
             // One in five is a redelivered copy of the previous event.
             let n = if i % 5 == 4 { i - 1 } else { i };
-            let person = n % 1000;
+            let person = n % persons;
             let user = if person % 3 == 0 {
                 format!("\"userId\":\"u{person}\",")
             } else {
@@ -155,7 +161,7 @@ pub fn processor(events: usize, clickhouse_url: Option<&str>) -> anyhow::Result<
         );
         let secs = started.elapsed().as_secs_f64();
         println!(
-            "processor → {}: {appended} records in {secs:.2} s = {:.0} records/s",
+            "processor → {}: {appended} records of {persons} persons in {secs:.2} s = {:.0} records/s",
             if clickhouse_url.is_some() {
                 "ClickHouse"
             } else {

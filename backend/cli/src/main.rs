@@ -123,6 +123,10 @@ enum BenchCommand {
         /// Records to process.
         #[arg(long, default_value_t = 200_000)]
         events: usize,
+        /// Persons the records are spread over (fewer persons, longer histories: each batch
+        /// re-sessionizes every person it touches from all of their events).
+        #[arg(long, default_value_t = 1000)]
+        persons: usize,
         /// Use ClickHouse at this URL instead of DuckDB.
         #[arg(long)]
         clickhouse_url: Option<String>,
@@ -222,9 +226,10 @@ fn main() -> anyhow::Result<()> {
             command:
                 BenchCommand::Processor {
                     events,
+                    persons,
                     clickhouse_url,
                 },
-        } => bench::processor(events, clickhouse_url.as_deref()),
+        } => bench::processor(events, persons, clickhouse_url.as_deref()),
         Command::Reprocess {
             data_dir,
             project,

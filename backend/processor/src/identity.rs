@@ -23,11 +23,24 @@ pub enum Link {
 }
 
 /// The in-memory map, loaded from the store at start and kept in step with it.
+///
+/// Keyed by project, then by id, so that a lookup borrows its `&str`s: with `(project, id)` tuple
+/// keys every [`IdentityMap::resolve`] allocated both strings, and it is called for every event
+/// the processor reads back to sessionize.
 #[derive(Debug, Default, Clone)]
 pub struct IdentityMap {
-    map: HashMap<(String, String), String>,
-    reverse: HashMap<(String, String), Vec<String>>,
-    users: HashSet<(String, String)>,
+    projects: HashMap<String, ProjectIds>,
+}
+
+/// One project's part of the [`IdentityMap`].
+#[derive(Debug, Default, Clone)]
+struct ProjectIds {
+    /// anonymousId → userId.
+    map: HashMap<String, String>,
+    /// userId → its anonymousIds.
+    reverse: HashMap<String, Vec<String>>,
+    /// Every userId seen, on an event or in a link.
+    users: HashSet<String>,
 }
 
 impl IdentityMap {
@@ -36,30 +49,53 @@ impl IdentityMap {
         Self::default()
     }
 
+    fn project(&self, project: &str) -> Option<&ProjectIds> {
+        self.projects.get(project)
+    }
+
+    fn project_mut(&mut self, project: &str) -> &mut ProjectIds {
+        if !self.projects.contains_key(project) {
+            self.projects
+                .insert(project.to_owned(), ProjectIds::default());
+        }
+        self.projects
+            .get_mut(project)
+            .unwrap_or_else(|| unreachable!("inserted above"))
+    }
+
     /// Adds a stored row (at load time, and after a link is stored).
     pub fn apply(&mut self, row: &IdentityRow) {
-        let key = (row.project_id.clone(), row.anonymous_id.clone());
-        if let Some(old) = self.map.insert(key, row.user_id.clone()) {
+        let ids = self.project_mut(&row.project_id);
+        if let Some(old) = ids
+            .map
+            .insert(row.anonymous_id.clone(), row.user_id.clone())
+        {
             if old == row.user_id {
                 return;
             }
-            if let Some(v) = self.reverse.get_mut(&(row.project_id.clone(), old)) {
+            if let Some(v) = ids.reverse.get_mut(&old) {
                 v.retain(|a| a != &row.anonymous_id);
             }
         }
-        self.reverse
-            .entry((row.project_id.clone(), row.user_id.clone()))
+        ids.reverse
+            .entry(row.user_id.clone())
             .or_default()
             .push(row.anonymous_id.clone());
-        self.users
-            .insert((row.project_id.clone(), row.user_id.clone()));
+        if !ids.users.contains(&row.user_id) {
+            ids.users.insert(row.user_id.clone());
+        }
     }
 
     /// Notes that `user` is an identified userId (it was seen on an event).
     pub fn note_user(&mut self, project: &str, user: &str) {
-        if !user.is_empty() && !self.users.contains(&(project.to_owned(), user.to_owned())) {
-            self.users.insert((project.to_owned(), user.to_owned()));
+        if user.is_empty()
+            || self
+                .project(project)
+                .is_some_and(|ids| ids.users.contains(user))
+        {
+            return;
         }
+        self.project_mut(project).users.insert(user.to_owned());
     }
 
     /// Decides a link of `anonymous` to `user` at `version`, without applying it.
@@ -67,14 +103,14 @@ impl IdentityMap {
         if anonymous.is_empty() || user.is_empty() || anonymous == user {
             return Link::Same;
         }
-        let key = (project.to_owned(), anonymous.to_owned());
-        if let Some(current) = self.map.get(&key) {
+        let ids = self.project(project);
+        if let Some(current) = ids.and_then(|ids| ids.map.get(anonymous)) {
             if current != user {
                 return Link::Conflict(format!(
                     "{anonymous:?} already belongs to user {current:?}; refusing to merge it into {user:?}"
                 ));
             }
-        } else if self.users.contains(&key) {
+        } else if ids.is_some_and(|ids| ids.users.contains(anonymous)) {
             return Link::Conflict(format!(
                 "{anonymous:?} is an identified user; refusing to merge two identified users ({anonymous:?} into {user:?})"
             ));
@@ -92,15 +128,18 @@ impl IdentityMap {
         if !user.is_empty() {
             return user;
         }
-        self.map
-            .get(&(project.to_owned(), anonymous.to_owned()))
+        self.project(project)
+            .and_then(|ids| ids.map.get(anonymous))
             .map_or(anonymous, String::as_str)
     }
 
     /// Every raw id (the person itself and its anonymous ids) that resolves to `person`.
     pub fn ids_of(&self, project: &str, person: &str) -> Vec<String> {
         let mut ids = vec![person.to_owned()];
-        if let Some(anons) = self.reverse.get(&(project.to_owned(), person.to_owned())) {
+        if let Some(anons) = self
+            .project(project)
+            .and_then(|ids| ids.reverse.get(person))
+        {
             ids.extend(anons.iter().cloned());
         }
         ids
@@ -108,12 +147,12 @@ impl IdentityMap {
 
     /// Entries.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.projects.values().map(|ids| ids.map.len()).sum()
     }
 
     /// Whether the map is empty.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.len() == 0
     }
 }
 

@@ -1,6 +1,6 @@
 //! One batch from the log to the store.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use footfall_store::sessionize::{sessionize, SessionEvent};
@@ -272,26 +272,25 @@ impl Processor {
             }
             let ids: Vec<String> = ids.into_iter().collect();
             let events = self.store.session_inputs_of_ids(project, &ids)?;
-            let wanted: BTreeSet<&str> = persons.iter().copied().collect();
-            let mut per: BTreeMap<String, Vec<SessionEvent>> = BTreeMap::new();
+            // Each wanted person's events, borrowed from the rows read back.
+            let mut per: HashMap<&str, Vec<SessionEvent>> =
+                persons.iter().map(|p| (*p, Vec::new())).collect();
             let mut seen = HashSet::new();
             for e in &events {
-                if !seen.insert(&e.message_id) {
+                if !seen.insert(e.message_id.as_str()) {
                     continue;
                 }
                 let person = self.identity.resolve(project, &e.anonymous_id, &e.user_id);
-                if wanted.contains(person) {
-                    per.entry(person.to_owned())
-                        .or_default()
-                        .push(SessionEvent {
-                            ts_ms: e.ts_ms,
-                            session_id: e.session_id.clone(),
-                        });
+                if let Some(evs) = per.get_mut(person) {
+                    evs.push(SessionEvent {
+                        ts_ms: e.ts_ms,
+                        session_id: &e.session_id,
+                    });
                 }
             }
             let mut sessions = Vec::new();
             for p in &persons {
-                match per.get(*p) {
+                match per.get(*p).filter(|evs| !evs.is_empty()) {
                     Some(evs) => sessions.extend(sessionize(project, p, evs, version)),
                     // Everything moved to another person: a tombstone (ClickHouse keeps versions).
                     None => sessions.push(footfall_store::SessionRow {

@@ -177,20 +177,21 @@ pub fn sessions_of(
         .map(|i| (i.anonymous_id.as_str(), i.user_id.as_str()))
         .collect();
     let mut seen = BTreeSet::new();
-    let mut per: BTreeMap<String, Vec<SessionEvent>> = BTreeMap::new();
+    let mut per: BTreeMap<&str, Vec<SessionEvent>> = BTreeMap::new();
     for e in events {
         if !seen.insert(&e.message_id) {
             continue;
         }
         let person = if !e.user_id.is_empty() {
-            e.user_id.clone()
+            e.user_id.as_str()
         } else {
             map.get(e.anonymous_id.as_str())
-                .map_or_else(|| e.anonymous_id.clone(), |u| (*u).to_owned())
+                .copied()
+                .unwrap_or(e.anonymous_id.as_str())
         };
         per.entry(person).or_default().push(SessionEvent {
             ts_ms: e.ts_ms,
-            session_id: e.session_id.clone(),
+            session_id: &e.session_id,
         });
     }
     per.iter()

@@ -12,20 +12,21 @@ use crate::model::SessionRow;
 /// 30 minutes.
 pub const INACTIVITY_MS: i64 = 30 * 60 * 1000;
 
-/// One event as the sessionizer sees it.
+/// One event as the sessionizer sees it, borrowing its session id from the row it was read from
+/// (the processor reads a touched person's whole history back for every batch).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SessionEvent {
+pub struct SessionEvent<'a> {
     /// Event time, Unix ms.
     pub ts_ms: i64,
     /// The client's session id, `""` if none.
-    pub session_id: String,
+    pub session_id: &'a str,
 }
 
 /// The sessions of `person`, ordered by start.
 pub fn sessionize(
     project: &str,
     person: &str,
-    events: &[SessionEvent],
+    events: &[SessionEvent<'_>],
     version: i64,
 ) -> Vec<SessionRow> {
     let mut by_id: BTreeMap<&str, (i64, i64, i64)> = BTreeMap::new();
@@ -34,7 +35,7 @@ pub fn sessionize(
         if e.session_id.is_empty() {
             loose.push(e.ts_ms);
         } else {
-            let s = by_id.entry(&e.session_id).or_insert((e.ts_ms, e.ts_ms, 0));
+            let s = by_id.entry(e.session_id).or_insert((e.ts_ms, e.ts_ms, 0));
             s.0 = s.0.min(e.ts_ms);
             s.1 = s.1.max(e.ts_ms);
             s.2 += 1;
@@ -75,11 +76,8 @@ pub fn sessionize(
 mod tests {
     use super::*;
 
-    fn ev(ts_ms: i64, sid: &str) -> SessionEvent {
-        SessionEvent {
-            ts_ms,
-            session_id: sid.into(),
-        }
+    fn ev(ts_ms: i64, session_id: &str) -> SessionEvent<'_> {
+        SessionEvent { ts_ms, session_id }
     }
 
     #[test]
