@@ -94,9 +94,13 @@ pub async fn freshness(config: ServeConfig, events: usize) -> anyhow::Result<()>
 pub fn processor(
     events: usize,
     persons: usize,
+    days: u32,
     clickhouse_url: Option<&str>,
 ) -> anyhow::Result<()> {
     anyhow::ensure!(persons > 0, "--persons must be at least 1");
+    anyhow::ensure!(days > 0, "--days must be at least 1");
+    // Event times advance evenly over the days, in the order appended.
+    let step_ms = (i64::from(days) * 86_400_000 / events.max(1) as i64).max(1);
     let dir = std::env::temp_dir().join(format!("footfall-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let result = (|| -> anyhow::Result<()> {
@@ -113,7 +117,7 @@ pub fn processor(
             } else {
                 String::new()
             };
-            let ts = footfall_store::query::format_rfc3339_ms(base + (n as i64) * 60);
+            let ts = footfall_store::query::format_rfc3339_ms(base + (n as i64) * step_ms);
             let payload = format!(
                 r#"{{"type":"track","event":"{}",{user}"anonymousId":"a{person}","messageId":"m{n}","timestamp":"{ts}","receivedAt":"{ts}","properties":{{"plan":"pro","price":12}},"context":{{"sessionId":"s{person}-{}","footfall":{{"projectId":"bench","sourceId":"web"}}}}}}"#,
                 ["Product Viewed", "Product Added", "Order Completed"][n % 3],
@@ -161,7 +165,7 @@ pub fn processor(
         );
         let secs = started.elapsed().as_secs_f64();
         println!(
-            "processor → {}: {appended} records of {persons} persons in {secs:.2} s = {:.0} records/s",
+            "processor → {}: {appended} records of {persons} persons over {days} days in {secs:.2} s = {:.0} records/s",
             if clickhouse_url.is_some() {
                 "ClickHouse"
             } else {

@@ -127,6 +127,9 @@ enum BenchCommand {
         /// re-sessionizes every person it touches from all of their events).
         #[arg(long, default_value_t = 1000)]
         persons: usize,
+        /// Days the records' event times spread over, in order (a live stream's history).
+        #[arg(long, default_value_t = 1)]
+        days: u32,
         /// Use ClickHouse at this URL instead of DuckDB.
         #[arg(long)]
         clickhouse_url: Option<String>,
@@ -227,9 +230,10 @@ fn main() -> anyhow::Result<()> {
                 BenchCommand::Processor {
                     events,
                     persons,
+                    days,
                     clickhouse_url,
                 },
-        } => bench::processor(events, persons, clickhouse_url.as_deref()),
+        } => bench::processor(events, persons, days, clickhouse_url.as_deref()),
         Command::Reprocess {
             data_dir,
             project,

@@ -12,8 +12,9 @@
 //!   merging two users who are both already identified is refused and reported as a dead letter
 //!   with cause `identity_conflict`.
 //! * [`Processor::process`]: one batch: identities, events, dead letters, then the sessions of
-//!   every person the batch touched are recomputed from all their events (idempotent; late events
-//!   land in their session). Only then may the source commit its offset.
+//!   every person the batch touched are recomputed from their stored events ([`sessions`]: the
+//!   start days the batch can change, or the whole history after an identity link; idempotent,
+//!   so late events land in their session). Only then may the source commit its offset.
 //! * [`sources`]: [`sources::Source`] and the embedded-log source; [`run`] is the loop with
 //!   exponential backoff while the store is down.
 //! * [`replay`]: dead-letter replay and time-range reprocessing.
@@ -48,4 +49,5 @@ mod identity;
 pub mod parse;
 mod processor;
 pub mod replay;
+pub mod sessions;
 pub mod sources;

@@ -1,15 +1,15 @@
 //! One batch from the log to the store.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
-use footfall_store::sessionize::{sessionize, SessionEvent};
 use footfall_store::sql::SqlBuilder;
 use footfall_store::{DeadLetterRow, EventRow, IdentityRow, Store};
 
 use crate::dedup::DedupWindow;
 use crate::identity::{IdentityMap, Link};
 use crate::parse::{parse_dead_letter, parse_event, ParsedEvent};
+use crate::sessions::{self, Touch};
 use crate::Result;
 
 /// The default dedup window: the last million messageIds.
@@ -70,6 +70,8 @@ pub struct BatchReport {
     pub conflicts: usize,
     /// Persons whose sessions were recomputed.
     pub sessions_recomputed: usize,
+    /// Stored events read back to recompute them.
+    pub session_events_read: usize,
     /// The latest event time written, Unix ms (the watermark of this batch).
     pub max_event_ms: Option<i64>,
 }
@@ -191,7 +193,7 @@ impl Processor {
         report: &mut BatchReport,
     ) -> Result<Vec<(String, String)>> {
         let mut links: Vec<IdentityRow> = Vec::new();
-        let mut touched: BTreeSet<(String, String)> = BTreeSet::new();
+        let mut touched: BTreeMap<(String, String), Touch> = BTreeMap::new();
         let mut rows: Vec<EventRow> = Vec::with_capacity(events.len());
         for (offset, p) in events {
             self.identity.note_user(&p.row.project_id, &p.row.user_id);
@@ -203,8 +205,10 @@ impl Processor {
                     Link::Same => {}
                     Link::Linked(row) => {
                         self.identity.apply(&row);
-                        touched.insert((row.project_id.clone(), anon.clone()));
-                        touched.insert((row.project_id.clone(), user.clone()));
+                        // Events move from the anonymousId's person to the user's: both are
+                        // recomputed from their whole histories.
+                        touched.insert((row.project_id.clone(), anon.clone()), Touch::Whole);
+                        touched.insert((row.project_id.clone(), user.clone()), Touch::Whole);
                         links.push(row);
                     }
                     Link::Conflict(reason) => {
@@ -228,7 +232,10 @@ impl Processor {
                 .identity
                 .resolve(&r.project_id, &r.anonymous_id, &r.user_id)
                 .to_owned();
-            touched.insert((r.project_id.clone(), person));
+            touched
+                .entry((r.project_id.clone(), person))
+                .or_insert_with(|| Touch::Events(Vec::new()))
+                .add_event(r.ts_ms, &r.session_id);
             report.max_event_ms = Some(report.max_event_ms.map_or(r.ts_ms, |m| m.max(r.ts_ms)));
         }
         if !links.is_empty() {
@@ -243,72 +250,25 @@ impl Processor {
             self.store.insert_dead_letters(&dead)?;
             report.dead_letters += dead.len();
         }
-        report.sessions_recomputed += self.recompute_sessions(&touched)?;
+        let version = self.next_version();
+        let recomputed =
+            sessions::recompute(self.store.as_ref(), &self.identity, version, &touched)?;
+        report.sessions_recomputed += recomputed.persons;
+        report.session_events_read += recomputed.events_read;
         Ok(rows
             .into_iter()
             .map(|r| (r.project_id, r.message_id))
             .collect())
     }
 
-    /// Recomputes the sessions of these `(project, person)`s from all their stored events.
-    pub fn recompute_sessions(&mut self, touched: &BTreeSet<(String, String)>) -> Result<usize> {
+    /// A version for a recomputation, taken before it reads anything: the wall clock, and
+    /// always above the last one.
+    fn next_version(&mut self) -> i64 {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);
         self.last_version = now.max(self.last_version + 1);
-        let version = self.last_version;
-        let mut by_project: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-        for (project, person) in touched {
-            by_project
-                .entry(project.as_str())
-                .or_default()
-                .push(person.as_str());
-        }
-        let mut count = 0;
-        for (project, persons) in by_project {
-            let mut ids: BTreeSet<String> = BTreeSet::new();
-            for p in &persons {
-                ids.extend(self.identity.ids_of(project, p));
-            }
-            let ids: Vec<String> = ids.into_iter().collect();
-            let events = self.store.session_inputs_of_ids(project, &ids)?;
-            // Each wanted person's events, borrowed from the rows read back.
-            let mut per: HashMap<&str, Vec<SessionEvent>> =
-                persons.iter().map(|p| (*p, Vec::new())).collect();
-            let mut seen = HashSet::new();
-            for e in &events {
-                if !seen.insert(e.message_id.as_str()) {
-                    continue;
-                }
-                let person = self.identity.resolve(project, &e.anonymous_id, &e.user_id);
-                if let Some(evs) = per.get_mut(person) {
-                    evs.push(SessionEvent {
-                        ts_ms: e.ts_ms,
-                        session_id: &e.session_id,
-                    });
-                }
-            }
-            let mut sessions = Vec::new();
-            for p in &persons {
-                match per.get(*p).filter(|evs| !evs.is_empty()) {
-                    Some(evs) => sessions.extend(sessionize(project, p, evs, version)),
-                    // Everything moved to another person: a tombstone (ClickHouse keeps versions).
-                    None => sessions.push(footfall_store::SessionRow {
-                        project_id: project.to_owned(),
-                        person_id: (*p).to_owned(),
-                        session_id: String::new(),
-                        start_ms: 0,
-                        end_ms: 0,
-                        event_count: 0,
-                        version,
-                    }),
-                }
-            }
-            let persons: Vec<String> = persons.iter().map(|p| (*p).to_owned()).collect();
-            self.store.replace_sessions(project, &persons, &sessions)?;
-            count += persons.len();
-        }
-        Ok(count)
+        self.last_version
     }
 }
 

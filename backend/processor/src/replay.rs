@@ -134,7 +134,7 @@ mod tests {
         assert_eq!(r.stored, 1);
         assert_eq!(
             store
-                .session_inputs_of_ids("shop", &["a".into()])
+                .session_inputs_of_ids("shop", &["a".into()], None)
                 .unwrap()
                 .len(),
             1

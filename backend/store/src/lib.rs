@@ -36,7 +36,9 @@ pub use self::clickhouse::ClickHouseStore;
 pub use self::duckdb::DuckStore;
 pub use cell::{Cell, CellRef};
 pub use error::{Error, Result};
-pub use model::{DeadLetterRow, EventRow, IdentityRow, SessionInputRow, SessionRow};
+pub use model::{
+    DeadLetterRow, EventRow, EventWindow, IdentityRow, SessionInputRow, SessionRow, SessionScope,
+};
 pub use sql::{Column, Dialect, Sql};
 pub use store::Store;
 

@@ -119,10 +119,33 @@ pub struct SessionRow {
     pub start_ms: i64,
     /// Last event time, Unix ms.
     pub end_ms: i64,
-    /// Distinct events in the session; 0 marks a tombstone (ClickHouse).
+    /// Distinct events in the session (at least 1).
     pub event_count: i64,
-    /// The recomputation that wrote it (ms since epoch); only a person's latest counts.
+    /// The recomputation that wrote it (ms since epoch); see [`SessionScope`] for which count.
     pub version: i64,
+}
+
+/// Which of a person's stored sessions a recomputation replaces (see
+/// [`crate::Store::replace_sessions`]).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SessionScope {
+    /// All of them: the person's whole history was read again (after an identity link moved
+    /// events between persons).
+    All,
+    /// Those that start in these UTC days ([`crate::sessionize::day_of`]): the days a bounded
+    /// recomputation read in full.
+    Days(std::collections::BTreeSet<i64>),
+}
+
+/// Which of a person's events a bounded recomputation reads: those in any of `ranges`
+/// (`[from_ms, to_ms)`), and every event of the client sessions in `session_ids`, whenever it
+/// happened.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventWindow {
+    /// Time ranges, `[from_ms, to_ms)`.
+    pub ranges: Vec<(i64, i64)>,
+    /// Client session ids.
+    pub session_ids: Vec<String>,
 }
 
 /// A message the collector (or the processor) refused, with its raw payload and reason.

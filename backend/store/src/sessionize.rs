@@ -12,6 +12,14 @@ use crate::model::SessionRow;
 /// 30 minutes.
 pub const INACTIVITY_MS: i64 = 30 * 60 * 1000;
 
+/// A UTC day in ms.
+pub const DAY_MS: i64 = 86_400_000;
+
+/// The UTC day (days since 1970-01-01) of a Unix ms time: a session's day is its start's.
+pub fn day_of(ts_ms: i64) -> i64 {
+    ts_ms.div_euclid(DAY_MS)
+}
+
 /// One event as the sessionizer sees it, borrowing its session id from the row it was read from
 /// (the processor reads a touched person's whole history back for every batch).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,6 +1,8 @@
 //! The [`Store`] trait: what both stores do.
 
-use crate::model::{DeadLetterRow, EventRow, IdentityRow, SessionInputRow, SessionRow};
+use crate::model::{
+    DeadLetterRow, EventRow, EventWindow, IdentityRow, SessionInputRow, SessionRow, SessionScope,
+};
 use crate::sql::SqlBuilder;
 use crate::{Cell, CellRef, Dialect, Result, Sql};
 
@@ -20,11 +22,16 @@ pub trait Store: Send + Sync {
     /// The whole identity map (latest version per anonymous id).
     fn identities(&self) -> Result<Vec<IdentityRow>>;
 
-    /// The stored events of a project whose userId or anonymousId is one of `ids`, by event time,
-    /// with only what sessionizing needs. A copy of an event may appear more than once (ClickHouse
-    /// keeps copies until a merge, and this reads without `FINAL`); callers skip repeated
-    /// messageIds. The same bound query on both stores.
-    fn session_inputs_of_ids(&self, project: &str, ids: &[String]) -> Result<Vec<SessionInputRow>> {
+    /// The stored events of a project whose userId or anonymousId is one of `ids` (only those in
+    /// `window`, when given), by event time, with only what sessionizing needs. A copy of an
+    /// event may appear more than once (ClickHouse keeps copies until a merge, and this reads
+    /// without `FINAL`); callers skip repeated messageIds. The same bound query on both stores.
+    fn session_inputs_of_ids(
+        &self,
+        project: &str,
+        ids: &[String],
+        window: Option<&EventWindow>,
+    ) -> Result<Vec<SessionInputRow>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -34,7 +41,33 @@ pub trait Store: Send + Sync {
         b.push(" AND (user_id IN ").bind_list(ids.iter().cloned());
         b.push(" OR anonymous_id IN ")
             .bind_list(ids.iter().cloned());
-        b.push(") ORDER BY ts_ms, message_id");
+        b.push(")");
+        if let Some(window) = window {
+            if window.ranges.is_empty() && window.session_ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            // The time ranges also prune ClickHouse's day partitions.
+            b.push(" AND (");
+            let mut first = true;
+            for (from, to) in &window.ranges {
+                if !first {
+                    b.push(" OR ");
+                }
+                first = false;
+                b.push("(ts_ms >= ").bind(*from);
+                b.push(" AND ts_ms < ").bind(*to);
+                b.push(")");
+            }
+            if !window.session_ids.is_empty() {
+                if !first {
+                    b.push(" OR ");
+                }
+                b.push("session_id IN ")
+                    .bind_list(window.session_ids.iter().cloned());
+            }
+            b.push(")");
+        }
+        b.push(" ORDER BY ts_ms, message_id");
         // The rows are taken apart by value, so no id string is copied on the processor's hot path.
         Ok(self
             .select(&b.finish())?
@@ -53,11 +86,19 @@ pub trait Store: Send + Sync {
             .collect())
     }
 
-    /// Replaces every session of the given persons with `sessions`.
+    /// Replaces, for each `(person, scope)` of `replaced`, the person's stored sessions in that
+    /// scope with those of `sessions` (all written at `version`, which the caller took before it
+    /// read the events they were computed from).
+    ///
+    /// DuckDB deletes and inserts in one transaction. ClickHouse only inserts: a scope's rows
+    /// carry its version, and queries keep, per person and start day, the rows of the latest
+    /// version, and only those at least as new as the person's latest [`SessionScope::All`]
+    /// (see [`crate::clickhouse`]).
     fn replace_sessions(
         &self,
         project: &str,
-        persons: &[String],
+        version: i64,
+        replaced: &[(String, SessionScope)],
         sessions: &[SessionRow],
     ) -> Result<()>;
 

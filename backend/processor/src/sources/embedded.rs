@@ -184,10 +184,11 @@ mod tests {
         fn replace_sessions(
             &self,
             p: &str,
-            persons: &[String],
+            version: i64,
+            replaced: &[(String, footfall_store::SessionScope)],
             s: &[footfall_store::SessionRow],
         ) -> footfall_store::Result<()> {
-            self.inner.replace_sessions(p, persons, s)
+            self.inner.replace_sessions(p, version, replaced, s)
         }
         fn insert_dead_letters(
             &self,

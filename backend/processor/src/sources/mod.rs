@@ -124,6 +124,10 @@ fn record_metrics(report: &BatchReport) {
         "footfall_processor_sessions_recomputed_total",
         report.sessions_recomputed,
     );
+    count(
+        "footfall_processor_session_events_read_total",
+        report.session_events_read,
+    );
     if let Some(ms) = report.max_event_ms {
         metrics::gauge!("footfall_processor_watermark_event_time_seconds").set(ms as f64 / 1000.0);
     }

@@ -24,10 +24,11 @@ use std::time::Duration;
 use clickhouse::{Client, Compression, Row};
 use serde::Serialize;
 
-use super::migrations;
 use super::row_binary::RowBinaryRows;
+use super::{migrations, ALL_DAY, ALL_MARK, DAY_MARK};
 use crate::escape::{identifier, string_literal};
-use crate::model::{DeadLetterRow, EventRow, IdentityRow, SessionRow};
+use crate::model::{DeadLetterRow, EventRow, IdentityRow, SessionRow, SessionScope};
+use crate::sessionize::day_of;
 use crate::sql::SqlBuilder;
 use crate::{Cell, CellRef, Column, Dialect, Error, Result, Sql, Store};
 
@@ -133,6 +134,7 @@ struct SessionInsert<'a> {
     end_ms: i64,
     event_count: i64,
     version: u64,
+    day: i64,
 }
 
 #[derive(Row, Serialize)]
@@ -314,7 +316,14 @@ impl ClickHouseStore {
             .filter(|m| i64::from(m.version) > applied)
         {
             for s in &m.statements {
-                run(s.clone())?;
+                match run(s.clone()) {
+                    // 18.16 has no `ADD COLUMN IF NOT EXISTS`: a migration cut short after its
+                    // ALTER is run again from the start.
+                    Err(e)
+                        if s.contains(" ADD COLUMN ")
+                            && e.to_string().contains("already exists") => {}
+                    other => other?,
+                }
             }
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -524,16 +533,25 @@ impl Store for ClickHouseStore {
 
     fn replace_sessions(
         &self,
-        _project: &str,
-        _persons: &[String],
+        project: &str,
+        version: i64,
+        replaced: &[(String, SessionScope)],
         sessions: &[SessionRow],
     ) -> Result<()> {
-        // Each recomputation writes a person's sessions (or a tombstone) at a new version; queries
-        // keep the latest version per person, so nothing needs deleting.
-        if sessions.is_empty() {
-            return Ok(());
-        }
-        let batch: Vec<SessionInsert<'_>> = sessions
+        // Nothing is deleted: each scope is written at the new version, with a row that marks it
+        // even when it now holds no session (see `super` for how queries read them).
+        let version = version.max(0) as u64;
+        let marks: Vec<(&str, String, i64)> = replaced
+            .iter()
+            .flat_map(|(person, scope)| match scope {
+                SessionScope::All => vec![(person.as_str(), ALL_MARK.to_owned(), ALL_DAY)],
+                SessionScope::Days(days) => days
+                    .iter()
+                    .map(|d| (person.as_str(), format!("{DAY_MARK}{d}"), *d))
+                    .collect(),
+            })
+            .collect();
+        let mut batch: Vec<SessionInsert<'_>> = sessions
             .iter()
             .map(|s| SessionInsert {
                 project_id: &s.project_id,
@@ -543,8 +561,22 @@ impl Store for ClickHouseStore {
                 end_ms: s.end_ms,
                 event_count: s.event_count,
                 version: s.version.max(0) as u64,
+                day: day_of(s.start_ms),
             })
             .collect();
+        batch.extend(marks.iter().map(|(person, mark, day)| SessionInsert {
+            project_id: project,
+            person_id: person,
+            session_id: mark,
+            start_ms: 0,
+            end_ms: 0,
+            event_count: 0,
+            version,
+            day: *day,
+        }));
+        if batch.is_empty() {
+            return Ok(());
+        }
         self.insert::<SessionInsert<'_>>("sessions", &batch)
     }
 

@@ -13,13 +13,15 @@ mod migrations;
 pub use migrations::{Migration, MIGRATIONS};
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Mutex;
 
 use ::duckdb::types::{Value, ValueRef};
 use ::duckdb::{params, params_from_iter, Connection};
 
-use crate::model::{DeadLetterRow, EventRow, IdentityRow, SessionRow};
+use crate::model::{DeadLetterRow, EventRow, IdentityRow, SessionRow, SessionScope};
+use crate::sessionize::DAY_MS;
 use crate::sql::SqlBuilder;
 use crate::{Cell, CellRef, Dialect, Error, Result, Sql, Store};
 
@@ -189,17 +191,29 @@ impl Store for DuckStore {
     fn replace_sessions(
         &self,
         project: &str,
-        persons: &[String],
+        _version: i64,
+        replaced: &[(String, SessionScope)],
         sessions: &[SessionRow],
     ) -> Result<()> {
+        // One DELETE per distinct scope: a batch's persons mostly share the same few days.
+        let mut by_scope: BTreeMap<&SessionScope, Vec<String>> = BTreeMap::new();
+        for (person, scope) in replaced {
+            by_scope.entry(scope).or_default().push(person.clone());
+        }
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        if !persons.is_empty() {
+        for (scope, persons) in by_scope {
             let mut b = SqlBuilder::new(Dialect::DuckDb);
             b.push("DELETE FROM sessions WHERE project_id = ")
                 .bind(project);
-            b.push(" AND person_id IN ")
-                .bind_list(persons.iter().cloned());
+            b.push(" AND person_id IN ").bind_list(persons);
+            if let SessionScope::Days(days) = scope {
+                if days.is_empty() {
+                    continue;
+                }
+                b.push(&format!(" AND start_ms // {DAY_MS} IN "))
+                    .bind_list(days.iter().copied());
+            }
             let sql = b.finish();
             tx.execute(&sql.text, params_from_iter(sql.params.iter().map(to_value)))?;
         }

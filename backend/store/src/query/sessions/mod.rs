@@ -1,16 +1,19 @@
 //! Session stats: count, total and average duration and bounce rate of the sessions that start in
 //! a range. Sessions are computed by the processor (client `sessionId`, else 30 minutes of
-//! event-time inactivity) and recomputed per person when late or re-attributed events arrive.
+//! event-time inactivity) and recomputed when late or re-attributed events arrive: the start days
+//! a batch's events can change, or a person's whole history after an identity link.
 //!
-//! SQL shape: DuckDB keeps exactly the current sessions (replaced per person):
+//! SQL shape: DuckDB keeps exactly the current sessions (replaced per person and day):
 //!
 //! ```text
 //! SELECT count(*), sum(end_ms - start_ms), sum(event_count = 1) FROM sessions
 //! WHERE project_id = ? AND event_count > 0 AND start_ms >= ? AND start_ms < ?
 //! ```
 //!
-//! ClickHouse appends versions: it keeps each person's latest version (`(person_id, version) IN
-//! (SELECT person_id, max(version) ...)`) and drops tombstones (`event_count = 0`).
+//! ClickHouse appends versions: per person and start day it keeps the latest version
+//! (`(person_id, d, v) IN (SELECT person_id, day, max(version) ...)`), only if it is at least as
+//! new as the person's latest whole-history mark (`v >= whole`), and drops the mark rows
+//! (`event_count = 0`). See [`crate::clickhouse`].
 
 mod params;
 mod sql;

@@ -18,9 +18,10 @@ fn duckdb_reads_current_sessions() {
 }
 
 #[test]
-fn clickhouse_keeps_the_latest_version_per_person() {
+fn clickhouse_keeps_the_latest_version_per_person_and_day_since_the_last_whole_recompute() {
     let sql = build(&params(), Dialect::ClickHouse);
-    assert!(sql.text.contains("WHERE (person_id, v) IN (SELECT person_id, max(version) FROM sessions WHERE project_id = 'shop' GROUP BY person_id) AND c > 0"), "{}", sql.text);
+    assert!(sql.text.contains("ANY LEFT JOIN (SELECT person_id, max(version) AS whole FROM sessions WHERE project_id = 'shop' AND day = -1 GROUP BY person_id) AS wholes USING person_id"), "{}", sql.text);
+    assert!(sql.text.contains("WHERE (person_id, d, v) IN (SELECT person_id, day, max(version) FROM sessions WHERE project_id = 'shop' AND day >= 0 GROUP BY person_id, day) AND v >= whole AND c > 0"), "{}", sql.text);
 }
 
 #[test]
