@@ -154,45 +154,56 @@ impl IdentityMap {
 
 /// The identity map's rows as they are read, hashed but not yet in a table.
 ///
-/// Why: the map is loaded while the engine groups the step events, on the same two cores, so
+/// Why: the map is loaded while the engine starts on the step events, on the same two cores, so
 /// its cost is the funnel's. A table sized for every row at once is filled without the rehashes
 /// (and the fresh pages of each bigger table) of one that grows row by row, which were half of
 /// the loading.
 #[derive(Debug, Default)]
 pub(crate) struct IdentityRows {
     ids: IdHasher,
-    /// `(anonymousId, userId)`, in the order read: a later row for an anonymousId wins.
-    mappings: Vec<(IdKey, IdKey)>,
+    /// `(anonymousId, userId or none, version)`, every stored version: the latest wins.
+    mappings: Vec<(IdKey, Option<IdKey>, i64)>,
 }
 
 impl IdentityRows {
-    /// Adds one `(anonymousId, userId)` row.
+    /// Adds one `(anonymousId, userId, version)` row.
     pub(crate) fn row(&mut self, row: &[CellRef<'_>]) -> Result<()> {
-        let [anonymous, user] = row else {
+        let [anonymous, user, version] = row else {
             return Err(Error::Shape(format!(
-                "an identity map row has {} columns, not 2",
+                "an identity map row has {} columns, not 3",
                 row.len()
             )));
         };
+        let version = match version {
+            CellRef::Int(v) => *v,
+            CellRef::Str(text) => text.parse().map_err(|_| {
+                Error::Shape(format!(
+                    "an identity map version is not an integer: {text:?}"
+                ))
+            })?,
+        };
         let user = user.text();
-        if user.is_empty() {
-            // Not a mapping: the anonymousId stays its own person.
-            return Ok(());
-        }
+        // An empty userId maps the anonymousId to nobody: it stays its own person.
+        let user = (!user.is_empty()).then(|| self.ids.key(&user));
         self.mappings
-            .push((self.ids.key(&anonymous.text()), self.ids.key(&user)));
+            .push((self.ids.key(&anonymous.text()), user, version));
         Ok(())
     }
 
-    pub(crate) fn finish(self) -> IdentityMap {
+    pub(crate) fn finish(mut self) -> IdentityMap {
         let mut map = IdentityMap {
             ids: self.ids,
             persons: 0,
             // An id a row: nearly all anonymousIds and userIds are distinct.
             roles: IdMap::with_capacity_and_hasher(self.mappings.len() * 2, Default::default()),
         };
-        for (anonymous, user) in self.mappings {
-            let number = map.number(user);
+        // In version order, so the latest row of an anonymousId is applied last.
+        self.mappings.sort_by_key(|m| m.2);
+        for (anonymous, user, _) in self.mappings {
+            let number = match user {
+                Some(user) => map.number(user),
+                None => Role::NONE,
+            };
             map.roles.entry(anonymous).or_default().mapped_to = number;
         }
         map

@@ -64,11 +64,19 @@ pub fn build(p: &FunnelParams, dialect: Dialect) -> Sql {
     b.finish()
 }
 
-/// The project's identity map, `(anonymousId, userId)` a row each, which [`super::run`] resolves
-/// the ids of [`build`]'s rows through.
+/// The project's identity rows, `(anonymousId, userId, version)`, which [`super::run`] resolves
+/// the ids of [`build`]'s rows through, the latest version of each anonymousId winning.
+///
+/// Every stored version, not the latest per anonymousId: on ClickHouse 18.16 the `argMax …
+/// GROUP BY anonymous_id` took 255 ms of CPU over 417 k identities, and the plain scan 55 ms
+/// (DuckDB keeps one row per anonymousId anyway). Picking the latest in Rust costs a sort.
 pub fn identity_map(project: &str, dialect: Dialect) -> Sql {
     let mut b = SqlBuilder::new(dialect);
-    b.identity_map(project);
+    b.push("SELECT anonymous_id, user_id, ");
+    b.int64("version");
+    b.push(" AS version FROM identities WHERE project_id = ")
+        .bind(project.to_owned());
+    b.answer_columns(&[Column::Text, Column::Text, Column::Int]);
     b.finish()
 }
 

@@ -136,8 +136,12 @@ fn sql_reads_step_events_under_the_id_they_were_sent_under() {
     let map = identity_map("shop", Dialect::ClickHouse);
     assert_eq!(
         map.text,
-        "SELECT anonymous_id, argMax(user_id, version) AS mapped_user FROM identities \
-         WHERE project_id = 'shop' GROUP BY anonymous_id"
+        "SELECT anonymous_id, user_id, toInt64(version) AS version FROM identities \
+         WHERE project_id = 'shop'"
+    );
+    assert_eq!(
+        map.columns.as_deref(),
+        Some(&[Column::Text, Column::Text, Column::Int][..])
     );
 }
 
@@ -161,7 +165,7 @@ fn from_rows(
     let text = |s: &str| CellRef::Str(s.to_owned().into());
     let mut map = persons::IdentityRows::default();
     for [anonymous, user] in identities {
-        map.row(&[text(anonymous), text(user)])?;
+        map.row(&[text(anonymous), text(user), CellRef::Int(1)])?;
     }
     let mut persons = persons::PersonRows::new(p, map.finish());
     // Batches of two rows: a person's rows are spread over several batches.
@@ -197,7 +201,7 @@ fn from_event_rows(
     order(&mut events);
     let mut map = persons::IdentityRows::default();
     for [anonymous, user] in identities {
-        map.row(&[text(anonymous), text(user)])?;
+        map.row(&[text(anonymous), text(user), CellRef::Int(1)])?;
     }
     let mut persons = persons::PersonRows::new(p, map.finish());
     let mut batch = persons::RowBatch::new(persons.ids());
@@ -358,4 +362,45 @@ fn too_few_steps_is_a_clear_error() {
         err.to_string(),
         "invalid parameter steps: between 2 and 10 event names"
     );
+}
+
+#[test]
+fn the_latest_identity_row_of_an_anonymous_id_wins_in_any_order() {
+    use crate::CellRef;
+    let mut p = params(3600);
+    p.breakdown = None;
+    let text = |s: &str| CellRef::Str(s.to_owned().into());
+    // anon-1 was mapped to old (version 1), then to u (version 3); anon-2 to u, then to nobody.
+    let rows = [
+        ("anon-1", "u", 3),
+        ("anon-2", "", 4),
+        ("anon-1", "old", 1),
+        ("anon-2", "u", 2),
+    ];
+    let events = vec![
+        row("anon-1", "", &[pack(1000, 2, true)]),
+        row("u", "", &[pack(2000, 1, false)]),
+        row("anon-2", "", &[pack(3000, 0, true)]),
+    ];
+    for order in [[0, 1, 2, 3], [3, 2, 1, 0], [2, 0, 3, 1]] {
+        let mut map = persons::IdentityRows::default();
+        for i in order {
+            let (anonymous, user, version) = rows[i];
+            map.row(&[text(anonymous), text(user), CellRef::Int(version)])
+                .unwrap();
+        }
+        let mut persons = persons::PersonRows::new(&p, map.finish());
+        let mut batch = persons::RowBatch::new(persons.ids());
+        for r in &events {
+            let cells: Vec<CellRef> = r.iter().map(|c| text(c)).collect();
+            batch.push(&cells).unwrap();
+        }
+        persons.resolve(&mut batch);
+        // u: View (anon-1's) then Cart; anon-2 is its own person with only a Buy.
+        assert_eq!(counts(&persons.finish()), vec![1, 1, 0], "order {order:?}");
+    }
+    let err = persons::IdentityRows::default()
+        .row(&[text("a"), text("u")])
+        .unwrap_err();
+    assert!(err.to_string().contains("not 3"), "{err}");
 }
