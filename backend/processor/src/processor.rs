@@ -12,6 +12,25 @@ use crate::parse::{parse_dead_letter, parse_event, ParsedEvent};
 use crate::sessions::{self, Touch};
 use crate::Result;
 
+/// Versions per millisecond: room for a tag per processor (see [`Processor::next_version`]).
+/// Versions written before the tag (plain milliseconds) are all smaller.
+pub const VERSION_TAGS: i64 = 1024;
+
+/// A tag for a new processor: different for each processor of a process, and random across
+/// processes.
+fn version_tag() -> i64 {
+    use std::hash::{BuildHasher, Hasher};
+    static NEXT: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+    static BASE: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    let base = *BASE.get_or_init(|| {
+        (std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish()
+            % VERSION_TAGS as u64) as i64
+    });
+    (base + NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)).rem_euclid(VERSION_TAGS)
+}
+
 /// The default dedup window: the last million messageIds.
 pub const DEFAULT_DEDUP_WINDOW: usize = 1_000_000;
 
@@ -82,6 +101,8 @@ pub struct Processor {
     identity: IdentityMap,
     dedup: DedupWindow,
     last_version: i64,
+    /// The low bits of every version this processor takes (see [`Processor::next_version`]).
+    version_tag: i64,
 }
 
 impl std::fmt::Debug for Processor {
@@ -128,6 +149,7 @@ impl Processor {
             identity,
             dedup,
             last_version: 0,
+            version_tag: version_tag(),
         })
     }
 
@@ -261,13 +283,18 @@ impl Processor {
             .collect())
     }
 
-    /// A version for a recomputation, taken before it reads anything: the wall clock, and
-    /// always above the last one.
-    fn next_version(&mut self) -> i64 {
+    /// A version for a recomputation, taken before it reads anything: the wall clock in ms
+    /// times [`VERSION_TAGS`], plus this processor's tag, and always above the last one.
+    ///
+    /// Why the tag: ClickHouse keeps a person's day at its latest version, and two processors
+    /// that recompute the same day in the same millisecond would otherwise write one version
+    /// twice, and both of their sessions would count.
+    pub(crate) fn next_version(&mut self) -> i64 {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);
-        self.last_version = now.max(self.last_version + 1);
+        self.last_version =
+            (now * VERSION_TAGS + self.version_tag).max(self.last_version + VERSION_TAGS);
         self.last_version
     }
 }

@@ -121,7 +121,8 @@ pub struct SessionRow {
     pub end_ms: i64,
     /// Distinct events in the session (at least 1).
     pub event_count: i64,
-    /// The recomputation that wrote it (ms since epoch); see [`SessionScope`] for which count.
+    /// The recomputation that wrote it (ms since epoch × 1024 plus the processor's tag, taken
+    /// before it read anything); see [`SessionScope`] for which count.
     pub version: i64,
 }
 

@@ -183,3 +183,18 @@ fn bad_records_become_dead_letters() {
         "unparseable"
     );
 }
+
+#[test]
+fn two_processors_never_take_the_same_version() {
+    let store = Arc::new(DuckStore::open_in_memory().unwrap());
+    let mut a = Processor::new(store.clone()).unwrap();
+    let mut b = Processor::new(store).unwrap();
+    let (va, vb) = (a.next_version(), b.next_version());
+    assert_ne!(va % VERSION_TAGS, vb % VERSION_TAGS);
+    // Each keeps its tag and moves forward, even within one millisecond.
+    let va2 = a.next_version();
+    assert!(va2 > va);
+    assert_eq!(va2 % VERSION_TAGS, va % VERSION_TAGS);
+    // Above every version written before the tag (plain milliseconds).
+    assert!(va > 1_795_392_000_000 * 1000);
+}
