@@ -171,8 +171,9 @@ fn recompute_days<'a>(
     let ids = ids_of(identity, project, &names);
     let mut held = Ranges::default();
     let mut held_sessions: BTreeSet<String> = BTreeSet::new();
+    // Rows a later round reads again (a client session's events inside a range already held)
+    // are kept twice; `by_person` skips repeated messageIds anyway.
     let mut rows: Vec<SessionInputRow> = Vec::new();
-    let mut seen: HashSet<String> = HashSet::new();
     for _ in 0..=MAX_WIDENINGS {
         // Read what the pending persons need and nobody has read yet.
         let mut wanted = Ranges::default();
@@ -189,12 +190,9 @@ fn recompute_days<'a>(
         window.ranges = wanted.minus(&held);
         window.session_ids.sort();
         window.session_ids.dedup();
-        for row in store.session_inputs_of_ids(project, &ids, Some(&window))? {
-            out.events_read += 1;
-            if seen.insert(row.message_id.clone()) {
-                rows.push(row);
-            }
-        }
+        let read = store.session_inputs_of_ids(project, &ids, Some(&window))?;
+        out.events_read += read.len();
+        rows.extend(read);
         for range in &window.ranges {
             held.add(*range);
         }

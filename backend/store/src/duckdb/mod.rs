@@ -203,14 +203,14 @@ impl Store for DuckStore {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         for (scope, persons) in by_scope {
+            if matches!(scope, SessionScope::Days(days) if days.is_empty()) {
+                continue;
+            }
             let mut b = SqlBuilder::new(Dialect::DuckDb);
             b.push("DELETE FROM sessions WHERE project_id = ")
                 .bind(project);
             b.push(" AND person_id IN ").bind_list(persons);
             if let SessionScope::Days(days) = scope {
-                if days.is_empty() {
-                    continue;
-                }
                 b.push(&format!(" AND start_ms // {DAY_MS} IN "))
                     .bind_list(days.iter().copied());
             }

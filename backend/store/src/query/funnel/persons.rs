@@ -1,5 +1,5 @@
-//! From the per-id rows of the funnel query to persons: the identity map, and the rows fed to
-//! the accumulator a person at a time.
+//! From the funnel query's rows to persons: the identity map, and each person's step events
+//! gathered and fed to the accumulator a person at a time.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
@@ -133,9 +133,8 @@ impl IdentityMap {
     /// anonymousId is numbered as a person if it is not yet.
     fn role(&mut self, id: IdKey) -> Role {
         let role = self.roles.entry(id).or_default();
-        if role.person == Role::NONE && role.mapped_to == Role::NONE {
-            role.person = self.persons;
-            self.persons += 1;
+        if role.mapped_to == Role::NONE {
+            give_number(&mut role.person, &mut self.persons);
         }
         *role
     }
@@ -143,13 +142,20 @@ impl IdentityMap {
     /// The person number of `id`'s own events, given now if it has none yet: for a mapped
     /// anonymousId that also sent events as a userId.
     fn number(&mut self, id: IdKey) -> u32 {
-        let role = self.roles.entry(id).or_default();
-        if role.person == Role::NONE {
-            role.person = self.persons;
-            self.persons += 1;
-        }
-        role.person
+        give_number(
+            &mut self.roles.entry(id).or_default().person,
+            &mut self.persons,
+        )
     }
+}
+
+/// `person`, numbered next (counting in `persons`) if it has no number yet.
+fn give_number(person: &mut u32, persons: &mut u32) -> u32 {
+    if *person == Role::NONE {
+        *person = *persons;
+        *persons += 1;
+    }
+    *person
 }
 
 /// The identity map's rows as they are read, hashed but not yet in a table.
