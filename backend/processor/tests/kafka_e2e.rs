@@ -53,6 +53,12 @@ fn line(name: &str, anon: &str, id: &str, ts_ms: i64) -> String {
 #[test]
 #[ignore = "needs Kafka and ClickHouse (scripts/infra): run by scripts/test.d/40-backend.sh"]
 fn kafka_to_clickhouse_counts_are_exact() {
+    // The processor's and the consumer's warnings (a failed batch, a consumer error) go to the
+    // test's output, so a run that stores nothing says why.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("warn")
+        .with_test_writer()
+        .try_init();
     let store = Arc::new(
         ClickHouseStore::open(
             &std::env::var("CLICKHOUSE_URL").unwrap_or_else(|_| "http://127.0.0.1:18123".into()),
