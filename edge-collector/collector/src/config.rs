@@ -36,6 +36,7 @@
 //! dead_letter_topic = "footfall.dead-letters"
 //! spill_dir = "/var/lib/footfall/kafka-spill"
 //! spill_max_bytes = 10_000_000_000
+//! statistics_interval_ms = 5000   # librdkafka's broker figures on /metrics; 0 turns them off
 //! ```
 
 use std::collections::BTreeMap;

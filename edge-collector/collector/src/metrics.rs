@@ -26,6 +26,18 @@
 //! | `footfall_collector_kafka_produce_errors_total` | `kind` |
 //! | `footfall_collector_kafka_mode` (gauge, 1 for the current mode) | `mode` = `direct` \| `spill` |
 //! | `footfall_collector_kafka_spill_backlog`, `_spill_bytes`, `_direct_in_flight` (gauges) | |
+//!
+//! librdkafka's own statistics, every `[kafka] statistics_interval_ms` (default 5 s; gauges over the
+//! last interval, absent until the first report). They place a slow acknowledgement: in the
+//! producer's queue, waiting for the socket, or on the broker's round trip.
+//!
+//! | metric (sink = kafka) | labels |
+//! |---|---|
+//! | `footfall_collector_kafka_broker_round_trip_seconds`: request sent → broker's answer (with `acks=all`, replication included) | `broker` = node id, `stat` = `avg` \| `p99` \| `max` |
+//! | `footfall_collector_kafka_broker_queue_wait_seconds`: records waiting in the producer's queue for a produce request (linger plus backlog) | `broker`, `stat` |
+//! | `footfall_collector_kafka_broker_send_wait_seconds`: built requests waiting for the socket | `broker`, `stat` |
+//! | `footfall_collector_kafka_broker_in_flight_requests`, `_waiting_requests`, `_up` (1 when connected) | `broker` |
+//! | `footfall_collector_kafka_producer_queued_records`, `_queued_bytes`: not yet acknowledged | |
 
 use std::sync::OnceLock;
 
@@ -247,5 +259,60 @@ pub fn kafka(stats: &footfall_kafka::KafkaStats) {
     ];
     for (name, value) in gauges {
         metrics::gauge!(name).set(value as f64);
+    }
+    if let Some(producer) = &stats.producer {
+        kafka_producer(producer);
+    }
+}
+
+fn kafka_producer(producer: &footfall_kafka::ProducerStats) {
+    metrics::gauge!("footfall_collector_kafka_producer_queued_records")
+        .set(producer.queued_records as f64);
+    metrics::gauge!("footfall_collector_kafka_producer_queued_bytes")
+        .set(producer.queued_bytes as f64);
+    for broker in &producer.brokers {
+        let id = broker.node_id.to_string();
+        let windows = [
+            (
+                "footfall_collector_kafka_broker_round_trip_seconds",
+                broker.round_trip,
+            ),
+            (
+                "footfall_collector_kafka_broker_queue_wait_seconds",
+                broker.queue_wait,
+            ),
+            (
+                "footfall_collector_kafka_broker_send_wait_seconds",
+                broker.send_wait,
+            ),
+        ];
+        for (name, window) in windows {
+            let stats = [
+                ("avg", window.avg_micros),
+                ("p99", window.p99_micros),
+                ("max", window.max_micros),
+            ];
+            for (stat, micros) in stats {
+                metrics::gauge!(name, "broker" => id.clone(), "stat" => stat)
+                    .set(micros as f64 / 1e6);
+            }
+        }
+        let counts = [
+            (
+                "footfall_collector_kafka_broker_in_flight_requests",
+                broker.in_flight_requests as f64,
+            ),
+            (
+                "footfall_collector_kafka_broker_waiting_requests",
+                broker.waiting_requests as f64,
+            ),
+            (
+                "footfall_collector_kafka_broker_up",
+                f64::from(u8::from(broker.state == "UP")),
+            ),
+        ];
+        for (name, value) in counts {
+            metrics::gauge!(name, "broker" => id.clone()).set(value);
+        }
     }
 }

@@ -27,6 +27,7 @@ const RESERVED_OPTIONS: &[&str] = &[
     "compression.type",
     "compression.codec",
     "transactional.id",
+    "statistics.interval.ms",
 ];
 
 /// Compression codec for produced batches. Only codecs built into the
@@ -103,6 +104,13 @@ pub struct KafkaConfig {
     /// The `Retry-After` the collector should send with a 503, in seconds.
     /// Default 5.
     pub retry_after_secs: u64,
+    /// How often librdkafka reports its own view of the brokers (round
+    /// trip, time records wait in the producer's queue, requests in
+    /// flight), which [`KafkaStats::producer`](crate::KafkaStats::producer)
+    /// then holds. Each report covers the interval before it. librdkafka
+    /// builds a JSON document per report, so this is kept well above a
+    /// millisecond scale; 0 turns reporting off. Default 5000 ms.
+    pub statistics_interval_ms: u64,
 }
 
 impl Default for KafkaConfig {
@@ -119,6 +127,7 @@ impl Default for KafkaConfig {
             spill_dir: PathBuf::from("kafka-spill"),
             spill_max_bytes: 1 << 30,
             retry_after_secs: 5,
+            statistics_interval_ms: 5_000,
         }
     }
 }
@@ -213,6 +222,15 @@ impl KafkaConfig {
                 format!("{key:?} is set by a typed field or fixed for durability"),
             );
         }
+        if self.statistics_interval_ms != 0 && self.statistics_interval_ms < 100 {
+            return invalid(
+                "statistics_interval_ms",
+                format!(
+                    "{} ms is below the 100 ms minimum (0 turns reports off)",
+                    self.statistics_interval_ms
+                ),
+            );
+        }
         if self.spill_dir.as_os_str().is_empty() {
             return invalid("spill_dir", "must not be empty");
         }
@@ -255,7 +273,11 @@ impl KafkaConfig {
             // puts a key on the same partition.
             .set("partitioner", "murmur2_random")
             // Reconnect quickly once the broker is back.
-            .set("reconnect.backoff.max.ms", "1000");
+            .set("reconnect.backoff.max.ms", "1000")
+            .set(
+                "statistics.interval.ms",
+                self.statistics_interval_ms.to_string(),
+            );
         for (key, value) in &self.librdkafka_options {
             config.set(key, value);
         }
@@ -317,6 +339,17 @@ mod tests {
         assert_eq!(client.get("acks"), Some("all"));
         assert_eq!(client.get("compression.type"), Some("lz4"));
         assert_eq!(client.get("batch.size"), Some("65536"));
+        assert_eq!(client.get("statistics.interval.ms"), Some("5000"));
+    }
+
+    #[test]
+    fn statistics_can_be_turned_off() {
+        let config: KafkaConfig = serde_json::from_str(r#"{"statistics_interval_ms": 0}"#).unwrap();
+        config.validate().unwrap();
+        assert_eq!(
+            config.producer_config().get("statistics.interval.ms"),
+            Some("0")
+        );
     }
 
     #[test]
@@ -337,6 +370,17 @@ mod tests {
             ),
             ("message_timeout_ms", Box::new(|c| c.message_timeout_ms = 0)),
             ("spill_max_bytes", Box::new(|c| c.spill_max_bytes = 1024)),
+            (
+                "statistics_interval_ms",
+                Box::new(|c| c.statistics_interval_ms = 10),
+            ),
+            (
+                "librdkafka_options",
+                Box::new(|c| {
+                    c.librdkafka_options
+                        .insert("statistics.interval.ms".into(), "50".into());
+                }),
+            ),
         ];
         for (field, mutate) in cases {
             let mut config = KafkaConfig::default();

@@ -318,6 +318,7 @@ impl KafkaDelivery {
         let next = self.inner.drained_next.load(Ordering::Relaxed);
         stats.spill_backlog = self.inner.spill.high_watermark().saturating_sub(next);
         stats.spill_bytes = self.inner.spill.stats().log_bytes;
+        stats.producer = self.inner.transport.producer_stats();
         stats
     }
 

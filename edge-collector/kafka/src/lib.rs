@@ -14,7 +14,9 @@
 //!   docs describe the design, its ordering guarantees and its duplicate
 //!   window.
 //! - [`KafkaConfig`] is its configuration; [`KafkaStats`] a counter
-//!   snapshot for the Prometheus exporter.
+//!   snapshot for the Prometheus exporter, with librdkafka's own view of
+//!   the brokers ([`ProducerStats`]: round trip, queue wait, requests in
+//!   flight) so that a slow acknowledgement can be placed.
 //! - [`Transport`] is the seam to the producer: [`RdKafkaTransport`] in
 //!   production (one delivery wait per batch, not per record), fakes in
 //!   tests.
@@ -48,7 +50,9 @@ pub use config::{Compression, ConfigError, KafkaConfig, MIN_SPILL_MAX_BYTES};
 pub use delivery::{BuildError, Delivered, DeliveryError, KafkaDelivery, DRAIN_GROUP};
 pub use footfall_eventlog::Record;
 pub use source::{KafkaSource, KafkaSourceConfig, SourceError, SourceRecord};
-pub use stats::{DeliveryMode, KafkaStats, ProduceErrorCounts};
+pub use stats::{
+    BrokerStats, DeliveryMode, KafkaStats, LatencyWindow, ProduceErrorCounts, ProducerStats,
+};
 pub use transport::{
     BatchFailures, BatchFuture, DeliverySlot, FootfallContext, OutgoingRecord, ProduceError,
     ProduceErrorKind, RdKafkaTransport, SendFuture, Transport,

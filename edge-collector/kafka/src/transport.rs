@@ -30,6 +30,7 @@ use rdkafka::ClientConfig;
 use tokio::sync::oneshot;
 
 use crate::config::KafkaConfig;
+use crate::stats::ProducerStats;
 
 /// A boxed future of one record's delivery outcome.
 pub type SendFuture = Pin<Box<dyn Future<Output = Result<(), ProduceError>> + Send>>;
@@ -92,6 +93,11 @@ pub trait Transport: Send + Sync + 'static {
 
     /// Waits up to `timeout` for queued records to be delivered.
     fn flush(&self, timeout: Duration);
+
+    /// The producer's latest own statistics, if it reports any.
+    fn producer_stats(&self) -> Option<ProducerStats> {
+        None
+    }
 }
 
 /// Why a record was not acknowledged, coarsely enough to choose a reaction
@@ -199,10 +205,11 @@ fn classify(code: RDKafkaErrorCode) -> ProduceErrorKind {
 }
 
 /// The librdkafka client context: routes librdkafka's logs to `tracing`,
-/// turns "all brokers down" into a flag the delivery reads, and settles
-/// each record's [`DeliverySlot`].
+/// turns "all brokers down" into a flag the delivery reads, keeps the
+/// latest statistics report, and settles each record's [`DeliverySlot`].
 pub struct FootfallContext {
     brokers_down: Arc<AtomicBool>,
+    statistics: Arc<Mutex<Option<ProducerStats>>>,
 }
 
 impl ProducerContext for FootfallContext {
@@ -276,6 +283,11 @@ impl PendingBatch {
 }
 
 impl ClientContext for FootfallContext {
+    fn stats(&self, report: rdkafka::Statistics) {
+        let summary = ProducerStats::from_librdkafka(&report);
+        *self.statistics.lock().unwrap_or_else(|p| p.into_inner()) = Some(summary);
+    }
+
     fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
         match level {
             RDKafkaLogLevel::Emerg
@@ -320,6 +332,9 @@ struct Shared {
     producer: RwLock<KafkaProducer>,
     config: ClientConfig,
     brokers_down: Arc<AtomicBool>,
+    /// Kept across producer replacements: the last report stays visible
+    /// until the new producer's first.
+    statistics: Arc<Mutex<Option<ProducerStats>>>,
 }
 
 /// The producer; its polling thread runs the delivery callbacks.
@@ -343,7 +358,7 @@ impl Shared {
         if producer.client().native_ptr() != failed.client().native_ptr() {
             return; // Already replaced.
         }
-        match create_producer(&self.config, &self.brokers_down) {
+        match create_producer(&self.config, &self.brokers_down, &self.statistics) {
             Ok(fresh) => {
                 tracing::error!(%code, %reason, "fatal Kafka producer error; producer recreated");
                 let old = std::mem::replace(&mut *producer, fresh);
@@ -360,9 +375,11 @@ impl Shared {
 fn create_producer(
     config: &ClientConfig,
     brokers_down: &Arc<AtomicBool>,
+    statistics: &Arc<Mutex<Option<ProducerStats>>>,
 ) -> Result<KafkaProducer, KafkaError> {
     config.create_with_context(FootfallContext {
         brokers_down: Arc::clone(brokers_down),
+        statistics: Arc::clone(statistics),
     })
 }
 
@@ -372,12 +389,14 @@ impl RdKafkaTransport {
         let brokers_down = Arc::new(AtomicBool::new(false));
         let mut client_config = config.producer_config();
         client_config.set_log_level(RDKafkaLogLevel::Warning);
-        let producer = create_producer(&client_config, &brokers_down)?;
+        let statistics = Arc::new(Mutex::new(None));
+        let producer = create_producer(&client_config, &brokers_down, &statistics)?;
         Ok(RdKafkaTransport {
             shared: Arc::new(Shared {
                 producer: RwLock::new(producer),
                 config: client_config,
                 brokers_down,
+                statistics,
             }),
             probe_timeout: Duration::from_secs(5),
         })
@@ -482,6 +501,14 @@ impl Transport for RdKafkaTransport {
         if let Err(error) = self.shared.current().flush(Timeout::After(timeout)) {
             tracing::warn!(%error, "records still queued in librdkafka at shutdown");
         }
+    }
+
+    fn producer_stats(&self) -> Option<ProducerStats> {
+        self.shared
+            .statistics
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 

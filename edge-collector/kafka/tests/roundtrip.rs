@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use common::*;
-use footfall_kafka::{DeliveryMode, KafkaDelivery, Record};
+use footfall_kafka::{DeliveryMode, KafkaConfig, KafkaDelivery, Record};
 
 const KEYS: usize = 10;
 const BATCHES: usize = 20;
@@ -122,5 +122,52 @@ async fn delivered_records_come_back_with_keys_and_per_key_order() {
         [b"after-commit".as_slice()],
         "committed records were read again"
     );
+    delivery.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_producers_statistics_time_the_brokers_round_trips() {
+    let events = unique("stats-events");
+    let dead = unique("stats-dead");
+    create_topics(&[&events, &dead], 1).await;
+    let spill = tempfile::tempdir().unwrap();
+    let config = KafkaConfig {
+        statistics_interval_ms: 200,
+        ..delivery_config(&events, &dead, spill.path())
+    };
+    let delivery = KafkaDelivery::new(&config).unwrap();
+    assert_eq!(
+        delivery.stats().producer,
+        None,
+        "no report before the first interval"
+    );
+
+    // Keep producing, so that every 200 ms window has requests to time.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let broker = loop {
+        delivery
+            .deliver(vec![Record::new("wk:user-1", "{}")], Vec::new())
+            .await
+            .expect("deliver failed with the broker up");
+        let timed = delivery.stats().producer.and_then(|p| {
+            p.brokers
+                .into_iter()
+                .find(|b| b.state == "UP" && b.round_trip.max_micros > 0)
+        });
+        if let Some(broker) = timed {
+            break broker;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no statistics report with a timed broker in 15 s: {:?}",
+            delivery.stats().producer
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(broker.node_id >= 0, "{broker:?}");
+    // (librdkafka's p99 comes from a bucketed histogram and can exceed
+    // the exact max by a bucket's width, so it is not compared.)
+    let rtt = broker.round_trip;
+    assert!(rtt.avg_micros <= rtt.max_micros, "{broker:?}");
     delivery.shutdown(Duration::from_secs(5)).await;
 }

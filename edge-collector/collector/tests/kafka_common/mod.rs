@@ -62,6 +62,8 @@ pub async fn start(
         dead_letter_topic: dead_letters.to_owned(),
         client_id: "footfall-collector-tests".to_owned(),
         spill_dir: spill.to_path_buf(),
+        // Frequent reports, so a test sees librdkafka's figures on /metrics within a second.
+        statistics_interval_ms: 200,
         ..KafkaConfig::default()
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -83,6 +85,16 @@ fn common_config() -> footfall_collector::Config {
         },
     );
     footfall_collector::Config::new(keys)
+}
+
+/// The collector's `/metrics` text.
+pub async fn scrape(client: &HttpClient, addr: std::net::SocketAddr) -> String {
+    let response = client
+        .get(format!("http://{addr}/metrics").parse().unwrap())
+        .await
+        .expect("/metrics answers");
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    String::from_utf8(bytes.to_vec()).unwrap()
 }
 
 /// POSTs a batch; returns the status and the messageIds answered `ok`.
