@@ -29,6 +29,8 @@
 #   FOOTFALL_KAFKA_GC_OPTS          the broker's GC options (default G1, 20 ms pause goal;
 #                                   ZGC measured worse on 2 cores, see docs/benchmarks.md)
 #   FOOTFALL_KAFKA_JVM_OPTS         extra JVM options for the broker (e.g. -Xlog:gc:file=/tmp/gc.log)
+#   FOOTFALL_KAFKA_SERVER_PROPS     extra server.properties lines, appended (a later key wins),
+#                                   e.g. $'num.io.threads=2\nnum.network.threads=1'
 #   FOOTFALL_KAFKA_START_TIMEOUT    seconds           (default 90)
 #   FOOTFALL_KAFKA_M2               optional private maven local repo for install
 set -euo pipefail
@@ -177,6 +179,9 @@ num.io.threads=4
 num.recovery.threads.per.data.dir=1
 log.cleaner.dedupe.buffer.size=33554432
 log.retention.hours=168
+${FOOTFALL_KAFKA_SERVER_PROPS:+
+# from FOOTFALL_KAFKA_SERVER_PROPS (a later key wins)
+}${FOOTFALL_KAFKA_SERVER_PROPS:-}
 EOF
   cat >"$BROKER_LOG4J" <<EOF
 status = warn

@@ -67,3 +67,63 @@ pub fn batch_body(rng: &mut fastrand::Rng, batch_size: usize, users: u64, now_ms
     let sent_at = footfall_protocol::format_rfc3339_millis(now_ms);
     serde_json::to_vec(&serde_json::json!({"batch": batch, "sentAt": sent_at})).expect("json")
 }
+
+/// When a paced run's connections send, relative to each other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Arrivals {
+    /// The connections' first requests are spread across one interval, so requests reach the server
+    /// evenly, as many independent clients' do.
+    #[default]
+    Even,
+    /// Every connection sends at the same instant each interval: a synchronized burst of
+    /// `connections × batch size` events, a harsher load than independent clients make.
+    Burst,
+}
+
+/// How long after the start a paced connection sends its first request; later ones follow every
+/// `interval`.
+pub fn first_due(
+    arrivals: Arrivals,
+    interval: std::time::Duration,
+    connection: usize,
+    connections: usize,
+) -> std::time::Duration {
+    match arrivals {
+        Arrivals::Burst => std::time::Duration::ZERO,
+        Arrivals::Even => interval.mul_f64(connection as f64 / connections.max(1) as f64),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn even_arrivals_spread_the_connections_over_one_interval() {
+        let interval = Duration::from_millis(10);
+        let starts: Vec<_> = (0..4)
+            .map(|c| first_due(Arrivals::Even, interval, c, 4))
+            .collect();
+        assert_eq!(
+            starts,
+            [0, 2_500, 5_000, 7_500].map(Duration::from_micros).to_vec()
+        );
+    }
+
+    #[test]
+    fn burst_arrivals_start_every_connection_at_once() {
+        let interval = Duration::from_millis(10);
+        assert!((0..4).all(|c| first_due(Arrivals::Burst, interval, c, 4).is_zero()));
+    }
+
+    #[test]
+    fn a_batch_holds_the_requested_number_of_events_and_a_sent_at() {
+        let mut rng = fastrand::Rng::with_seed(1);
+        let body: serde_json::Value =
+            serde_json::from_slice(&batch_body(&mut rng, 50, 100, 1_700_000_000_000)).unwrap();
+        assert_eq!(body["batch"].as_array().unwrap().len(), 50);
+        assert_eq!(body["sentAt"], "2023-11-14T22:13:20.000Z");
+    }
+}

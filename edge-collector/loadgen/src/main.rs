@@ -6,6 +6,10 @@
 //! distinct batches of track/page/identify events, about 300 bytes each, for `--users` users), so the
 //! generator spends its CPU on sending, not on JSON. With `--server-pid`, the server's user+system CPU
 //! time is read from `/proc/<pid>/stat` before and after, giving events per server CPU-second.
+//!
+//! With `--rate`, each connection sends on a fixed schedule and latency counts from when a request was
+//! due. A request can only be sent once its connection's previous answer is back; that wait is the
+//! "send lag", reported separately so that a slow answer's knock-on delay on the next request is visible.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -18,6 +22,8 @@ use hdrhistogram::Histogram;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
+
+use footfall_loadgen::{first_due, Arrivals};
 
 /// Load generator for the Footfall collector.
 #[derive(Debug, Parser)]
@@ -58,6 +64,10 @@ struct Args {
     /// stalled server is not hidden by requests that were never sent (coordinated omission).
     #[arg(long)]
     rate: Option<u64>,
+    /// With --rate: `even` spreads the connections' requests across each interval, as independent
+    /// clients send; `burst` fires every connection's request at the same instant.
+    #[arg(long, value_enum, default_value_t = Arrivals::Even)]
+    arrivals: Arrivals,
     /// Clock ticks per second of /proc/<pid>/stat (`getconf CLK_TCK`).
     #[arg(long, default_value_t = 100)]
     clk_tck: u64,
@@ -104,6 +114,9 @@ fn server_cpu_ticks(pid: u32) -> anyhow::Result<u64> {
 #[derive(Default)]
 struct Outcome {
     latency: Option<Histogram<u64>>,
+    /// Paced runs only: how long requests were held past their due time because the connection's
+    /// previous answer had not come back yet.
+    send_lag: Option<Histogram<u64>>,
     statuses: std::collections::BTreeMap<String, u64>,
     ok_requests: u64,
     ok_events: u64,
@@ -124,7 +137,7 @@ struct Plan {
     interval: Option<std::time::Duration>,
 }
 
-async fn worker(plan: Arc<Plan>, seed: usize) -> anyhow::Result<Outcome> {
+async fn worker(plan: Arc<Plan>, seed: usize, first_due: Duration) -> anyhow::Result<Outcome> {
     let Plan {
         host,
         authorization,
@@ -146,10 +159,12 @@ async fn worker(plan: Arc<Plan>, seed: usize) -> anyhow::Result<Outcome> {
     });
     let mut outcome = Outcome {
         latency: Some(Histogram::new_with_bounds(1, 60_000_000, 3)?),
+        send_lag: Some(Histogram::new_with_bounds(1, 60_000_000, 3)?),
         ..Outcome::default()
     };
     let mut i = seed;
-    let mut due = Instant::now();
+    let mut due = Instant::now() + first_due;
+    let mut previous_answer = None;
     loop {
         if let Some(interval) = shared.interval {
             tokio::time::sleep_until(due.into()).await;
@@ -175,13 +190,25 @@ async fn worker(plan: Arc<Plan>, seed: usize) -> anyhow::Result<Outcome> {
         let request = request.body(Full::new(body.clone()))?;
         sender.ready().await?;
         let start = match shared.interval {
-            Some(interval) => due - interval,
+            Some(interval) => {
+                let was_due = due - interval;
+                // Only the previous answer's lateness, not the timer's millisecond rounding.
+                let waited = previous_answer.map_or(Duration::ZERO, |answered: Instant| {
+                    answered.saturating_duration_since(was_due)
+                });
+                if let Some(h) = outcome.send_lag.as_mut() {
+                    h.saturating_record(waited.as_micros().max(1) as u64);
+                }
+                was_due
+            }
             None => Instant::now(),
         };
         let response = sender.send_request(request).await?;
         let status = response.status();
         response.into_body().collect().await?;
-        let micros = start.elapsed().as_micros() as u64;
+        let answered = Instant::now();
+        previous_answer = Some(answered);
+        let micros = answered.duration_since(start).as_micros() as u64;
         if let Some(h) = outcome.latency.as_mut() {
             h.saturating_record(micros.max(1));
         }
@@ -249,7 +276,12 @@ fn main() -> anyhow::Result<()> {
     });
     let outcomes = runtime.block_on(async {
         let tasks: Vec<_> = (0..args.connections)
-            .map(|c| tokio::spawn(worker(plan.clone(), c * 31)))
+            .map(|c| {
+                let offset = plan.interval.map_or(Duration::ZERO, |interval| {
+                    first_due(args.arrivals, interval, c, args.connections)
+                });
+                tokio::spawn(worker(plan.clone(), c * 31, offset))
+            })
             .collect();
         let mut outcomes = Vec::new();
         for task in tasks {
@@ -261,6 +293,7 @@ fn main() -> anyhow::Result<()> {
     let cpu_after = args.server_pid.map(server_cpu_ticks).transpose()?;
 
     let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+    let mut send_lag = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
     let mut statuses = std::collections::BTreeMap::<String, u64>::new();
     let (mut ok_requests, mut ok_events, mut errors) = (0u64, 0u64, Vec::new());
     for outcome in outcomes {
@@ -268,6 +301,9 @@ fn main() -> anyhow::Result<()> {
             Ok(o) => {
                 if let Some(h) = &o.latency {
                     latency.add(h)?;
+                }
+                if let Some(h) = &o.send_lag {
+                    send_lag.add(h)?;
                 }
                 for (k, v) in o.statuses {
                     *statuses.entry(k).or_default() += v;
@@ -279,8 +315,12 @@ fn main() -> anyhow::Result<()> {
         }
     }
     let ms = |q: f64| latency.value_at_quantile(q) as f64 / 1000.0;
-    println!("footfall-loadgen: {} connections, {:.1} s, batches of {} events (~{avg_event} B/event, {avg_body} B/body{})",
-        args.connections, elapsed, args.batch_size, if args.gzip { " gzipped" } else { "" });
+    println!("footfall-loadgen: {} connections, {:.1} s, batches of {} events (~{avg_event} B/event, {avg_body} B/body{}){}",
+        args.connections, elapsed, args.batch_size, if args.gzip { " gzipped" } else { "" },
+        match args.rate {
+            Some(rate) => format!(", paced at {rate} events/s, {:?} arrivals", args.arrivals),
+            None => String::new(),
+        });
     println!("| metric | value |");
     println!("|---|---|");
     println!("| requests ok | {ok_requests} |");
@@ -290,6 +330,15 @@ fn main() -> anyhow::Result<()> {
     println!("| latency p50 | {:.2} ms |", ms(0.5));
     println!("| latency p99 | {:.2} ms |", ms(0.99));
     println!("| latency max | {:.2} ms |", latency.max() as f64 / 1000.0);
+    if args.rate.is_some() && !send_lag.is_empty() {
+        let lag_ms = |q: f64| send_lag.value_at_quantile(q) as f64 / 1000.0;
+        println!(
+            "| send lag p50 / p99 / max (due, previous answer not back) | {:.2} / {:.2} / {:.2} ms |",
+            lag_ms(0.5),
+            lag_ms(0.99),
+            send_lag.max() as f64 / 1000.0
+        );
+    }
     for (status, n) in &statuses {
         println!("| status {status} | {n} |");
     }
