@@ -51,6 +51,8 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::serve::ListenerExt as _;
+
 pub use config::{Args, Config, LogFormat, SinkConfig};
 pub use error::Error;
 pub use router::router;
@@ -123,6 +125,14 @@ where
         .clone()
         .map(|dir| schemas::spawn_reloader(state.schemas().clone(), dir, config.schema_reload));
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    // Request/response traffic: an answer should leave when it is written, never wait under
+    // Nagle's algorithm. Measured into Kafka at half of peak load, it also lowered p99 (median of
+    // nine alternating runs 18 → 9.2 ms, docs/benchmarks.md).
+    let listener = listener.tap_io(|tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%error, "cannot set TCP_NODELAY on an accepted connection");
+        }
+    });
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
