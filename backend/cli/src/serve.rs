@@ -13,7 +13,6 @@ use std::thread::JoinHandle;
 
 use anyhow::Context;
 use axum::routing::get;
-use axum::serve::ListenerExt as _;
 use footfall_api::{api_router, AppState};
 use footfall_collector::{Config as CollectorConfig, EventSink, LogSink, SinkConfig};
 use footfall_eventlog::LogConfig;
@@ -279,12 +278,7 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
         );
         let shutdown = shutdown();
         servers.push(tokio::spawn(async move {
-            // As the collector's: an answer leaves when it is written, never held by Nagle's algorithm.
-            let listener = listener.tap_io(|tcp| {
-                if let Err(error) = tcp.set_nodelay(true) {
-                    tracing::debug!(%error, "cannot set TCP_NODELAY on an accepted connection");
-                }
-            });
+            let listener = footfall_collector::without_nagle(listener);
             if let Err(e) = axum::serve(listener, app)
                 .with_graceful_shutdown(shutdown)
                 .await
