@@ -67,7 +67,12 @@ fn kafka_to_clickhouse_counts_are_exact() {
         .unwrap(),
     );
     store.execute("TRUNCATE TABLE events").unwrap();
-    let topic = format!("footfall-e2e-{}", std::process::id());
+    // Unique across runs: the broker's state outlives them, and a process id comes round again.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let topic = format!("footfall-e2e-{}-{nanos}", std::process::id());
     kafka_sh(&["topics-create", &topic, "3"], None);
     let base = parse_rfc3339_ms("2026-11-23T12:00:00Z").unwrap();
     let mut ids = HashSet::new();
@@ -87,6 +92,21 @@ fn kafka_to_clickhouse_counts_are_exact() {
         lines.push(line("View", "phone", &id, base - 5 * HOUR + i * 1000));
     }
     kafka_sh(&["produce", &topic], Some(&(lines.join("\n") + "\n")));
+    // The console producer logs a failed send and still exits 0: check the topic holds every
+    // record before blaming the processor for a short count.
+    let stored = kafka_sh(
+        &["consume", &topic, &lines.len().to_string(), "60000"],
+        None,
+    )
+    .lines()
+    .filter(|l| l.starts_with('{'))
+    .count();
+    assert_eq!(
+        stored,
+        lines.len(),
+        "the console producer stored {stored} of {} records in {topic}",
+        lines.len()
+    );
 
     let config = KafkaSourceConfig {
         brokers: vec![kafka_sh(&["bootstrap"], None)],

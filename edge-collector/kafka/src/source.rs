@@ -175,15 +175,46 @@ impl KafkaSource {
     /// Waits for at least one record, then gathers more until `max_records`
     /// or `max_wait` after the first. Records of one partition come in
     /// offset order.
+    ///
+    /// Not cancellation safe once the first record is in: records gathered
+    /// by a dropped call have left the consumer without reaching the caller,
+    /// and a later commit of higher offsets would skip them. Bound the wait
+    /// with [`next_batch_within`](KafkaSource::next_batch_within), not with
+    /// a timeout around this call.
     pub async fn next_batch(
         &self,
         max_records: usize,
         max_wait: Duration,
     ) -> Result<Vec<SourceRecord>, SourceError> {
-        let mut batch = Vec::new();
         let first = self.consumer.recv().await?;
-        batch.push(owned(&first));
-        drop(first);
+        Ok(self.fill(owned(&first), max_records, max_wait).await)
+    }
+
+    /// Like [`next_batch`](KafkaSource::next_batch), but returns an empty
+    /// batch if no first record arrives within `idle`. Only that wait is
+    /// bounded (rdkafka's `recv` is cancellation safe); once a record is in,
+    /// the batch is gathered for up to `max_wait` and returned whole.
+    pub async fn next_batch_within(
+        &self,
+        max_records: usize,
+        max_wait: Duration,
+        idle: Duration,
+    ) -> Result<Vec<SourceRecord>, SourceError> {
+        match tokio::time::timeout(idle, self.consumer.recv()).await {
+            Err(_idle) => Ok(Vec::new()),
+            Ok(first) => Ok(self.fill(owned(&first?), max_records, max_wait).await),
+        }
+    }
+
+    /// `first`, then what else arrives within `max_wait`, up to
+    /// `max_records`.
+    async fn fill(
+        &self,
+        first: SourceRecord,
+        max_records: usize,
+        max_wait: Duration,
+    ) -> Vec<SourceRecord> {
+        let mut batch = vec![first];
         let deadline = tokio::time::Instant::now() + max_wait;
         while batch.len() < max_records {
             match tokio::time::timeout_at(deadline, self.consumer.recv()).await {
@@ -197,20 +228,7 @@ impl KafkaSource {
                 Err(_elapsed) => break,
             }
         }
-        Ok(batch)
-    }
-
-    /// Like [`next_batch`](KafkaSource::next_batch), but returns an empty
-    /// batch if nothing arrives within `idle`.
-    pub async fn next_batch_within(
-        &self,
-        max_records: usize,
-        max_wait: Duration,
-        idle: Duration,
-    ) -> Result<Vec<SourceRecord>, SourceError> {
-        tokio::time::timeout(idle, self.next_batch(max_records, max_wait))
-            .await
-            .unwrap_or_else(|_| Ok(Vec::new()))
+        batch
     }
 
     /// Commits, for each partition in `records`, the offset after the

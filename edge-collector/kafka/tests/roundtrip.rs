@@ -171,3 +171,45 @@ async fn the_producers_statistics_time_the_brokers_round_trips() {
     assert!(rtt.avg_micros <= rtt.max_micros, "{broker:?}");
     delivery.shutdown(Duration::from_secs(5)).await;
 }
+
+/// A batch still being gathered when the idle wait runs out is returned, not
+/// dropped: a dropped batch has left the consumer, and committing later
+/// offsets would skip it for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_gathered_past_the_idle_wait_is_not_lost() {
+    let events = unique("idle-events");
+    let dead = unique("idle-dead");
+    create_topics(&[&events, &dead], 1).await;
+    let spill = tempfile::tempdir().unwrap();
+    let delivery = KafkaDelivery::new(&delivery_config(&events, &dead, spill.path())).unwrap();
+    let records: Vec<Record> = (0..100)
+        .map(|seq| Record::new("wk:user-1", payload(1, seq)))
+        .collect();
+    delivery.deliver(records, Vec::new()).await.unwrap();
+
+    let consumer = source(&[&events], &unique("idle-group"));
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut got = Vec::new();
+    while got.len() < 100 && std::time::Instant::now() < deadline {
+        // Gathering (up to 1 s after the first record) outlasts the idle
+        // wait (300 ms) whenever the first record comes.
+        let batch = consumer
+            .next_batch_within(10_000, Duration::from_secs(1), Duration::from_millis(300))
+            .await
+            .expect("consuming");
+        consumer.commit(&batch).await.unwrap();
+        got.extend(batch);
+    }
+    let seqs: Vec<usize> = got.iter().map(|r| seq_of(&r.payload)).collect();
+    assert_eq!(
+        seqs,
+        (0..100).collect::<Vec<_>>(),
+        "every record, once, in order"
+    );
+    delivery.shutdown(Duration::from_secs(5)).await;
+}
+
+fn seq_of(payload: &[u8]) -> usize {
+    let body: serde_json::Value = serde_json::from_slice(payload).unwrap();
+    body["seq"].as_u64().unwrap() as usize
+}
