@@ -32,6 +32,8 @@
 #   FOOTFALL_KAFKA_SERVER_PROPS     extra server.properties lines, appended (a later key wins),
 #                                   e.g. $'num.io.threads=2\nnum.network.threads=1'
 #   FOOTFALL_KAFKA_START_TIMEOUT    seconds           (default 90)
+#   FOOTFALL_KAFKA_MAX_PARTITION_DIRS  on start of a stopped broker, delete its data first when it
+#                                   holds more partition directories than this (default: never)
 #   FOOTFALL_KAFKA_M2               optional private maven local repo for install
 set -euo pipefail
 
@@ -302,6 +304,7 @@ cmd_start() {
     die "port $PORT or $CONTROLLER_PORT on $HOST is already in use by another process"
   fi
 
+  prune_if_crowded
   write_configs
   if [[ ! -f "$DATA_DIR/meta.properties" ]]; then
     log "formatting KRaft storage in $DATA_DIR (cluster id $CLUSTER_ID)"
@@ -335,6 +338,19 @@ cmd_start() {
   else
     cmd_stop || true
     die "broker failed to become healthy"
+  fi
+}
+
+# Tests name their topics uniquely per run, so a long-lived state directory collects them all and
+# the broker's start-up (log recovery) grows with it. Only for a stopped broker, and only when asked.
+prune_if_crowded() {
+  local limit="${FOOTFALL_KAFKA_MAX_PARTITION_DIRS:-}"
+  [[ -n "$limit" && -d "$DATA_DIR" ]] || return 0
+  local count
+  count="$(find "$DATA_DIR" -mindepth 1 -maxdepth 1 -type d | wc -l)"
+  if ((count > limit)); then
+    log "$count partition directories in $DATA_DIR (over $limit): deleting the broker's data"
+    rm -rf "$DATA_DIR"
   fi
 }
 
