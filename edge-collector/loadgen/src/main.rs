@@ -137,7 +137,7 @@ struct Plan {
     interval: Option<std::time::Duration>,
 }
 
-async fn worker(plan: Arc<Plan>, seed: usize, first_due: Duration) -> anyhow::Result<Outcome> {
+async fn worker(plan: Arc<Plan>, seed: usize, start_offset: Duration) -> anyhow::Result<Outcome> {
     let Plan {
         host,
         authorization,
@@ -163,7 +163,7 @@ async fn worker(plan: Arc<Plan>, seed: usize, first_due: Duration) -> anyhow::Re
         ..Outcome::default()
     };
     let mut i = seed;
-    let mut due = Instant::now() + first_due;
+    let mut due = Instant::now() + start_offset;
     let mut previous_answer = None;
     loop {
         if let Some(interval) = shared.interval {
