@@ -36,13 +36,6 @@ fn payload(key: &str, seq: u64) -> Vec<u8> {
     .into_bytes()
 }
 
-fn seq_of(payload: &[u8]) -> u64 {
-    let text = std::str::from_utf8(payload).expect("utf-8 payload");
-    let start = text.find("\"seq\":").expect("seq field") + 6;
-    let end = start + text[start..].find(',').expect("seq end");
-    text[start..end].parse().expect("numeric seq")
-}
-
 /// Delivers batches in a loop until `stop`; each producer owns its keys, so
 /// its calls are the sequential order the keys must keep.
 async fn produce(

@@ -200,16 +200,11 @@ async fn a_batch_gathered_past_the_idle_wait_is_not_lost() {
         consumer.commit(&batch).await.unwrap();
         got.extend(batch);
     }
-    let seqs: Vec<usize> = got.iter().map(|r| seq_of(&r.payload)).collect();
+    let seqs: Vec<u64> = got.iter().map(|r| seq_of(&r.payload)).collect();
     assert_eq!(
         seqs,
         (0..100).collect::<Vec<_>>(),
         "every record, once, in order"
     );
     delivery.shutdown(Duration::from_secs(5)).await;
-}
-
-fn seq_of(payload: &[u8]) -> usize {
-    let body: serde_json::Value = serde_json::from_slice(payload).unwrap();
-    body["seq"].as_u64().unwrap() as usize
 }

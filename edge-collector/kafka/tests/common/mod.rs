@@ -114,3 +114,9 @@ pub async fn consume_until(
     }
     all
 }
+
+/// The `seq` field of a test record's JSON payload.
+pub fn seq_of(payload: &[u8]) -> u64 {
+    let body: serde_json::Value = serde_json::from_slice(payload).expect("a JSON payload");
+    body["seq"].as_u64().expect("a numeric seq field")
+}
