@@ -143,19 +143,23 @@ pub struct LatencyWindow {
 
 impl LatencyWindow {
     fn from_librdkafka(window: Option<&rdkafka::statistics::Window>) -> LatencyWindow {
-        let micros = |v: i64| u64::try_from(v).unwrap_or(0);
         window.map_or_else(LatencyWindow::default, |w| LatencyWindow {
-            avg_micros: micros(w.avg),
-            p99_micros: micros(w.p99),
-            max_micros: micros(w.max),
+            avg_micros: non_negative(w.avg),
+            p99_micros: non_negative(w.p99),
+            max_micros: non_negative(w.max),
         })
     }
+}
+
+/// librdkafka reports counts and times as signed integers, with -1 for
+/// "unknown"; those read as 0.
+fn non_negative(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
 }
 
 impl ProducerStats {
     /// Summarises one librdkafka statistics report.
     pub fn from_librdkafka(report: &rdkafka::Statistics) -> ProducerStats {
-        let count = |v: i64| u64::try_from(v).unwrap_or(0);
         let mut brokers: Vec<BrokerStats> = report
             .brokers
             .values()
@@ -168,8 +172,8 @@ impl ProducerStats {
                 round_trip: LatencyWindow::from_librdkafka(b.rtt.as_ref()),
                 queue_wait: LatencyWindow::from_librdkafka(b.int_latency.as_ref()),
                 send_wait: LatencyWindow::from_librdkafka(b.outbuf_latency.as_ref()),
-                in_flight_requests: count(b.waitresp_cnt),
-                waiting_requests: count(b.outbuf_cnt),
+                in_flight_requests: non_negative(b.waitresp_cnt),
+                waiting_requests: non_negative(b.outbuf_cnt),
             })
             .collect();
         brokers.sort_by_key(|b| b.node_id);

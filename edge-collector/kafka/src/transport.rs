@@ -209,7 +209,7 @@ fn classify(code: RDKafkaErrorCode) -> ProduceErrorKind {
 /// latest statistics report, and settles each record's [`DeliverySlot`].
 pub struct FootfallContext {
     brokers_down: Arc<AtomicBool>,
-    statistics: Arc<Mutex<Option<ProducerStats>>>,
+    statistics: LatestStats,
 }
 
 impl ProducerContext for FootfallContext {
@@ -334,8 +334,12 @@ struct Shared {
     brokers_down: Arc<AtomicBool>,
     /// Kept across producer replacements: the last report stays visible
     /// until the new producer's first.
-    statistics: Arc<Mutex<Option<ProducerStats>>>,
+    statistics: LatestStats,
 }
+
+/// The latest librdkafka statistics report, written by the client context
+/// and read by [`Transport::producer_stats`].
+type LatestStats = Arc<Mutex<Option<ProducerStats>>>;
 
 /// The producer; its polling thread runs the delivery callbacks.
 type KafkaProducer = ThreadedProducer<FootfallContext>;
@@ -375,7 +379,7 @@ impl Shared {
 fn create_producer(
     config: &ClientConfig,
     brokers_down: &Arc<AtomicBool>,
-    statistics: &Arc<Mutex<Option<ProducerStats>>>,
+    statistics: &LatestStats,
 ) -> Result<KafkaProducer, KafkaError> {
     config.create_with_context(FootfallContext {
         brokers_down: Arc::clone(brokers_down),
