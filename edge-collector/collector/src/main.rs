@@ -21,13 +21,19 @@ fn main() -> anyhow::Result<()> {
         LogFormat::Text => subscriber.init(),
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.worker_threads.get())
         .enable_all()
         .build()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
-        tracing::info!(addr = %listener.local_addr()?, sink = ?config.sink, "footfall-collector listening");
+        tracing::info!(
+            addr = %listener.local_addr()?,
+            sink = ?config.sink,
+            worker_threads = config.worker_threads,
+            "footfall-collector listening"
+        );
         serve(config, listener, shutdown_signal()).await?;
         tracing::info!("footfall-collector stopped");
         Ok(())
