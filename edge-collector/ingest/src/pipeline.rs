@@ -479,6 +479,7 @@ impl<'r> RequestContext<'r> {
         schemas: &SchemaRegistry,
     ) -> Result<Accepted, Dropped> {
         let raw = message.raw;
+        let read_context = message.context;
         let fields = match message.fields {
             Some(fields) => fields,
             None => match Fields::parse(raw) {
@@ -616,14 +617,15 @@ impl<'r> RequestContext<'r> {
             }
         }
 
-        let context = match fields.get("context") {
-            Some(raw) if raw.get() != "null" => {
+        let context = match (read_context, fields.get("context")) {
+            (Some(context), _) => context,
+            (None, Some(raw)) if raw.get() != "null" => {
                 check!(
                     Fields::parse(raw.get()).map_err(|_| ()),
                     "context: must be an object"
                 )
             }
-            _ => Fields::default(),
+            (None, _) => Fields::default(),
         };
         let payload = self.write_event(
             &fields,
