@@ -158,8 +158,9 @@ pub struct Args {
     /// Log format on stderr [default: text]. Filter with RUST_LOG.
     #[arg(long, env = "FOOTFALL_COLLECTOR_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
-    /// Threads that serve HTTP and validate events [default: the CPUs, less one with sink = log or
-    /// kafka, whose own threads (the log's writer, librdkafka's compression and sends) need a core].
+    /// Threads that serve HTTP and validate events [default: one per CPU]. On a small machine shared
+    /// with the sink's own threads (librdkafka's compression and sends, the log's writer), fewer cost
+    /// less CPU per event at peak but lengthen the latency tail: see docs/benchmarks.md.
     #[arg(long, env = "FOOTFALL_COLLECTOR_WORKER_THREADS")]
     pub worker_threads: Option<usize>,
     /// Shared secret of the edge workers: turns on `POST /edge/v1/records`, where a worker that sends
@@ -305,7 +306,7 @@ impl Config {
             sink: SinkConfig::Memory,
             retry_after: Duration::from_secs(5),
             log_format: LogFormat::Text,
-            worker_threads: default_worker_threads(&SinkConfig::Memory, available_cpus()),
+            worker_threads: available_cpus(),
             edge_secret: None,
         }
     }
@@ -437,7 +438,7 @@ impl Config {
             )));
         }
         let worker_threads = match args.worker_threads.or(file.worker_threads) {
-            None => default_worker_threads(&sink, available_cpus()),
+            None => available_cpus(),
             Some(n) => NonZeroUsize::new(n)
                 .ok_or_else(|| ConfigError::Invalid("worker_threads must be at least 1".into()))?,
         };
@@ -471,20 +472,6 @@ impl Config {
 
 fn available_cpus() -> NonZeroUsize {
     std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN)
-}
-
-/// One runtime thread per CPU, less one for a durable sink: the log's writer and librdkafka's broker
-/// thread (LZ4 and the produce requests, about a quarter of the collector's CPU into Kafka) run
-/// beside the runtime, and on 2 cores a second runtime thread only contended with them. Measured
-/// 10–20 % more events per CPU-second with one runtime thread than two, at the same peak
-/// (docs/benchmarks.md).
-pub fn default_worker_threads(sink: &SinkConfig, cpus: NonZeroUsize) -> NonZeroUsize {
-    match sink {
-        SinkConfig::Memory => cpus,
-        SinkConfig::Log { .. } | SinkConfig::Kafka(_) => {
-            NonZeroUsize::new(cpus.get() - 1).unwrap_or(NonZeroUsize::MIN)
-        }
-    }
 }
 
 #[cfg(test)]
@@ -613,31 +600,6 @@ mod tests {
             Config::load(missing),
             Err(ConfigError::Read { .. })
         ));
-    }
-
-    #[test]
-    fn a_durable_sink_leaves_a_core_to_its_own_threads() {
-        let cpus = |n| NonZeroUsize::new(n).unwrap();
-        let log = SinkConfig::Log {
-            events_dir: "e".into(),
-            dead_letter_dir: "d".into(),
-            max_disk_bytes: None,
-        };
-        let kafka = SinkConfig::Kafka(footfall_kafka::KafkaConfig::default());
-        for (sink, n, expected) in [
-            (&SinkConfig::Memory, 2, 2),
-            (&log, 2, 1),
-            (&kafka, 2, 1),
-            (&kafka, 8, 7),
-            (&kafka, 1, 1),
-            (&log, 1, 1),
-        ] {
-            assert_eq!(
-                default_worker_threads(sink, cpus(n)).get(),
-                expected,
-                "{sink:?} on {n} CPUs"
-            );
-        }
     }
 
     #[test]
