@@ -356,6 +356,8 @@ struct RequestContext<'r> {
     endpoint: Endpoint,
     received_at: OffsetDateTime,
     received_at_text: String,
+    /// `received_at_text` as a JSON string.
+    received_at_json: Vec<u8>,
     batch_sent_at: Option<OffsetDateTime>,
     client_ip: IpAddr,
     /// `client_ip` as it is shown in `context.ip` (anonymized if configured), a JSON string.
@@ -403,15 +405,6 @@ fn is_object_or_null(raw: &RawValue) -> bool {
     text.starts_with('{') || text == "null"
 }
 
-fn push_str_field(out: &mut Vec<u8>, first: &mut bool, key: &str, value: &str) {
-    if !std::mem::take(first) {
-        out.push(b',');
-    }
-    push_json_str(out, key);
-    out.push(b':');
-    push_json_str(out, value);
-}
-
 fn push_field(out: &mut Vec<u8>, first: &mut bool, key: &str, value: &[u8]) {
     if !std::mem::take(first) {
         out.push(b',');
@@ -441,8 +434,64 @@ fn push_read_field(out: &mut Vec<u8>, first: &mut bool, key: &Cow<'_, str>, valu
     }
 }
 
-/// Fields the collector writes itself; a client's values for them are replaced.
-const REPLACED: [&str; 5] = ["type", "messageId", "timestamp", "receivedAt", "context"];
+/// Whether the collector writes this field itself, replacing the client's value.
+fn is_replaced(key: &str) -> bool {
+    matches!(
+        key,
+        "type" | "messageId" | "timestamp" | "receivedAt" | "context"
+    )
+}
+
+/// The fields of a message that the collector reads, found in one pass over its fields (the last of
+/// a repeated key, as JSON parsers do): looking each up by name scanned the fields 18 times.
+#[derive(Debug, Default)]
+struct KnownFields<'a> {
+    message_id: Option<&'a RawValue>,
+    kind: Option<&'a RawValue>,
+    user_id: Option<&'a RawValue>,
+    anonymous_id: Option<&'a RawValue>,
+    group_id: Option<&'a RawValue>,
+    previous_id: Option<&'a RawValue>,
+    event: Option<&'a RawValue>,
+    name: Option<&'a RawValue>,
+    category: Option<&'a RawValue>,
+    properties: Option<&'a RawValue>,
+    traits: Option<&'a RawValue>,
+    integrations: Option<&'a RawValue>,
+    context: Option<&'a RawValue>,
+    timestamp: Option<&'a RawValue>,
+    sent_at: Option<&'a RawValue>,
+    original_timestamp: Option<&'a RawValue>,
+}
+
+impl<'a> KnownFields<'a> {
+    fn of(fields: &Fields<'a>) -> Self {
+        let mut known = Self::default();
+        for (key, value) in &fields.0 {
+            let slot = match key.as_ref() {
+                "messageId" => &mut known.message_id,
+                "type" => &mut known.kind,
+                "userId" => &mut known.user_id,
+                "anonymousId" => &mut known.anonymous_id,
+                "groupId" => &mut known.group_id,
+                "previousId" => &mut known.previous_id,
+                "event" => &mut known.event,
+                "name" => &mut known.name,
+                "category" => &mut known.category,
+                "properties" => &mut known.properties,
+                "traits" => &mut known.traits,
+                "integrations" => &mut known.integrations,
+                "context" => &mut known.context,
+                "timestamp" => &mut known.timestamp,
+                "sentAt" => &mut known.sent_at,
+                "originalTimestamp" => &mut known.original_timestamp,
+                _ => continue,
+            };
+            *slot = Some(*value);
+        }
+        known
+    }
+}
 
 impl<'r> RequestContext<'r> {
     fn new(ingestor: &'r Ingestor, parsed: &'r Parsed<'_>, request: &RequestInfo<'r>) -> Self {
@@ -451,6 +500,9 @@ impl<'r> RequestContext<'r> {
             request.forwarded_for,
             &ingestor.options.trusted_proxies,
         );
+        let received_at_text = format_rfc3339_millis(unix_millis(request.received_at));
+        let mut received_at_json = Vec::with_capacity(received_at_text.len() + 2);
+        push_json_str(&mut received_at_json, &received_at_text);
         let mut footfall_head = Vec::with_capacity(64);
         footfall_head.extend_from_slice(b"{\"projectId\":");
         push_json_str(&mut footfall_head, &parsed.source.project_id);
@@ -462,7 +514,8 @@ impl<'r> RequestContext<'r> {
             source: &parsed.source,
             endpoint: parsed.endpoint,
             received_at: request.received_at,
-            received_at_text: format_rfc3339_millis(unix_millis(request.received_at)),
+            received_at_text,
+            received_at_json,
             batch_sent_at: parsed.sent_at.as_deref().and_then(parse_timestamp),
             client_ip,
             client_ip_json: shown_ip_json(client_ip, ingestor.options.anonymize_ip),
@@ -487,7 +540,8 @@ impl<'r> RequestContext<'r> {
                 Err(_) => return Err(invalid(new_message_id(), "message: must be a JSON object")),
             },
         };
-        let message_id = match fields.get("messageId").map(id_value) {
+        let known = KnownFields::of(&fields);
+        let message_id = match known.message_id.map(id_value) {
             None | Some(Ok(None)) => new_message_id(),
             Some(Ok(Some(id))) => id.into_owned(),
             Some(Err(())) => {
@@ -513,7 +567,7 @@ impl<'r> RequestContext<'r> {
                 }
             };
         }
-        let sent_type = match fields.get("type") {
+        let sent_type = match known.kind {
             None => None,
             Some(t) => {
                 let name = check!(string_value(t), "type: must be a string");
@@ -536,20 +590,41 @@ impl<'r> RequestContext<'r> {
             (Endpoint::Batch, Some(kind)) => kind,
             (Endpoint::Batch, None) => return Err(invalid(message_id, "type: missing")),
         };
-        let id = |name: &str| fields.get(name).map_or(Ok(None), id_value);
-        let user_id = check!(id("userId"), "userId: must be a string or a number");
+        let user_id = check!(
+            known.user_id.map_or(Ok(None), id_value),
+            "userId: must be a string or a number"
+        );
         let anonymous_id = check!(
-            id("anonymousId"),
+            known.anonymous_id.map_or(Ok(None), id_value),
             "anonymousId: must be a string or a number"
         );
-        let group_id = check!(id("groupId"), "groupId: must be a string or a number");
-        let previous_id = check!(id("previousId"), "previousId: must be a string or a number");
-        let text = |name: &str| fields.get(name).map_or(Ok(None), string_value);
-        let event = check!(text("event"), "event: must be a string");
-        check!(text("name"), "name: must be a string");
-        check!(text("category"), "category: must be a string");
-        for name in ["properties", "traits", "integrations", "context"] {
-            if fields.get(name).is_some_and(|v| !is_object_or_null(v)) {
+        let group_id = check!(
+            known.group_id.map_or(Ok(None), id_value),
+            "groupId: must be a string or a number"
+        );
+        let previous_id = check!(
+            known.previous_id.map_or(Ok(None), id_value),
+            "previousId: must be a string or a number"
+        );
+        let event = check!(
+            known.event.map_or(Ok(None), string_value),
+            "event: must be a string"
+        );
+        check!(
+            known.name.map_or(Ok(None), string_value),
+            "name: must be a string"
+        );
+        check!(
+            known.category.map_or(Ok(None), string_value),
+            "category: must be a string"
+        );
+        for (name, value) in [
+            ("properties", known.properties),
+            ("traits", known.traits),
+            ("integrations", known.integrations),
+            ("context", known.context),
+        ] {
+            if value.is_some_and(|v| !is_object_or_null(v)) {
                 return Err(invalid(message_id, format!("{name}: must be an object")));
             }
         }
@@ -577,18 +652,18 @@ impl<'r> RequestContext<'r> {
             }
             _ => {}
         }
-        let time_field = |name: &str| -> Result<Option<OffsetDateTime>, ()> {
-            match fields.get(name).map(string_value).transpose()?.flatten() {
+        let time_field = |raw: Option<&RawValue>| -> Result<Option<OffsetDateTime>, ()> {
+            match raw.map(string_value).transpose()?.flatten() {
                 None => Ok(None),
                 Some(text) => parse_timestamp(&text).map(Some).ok_or(()),
             }
         };
         let timestamp = check!(
-            time_field("timestamp"),
+            time_field(known.timestamp),
             "timestamp: must be an ISO 8601 date-time"
         );
         let sent_at = check!(
-            time_field("sentAt"),
+            time_field(known.sent_at),
             "sentAt: must be an ISO 8601 date-time"
         );
         let (corrected, clamped) =
@@ -597,7 +672,7 @@ impl<'r> RequestContext<'r> {
         let mut violations = Vec::new();
         if let (MessageType::Track, Some(event)) = (kind, event.as_deref()) {
             if schemas.has(event) {
-                let properties = match fields.get("properties") {
+                let properties = match known.properties {
                     Some(raw) if raw.get() != "null" => {
                         serde_json::from_str(raw.get()).unwrap_or(Value::Null)
                     }
@@ -617,7 +692,7 @@ impl<'r> RequestContext<'r> {
             }
         }
 
-        let context = match (read_context, fields.get("context")) {
+        let context = match (read_context, known.context) {
             (Some(context), _) => context,
             (None, Some(raw)) if raw.get() != "null" => {
                 check!(
@@ -629,6 +704,7 @@ impl<'r> RequestContext<'r> {
         };
         let payload = self.write_event(
             &fields,
+            &known,
             &context,
             kind,
             &message_id,
@@ -652,6 +728,7 @@ impl<'r> RequestContext<'r> {
     fn write_event(
         &mut self,
         fields: &Fields<'_>,
+        known: &KnownFields<'_>,
         context: &Fields<'_>,
         kind: MessageType,
         message_id: &str,
@@ -667,29 +744,29 @@ impl<'r> RequestContext<'r> {
                 .sum::<usize>()
                 + 512,
         );
-        out.push(b'{');
-        let mut first = true;
-        push_str_field(&mut out, &mut first, "type", kind.as_str());
-        push_str_field(&mut out, &mut first, "messageId", message_id);
+        // The collector's own keys are written as literals: escaping them at run time was 1 % of
+        // the collector's CPU.
+        out.extend_from_slice(b"{\"type\":");
+        push_json_str(&mut out, kind.as_str());
+        out.extend_from_slice(b",\"messageId\":");
+        push_json_str(&mut out, message_id);
+        let mut first = false;
         for (key, value) in &fields.0 {
-            if !REPLACED.contains(&key.as_ref()) {
+            if !is_replaced(key) {
                 push_read_field(&mut out, &mut first, key, value.get().as_bytes());
             }
         }
-        let mut ts = [b'"'; 26];
-        ts[1..25].copy_from_slice(&rfc3339_millis_bytes(unix_millis(timestamp)));
-        push_field(&mut out, &mut first, "timestamp", &ts);
-        if fields.get("originalTimestamp").is_none() {
-            if let Some(original) = fields.get("timestamp").filter(|raw| raw.get() != "null") {
-                push_field(
-                    &mut out,
-                    &mut first,
-                    "originalTimestamp",
-                    original.get().as_bytes(),
-                );
+        out.extend_from_slice(b",\"timestamp\":\"");
+        out.extend_from_slice(&rfc3339_millis_bytes(unix_millis(timestamp)));
+        out.push(b'"');
+        if known.original_timestamp.is_none() {
+            if let Some(original) = known.timestamp.filter(|raw| raw.get() != "null") {
+                out.extend_from_slice(b",\"originalTimestamp\":");
+                out.extend_from_slice(original.get().as_bytes());
             }
         }
-        push_str_field(&mut out, &mut first, "receivedAt", &self.received_at_text);
+        out.extend_from_slice(b",\"receivedAt\":");
+        out.extend_from_slice(&self.received_at_json);
 
         // context: the client's fields, then ip and footfall.
         out.extend_from_slice(b",\"context\":{");
