@@ -393,6 +393,16 @@ fn id_value(raw: &RawValue) -> Result<Option<Cow<'_, str>>, ()> {
     }
 }
 
+/// [`id_value`] of a field that may be absent.
+fn optional_id(raw: Option<&RawValue>) -> Result<Option<Cow<'_, str>>, ()> {
+    raw.map_or(Ok(None), id_value)
+}
+
+/// [`string_value`] of a field that may be absent.
+fn optional_string(raw: Option<&RawValue>) -> Result<Option<Cow<'_, str>>, ()> {
+    raw.map_or(Ok(None), string_value)
+}
+
 fn string_value(raw: &RawValue) -> Result<Option<Cow<'_, str>>, ()> {
     if raw.get() == "null" {
         return Ok(None);
@@ -591,31 +601,25 @@ impl<'r> RequestContext<'r> {
             (Endpoint::Batch, None) => return Err(invalid(message_id, "type: missing")),
         };
         let user_id = check!(
-            known.user_id.map_or(Ok(None), id_value),
+            optional_id(known.user_id),
             "userId: must be a string or a number"
         );
         let anonymous_id = check!(
-            known.anonymous_id.map_or(Ok(None), id_value),
+            optional_id(known.anonymous_id),
             "anonymousId: must be a string or a number"
         );
         let group_id = check!(
-            known.group_id.map_or(Ok(None), id_value),
+            optional_id(known.group_id),
             "groupId: must be a string or a number"
         );
         let previous_id = check!(
-            known.previous_id.map_or(Ok(None), id_value),
+            optional_id(known.previous_id),
             "previousId: must be a string or a number"
         );
-        let event = check!(
-            known.event.map_or(Ok(None), string_value),
-            "event: must be a string"
-        );
+        let event = check!(optional_string(known.event), "event: must be a string");
+        check!(optional_string(known.name), "name: must be a string");
         check!(
-            known.name.map_or(Ok(None), string_value),
-            "name: must be a string"
-        );
-        check!(
-            known.category.map_or(Ok(None), string_value),
+            optional_string(known.category),
             "category: must be a string"
         );
         for (name, value) in [
