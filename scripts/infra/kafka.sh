@@ -32,6 +32,8 @@
 #   FOOTFALL_KAFKA_SERVER_PROPS     extra server.properties lines, appended (a later key wins),
 #                                   e.g. $'num.io.threads=2\nnum.network.threads=1'
 #   FOOTFALL_KAFKA_START_TIMEOUT    seconds           (default 90)
+#   FOOTFALL_KAFKA_RETENTION_BYTES  bytes a partition keeps before its oldest segments are deleted
+#                                   (default 4 GiB; -1 keeps everything)
 #   FOOTFALL_KAFKA_MAX_PARTITION_DIRS  on start of a stopped broker, delete its data first when it
 #                                   holds more partition directories than this (default: never)
 #   FOOTFALL_KAFKA_M2               optional private maven local repo for install
@@ -67,6 +69,7 @@ ADMIN_PROPS="$CONF_DIR/admin-client.properties"
 CONTROLLER_PORT="${FOOTFALL_KAFKA_CONTROLLER_PORT:-19093}"
 HEAP="${FOOTFALL_KAFKA_HEAP:-512m}"
 START_TIMEOUT="${FOOTFALL_KAFKA_START_TIMEOUT:-90}"
+RETENTION_BYTES="${FOOTFALL_KAFKA_RETENTION_BYTES:-4294967296}"
 BOOTSTRAP="$HOST:$PORT"
 # Fixed cluster id: base64url("FootfallKafka001") without padding (22 chars / 16 bytes).
 CLUSTER_ID="Rm9vdGZhbGxLYWZrYTAwMQ"
@@ -181,6 +184,12 @@ num.io.threads=4
 num.recovery.threads.per.data.dir=1
 log.cleaner.dedupe.buffer.size=33554432
 log.retention.hours=168
+# A development broker keeps each partition bounded: benchmark runs (a 10 s run at peak writes over
+# 1 GB into footfall.events) had piled up 42 GB there and filled the disk, and the broker died of it.
+# Retention deletes whole segments, so they are kept small enough for the bound to bite.
+log.retention.bytes=$RETENTION_BYTES
+log.segment.bytes=268435456
+log.retention.check.interval.ms=30000
 ${FOOTFALL_KAFKA_SERVER_PROPS:+
 # from FOOTFALL_KAFKA_SERVER_PROPS (a later key wins)
 }${FOOTFALL_KAFKA_SERVER_PROPS:-}
