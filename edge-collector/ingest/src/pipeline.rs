@@ -600,28 +600,28 @@ impl<'r> RequestContext<'r> {
             (Endpoint::Batch, Some(kind)) => kind,
             (Endpoint::Batch, None) => return Err(invalid(message_id, "type: missing")),
         };
-        let user_id = check!(
-            optional_id(known.user_id),
-            "userId: must be a string or a number"
-        );
-        let anonymous_id = check!(
-            optional_id(known.anonymous_id),
-            "anonymousId: must be a string or a number"
-        );
-        let group_id = check!(
-            optional_id(known.group_id),
-            "groupId: must be a string or a number"
-        );
-        let previous_id = check!(
-            optional_id(known.previous_id),
-            "previousId: must be a string or a number"
-        );
-        let event = check!(optional_string(known.event), "event: must be a string");
-        check!(optional_string(known.name), "name: must be a string");
-        check!(
-            optional_string(known.category),
-            "category: must be a string"
-        );
+        let ids = [
+            ("userId", known.user_id),
+            ("anonymousId", known.anonymous_id),
+            ("groupId", known.group_id),
+            ("previousId", known.previous_id),
+        ]
+        .map(|(name, raw)| optional_id(raw).map_err(|()| name));
+        if let Some(Err(name)) = ids.iter().find(|id| id.is_err()) {
+            let reason = format!("{name}: must be a string or a number");
+            return Err(invalid(message_id, reason));
+        }
+        let [user_id, anonymous_id, group_id, previous_id] = ids.map(Result::unwrap_or_default);
+        let texts = [
+            ("event", known.event),
+            ("name", known.name),
+            ("category", known.category),
+        ]
+        .map(|(name, raw)| optional_string(raw).map_err(|()| name));
+        if let Some(Err(name)) = texts.iter().find(|text| text.is_err()) {
+            return Err(invalid(message_id, format!("{name}: must be a string")));
+        }
+        let [event, _, _] = texts.map(Result::unwrap_or_default);
         for (name, value) in [
             ("properties", known.properties),
             ("traits", known.traits),

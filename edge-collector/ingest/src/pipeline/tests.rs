@@ -101,6 +101,87 @@ fn accepts_good_events_and_drops_each_bad_one_with_the_field_named() {
 }
 
 #[test]
+fn each_field_of_the_wrong_type_is_named_in_its_reason() {
+    let cases = [
+        (
+            "userId",
+            json!(true),
+            "userId: must be a string or a number",
+        ),
+        (
+            "anonymousId",
+            json!([1]),
+            "anonymousId: must be a string or a number",
+        ),
+        (
+            "groupId",
+            json!({}),
+            "groupId: must be a string or a number",
+        ),
+        (
+            "previousId",
+            json!(false),
+            "previousId: must be a string or a number",
+        ),
+        (
+            "messageId",
+            json!(true),
+            "messageId: must be a string or a number",
+        ),
+        ("event", json!(5), "event: must be a string"),
+        ("name", json!(5), "name: must be a string"),
+        ("category", json!([]), "category: must be a string"),
+        ("traits", json!(1), "traits: must be an object"),
+        ("context", json!("web"), "context: must be an object"),
+    ];
+    let batch: Vec<Value> = cases
+        .iter()
+        .map(|(field, value, _)| {
+            let mut message = json!({"type": "track", "event": "A", "anonymousId": "a1"});
+            message[*field] = value.clone();
+            message
+        })
+        .collect();
+    let out = run(
+        &ingestor(EnrichOptions::default()),
+        Endpoint::Batch,
+        &json!({ "batch": batch }),
+        &SchemaRegistry::new(),
+    );
+    let reasons: Vec<_> = out
+        .results
+        .iter()
+        .map(|r| r.reason.as_deref().unwrap_or("accepted"))
+        .collect();
+    assert_eq!(reasons, cases.map(|(_, _, reason)| reason));
+}
+
+/// The one-pass reading reads the context with its message; a batch it cannot read that way is read
+/// in two passes. Both must store the same event.
+#[test]
+fn a_context_read_in_one_pass_is_enriched_as_one_read_again() {
+    let message = json!({"type": "track", "event": "A", "anonymousId": "a1", "messageId": "m1",
+        "context": {"ip": "203.0.113.9", "footfall": {"projectId": "forged"}, "library": {"name": "x"},
+            "userAgent": "curl/8.0"}});
+    let ingestor = ingestor(EnrichOptions::default());
+    let stored = |batch: Value| {
+        let out = run(&ingestor, Endpoint::Batch, &batch, &SchemaRegistry::new());
+        out.accepted[0].payload.clone()
+    };
+    let one_pass = stored(json!({ "batch": [message.clone()] }));
+    // A message that is not an object sends the whole batch down the two-pass reading.
+    let two_pass = stored(json!({ "batch": [message, 7] }));
+    assert_eq!(
+        String::from_utf8(one_pass.clone()).unwrap(),
+        String::from_utf8(two_pass).unwrap()
+    );
+    let event: Value = serde_json::from_slice(&one_pass).unwrap();
+    assert_eq!(event["context"]["ip"], "203.0.113.9");
+    assert_eq!(event["context"]["library"]["name"], "x");
+    assert_eq!(event["context"]["footfall"]["projectId"], "p1");
+}
+
+#[test]
 fn dead_letters_carry_the_raw_payload_and_the_reason() {
     let body = br#"{"batch":[{"type":"track","userId":"u1", "messageId":"m2","odd":  [1, 2]}]}"#;
     let ing = ingestor(EnrichOptions::default());
