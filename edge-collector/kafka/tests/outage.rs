@@ -132,9 +132,7 @@ async fn disk_budget_is_enforced_while_kafka_is_down() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_30s_broker_outage_loses_no_acknowledged_record_and_keeps_key_order() {
-    let events = unique("outage-events");
-    let dead = unique("outage-dead");
-    create_topics(&[&events, &dead], 4).await;
+    let (events, dead) = fresh_topics("outage", 4).await;
     let spill = tempfile::tempdir().unwrap();
     let config = KafkaConfig {
         message_timeout_ms: 3_000,

@@ -22,9 +22,7 @@ fn payload(key: usize, seq: usize) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delivered_records_come_back_with_keys_and_per_key_order() {
-    let events = unique("roundtrip-events");
-    let dead = unique("roundtrip-dead");
-    create_topics(&[&events, &dead], 4).await;
+    let (events, dead) = fresh_topics("roundtrip", 4).await;
     let spill = tempfile::tempdir().unwrap();
     let delivery = KafkaDelivery::new(&delivery_config(&events, &dead, spill.path())).unwrap();
 
@@ -127,9 +125,7 @@ async fn delivered_records_come_back_with_keys_and_per_key_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_producers_statistics_time_the_brokers_round_trips() {
-    let events = unique("stats-events");
-    let dead = unique("stats-dead");
-    create_topics(&[&events, &dead], 1).await;
+    let (events, dead) = fresh_topics("stats", 1).await;
     let spill = tempfile::tempdir().unwrap();
     let config = KafkaConfig {
         statistics_interval_ms: 200,
@@ -177,9 +173,7 @@ async fn the_producers_statistics_time_the_brokers_round_trips() {
 /// offsets would skip it for good.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_gathered_past_the_idle_wait_is_not_lost() {
-    let events = unique("idle-events");
-    let dead = unique("idle-dead");
-    create_topics(&[&events, &dead], 1).await;
+    let (events, dead) = fresh_topics("idle", 1).await;
     let spill = tempfile::tempdir().unwrap();
     let delivery = KafkaDelivery::new(&delivery_config(&events, &dead, spill.path())).unwrap();
     let records: Vec<Record> = (0..100)

@@ -67,6 +67,14 @@ pub async fn create_topics(topics: &[&str], partitions: i32) {
     }
 }
 
+/// An events topic and a dead-letter topic no earlier run used, created with `partitions` each.
+pub async fn fresh_topics(name: &str, partitions: i32) -> (String, String) {
+    let events = unique(&format!("{name}-events"));
+    let dead = unique(&format!("{name}-dead"));
+    create_topics(&[&events, &dead], partitions).await;
+    (events, dead)
+}
+
 /// A delivery configuration for the test broker, spilling into `spill_dir`.
 pub fn delivery_config(
     events: &str,
