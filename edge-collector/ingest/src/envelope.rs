@@ -308,6 +308,32 @@ impl<'s, 'de> Visitor<'de> for MessagesSeed<'s, 'de> {
     }
 }
 
+/// The `visit_*` methods of a visitor that reads a boolean, number, string or array (consumed whole)
+/// as `$other`: what is not an object is kept or refused by its caller, not read.
+macro_rules! visit_non_objects_as {
+    ($de:lifetime, $other:expr) => {
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok($other)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok($other)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok($other)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok($other)
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+            Ok($other)
+        }
+        fn visit_seq<A: SeqAccess<$de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok($other)
+        }
+    };
+}
+
 /// One message read into its fields; `None` when its exact text cannot be found from them.
 struct MessageSeed<'s, 'de> {
     state: &'s ReadState<'de>,
@@ -379,28 +405,10 @@ impl<'s, 'de> Visitor<'de> for MessageSeed<'s, 'de> {
 
     // Any other value is a message to refuse with its text as it came, which only the two-pass
     // reading keeps.
-    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(None)
-    }
     fn visit_unit<E>(self) -> Result<Self::Value, E> {
         Ok(None)
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(None)
-    }
+    visit_non_objects_as!('de, None);
 }
 
 /// A message's `context` as the one-pass reading found it.
@@ -444,25 +452,7 @@ impl<'de> Visitor<'de> for ContextSeed<'de> {
     fn visit_unit<E>(self) -> Result<Self::Value, E> {
         Ok(ContextRead::Null)
     }
-    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(ContextRead::NotObject)
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(ContextRead::NotObject)
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(ContextRead::NotObject)
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(ContextRead::NotObject)
-    }
-    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(ContextRead::NotObject)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(ContextRead::NotObject)
-    }
+    visit_non_objects_as!('de, ContextRead::NotObject);
 }
 
 /// The text of the object in `body` whose first key is the borrowed `first_key` and whose last value
