@@ -623,7 +623,7 @@ mod tests {
         assert_eq!(
             default.worker_threads,
             available_cpus(),
-            "the memory sink uses every CPU"
+            "one thread per CPU by default"
         );
     }
 }
