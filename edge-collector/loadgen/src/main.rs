@@ -68,6 +68,10 @@ struct Args {
     /// clients send; `burst` fires every connection's request at the same instant.
     #[arg(long, value_enum, default_value_t = Arrivals::Even)]
     arrivals: Arrivals,
+    /// Threads of the load generator's own runtime. One takes the least CPU from a server on the same
+    /// machine; more keep one preempted thread from delaying every connection's requests at once.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    threads: u16,
     /// Clock ticks per second of /proc/<pid>/stat (`getconf CLK_TCK`).
     #[arg(long, default_value_t = 100)]
     clk_tck: u64,
@@ -246,7 +250,7 @@ fn main() -> anyhow::Result<()> {
     let authorization = footfall_protocol::auth::basic_authorization(&args.write_key);
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
+        .worker_threads(usize::from(args.threads))
         .enable_all()
         .build()?;
     let cpu_before = args.server_pid.map(server_cpu_ticks).transpose()?;
@@ -359,4 +363,19 @@ fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_runtime_has_one_thread_unless_asked_and_never_none() {
+        let args = Args::try_parse_from(["footfall-loadgen"]).unwrap();
+        assert_eq!(args.threads, 1);
+        let args = Args::try_parse_from(["footfall-loadgen", "--threads", "4"]).unwrap();
+        assert_eq!(args.threads, 4);
+        let error = Args::try_parse_from(["footfall-loadgen", "--threads", "0"]).unwrap_err();
+        assert!(error.to_string().contains("--threads"), "{error}");
+    }
 }
