@@ -4,41 +4,10 @@
 //! file) are the raw settings; [`Config::from_raw`] merges them (a flag or variable beats the file,
 //! which beats the default) and checks them, so the rest of the collector only sees a valid [`Config`].
 //!
-//! ```toml
-//! listen = "0.0.0.0:8080"
-//! trusted_proxies = ["10.0.0.0/8"]
-//! anonymize_ip = true
-//! schema_dir = "/etc/footfall/schemas"
-//! schema_reload_secs = 5
-//! geoip_db = "/var/lib/GeoIP/GeoLite2-City.mmdb"
-//! rate_limit_events_per_sec = 5000
-//! rate_limit_burst = 20000
-//! sink = "log"
-//! log_dir = "/var/lib/footfall/events"
-//! dead_letter_dir = "/var/lib/footfall/dead-letters"
-//! log_max_disk_bytes = 10_000_000_000
-//! retry_after_secs = 5
-//! log_format = "json"
-//! worker_threads = 1
-//!
-//! [write_keys.wk_live_123]
-//! projectId = "shop"
-//! sourceId = "web"
-//! ```
-//!
-//! With `sink = "kafka"`, the `[kafka]` table holds every setting of `footfall_kafka::KafkaConfig`
-//! (brokers, topics, spill directory and budget, …); the `--kafka-*` flags override the common ones:
-//!
-//! ```text
-//! sink = "kafka"
-//! [kafka]
-//! brokers = ["10.0.0.5:9092", "10.0.0.6:9092"]
-//! events_topic = "footfall.events"
-//! dead_letter_topic = "footfall.dead-letters"
-//! spill_dir = "/var/lib/footfall/kafka-spill"
-//! spill_max_bytes = 10_000_000_000
-//! statistics_interval_ms = 5000   # librdkafka's broker figures on /metrics; 0 turns them off
-//! ```
+//! `collector.example.toml`, beside this crate's `Cargo.toml`, shows and explains every setting of
+//! the file, the `[kafka]` table (every field of `footfall_kafka::KafkaConfig`) included; the tests
+//! load it, so it stays valid. `--check-config` prints the settings in effect in the same shape
+//! ([`Config::effective_file`]).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -49,10 +18,10 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 use footfall_ingest::{EnrichOptions, Source, WriteKeys};
 use ipnet::IpNet;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Which sink makes accepted events durable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SinkKind {
     /// Keep events in memory (tests, benchmarks): nothing is durable.
@@ -64,7 +33,7 @@ pub enum SinkKind {
 }
 
 /// How logs are written to stderr.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     /// Human-readable lines.
@@ -168,17 +137,23 @@ pub struct Args {
     /// variable or the file to the flag, which other users can see in `ps`. At least 32 characters.
     #[arg(long, env = "FOOTFALL_COLLECTOR_EDGE_SECRET", hide_env_values = true)]
     pub edge_secret: Option<String>,
+    /// Check the configuration and exit: the flags, variables and file, the schema directory, the
+    /// GeoIP database and, for Kafka, every librdkafka setting (without contacting a broker). Prints
+    /// the effective settings as a config file, credentials left out; exits 2 with the first problem.
+    #[arg(long)]
+    pub check_config: bool,
 }
 
 /// The `--config` file. Every field is optional; see the module example.
-#[derive(Debug, Default, Deserialize)]
+///
+/// It is also the shape `--check-config` prints the effective settings in
+/// ([`Config::effective_file`]), so the tables come last, as TOML needs.
+#[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     /// Address to listen on.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub listen: Option<SocketAddr>,
-    /// Write keys and the project and source each stands for.
-    #[serde(default)]
-    pub write_keys: BTreeMap<String, Source>,
     /// Proxy networks whose `X-Forwarded-For` is believed.
     #[serde(default)]
     pub trusted_proxies: Vec<IpNet>,
@@ -186,33 +161,50 @@ pub struct FileConfig {
     #[serde(default)]
     pub anonymize_ip: bool,
     /// Directory of schema files.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub schema_dir: Option<PathBuf>,
     /// Schema directory polling interval, seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub schema_reload_secs: Option<u64>,
     /// MaxMind City database.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub geoip_db: Option<PathBuf>,
     /// Events per second per write key (0: off).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub rate_limit_events_per_sec: Option<u32>,
     /// Burst size per write key.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub rate_limit_burst: Option<u32>,
     /// Where accepted events go.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sink: Option<SinkKind>,
     /// Event log directory for accepted events.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub log_dir: Option<PathBuf>,
     /// Event log directory for dead letters.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub dead_letter_dir: Option<PathBuf>,
     /// Disk budget of each event log, bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub log_max_disk_bytes: Option<u64>,
     /// Retry-After on 503, seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after_secs: Option<u64>,
     /// Log format.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub log_format: Option<LogFormat>,
     /// Threads that serve HTTP and validate events.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub worker_threads: Option<usize>,
-    /// Kafka delivery settings (sink = kafka).
-    pub kafka: Option<footfall_kafka::KafkaConfig>,
     /// Shared secret of the edge workers (turns on `POST /edge/v1/records`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub edge_secret: Option<String>,
+    /// Write keys and the project and source each stands for.
+    #[serde(default)]
+    pub write_keys: BTreeMap<String, Source>,
+    /// Kafka delivery settings (sink = kafka).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kafka: Option<footfall_kafka::KafkaConfig>,
 }
 
 /// Per-write-key rate limit: the edge worker uses the same one.
@@ -236,8 +228,8 @@ pub enum SinkConfig {
     Kafka(footfall_kafka::KafkaConfig),
 }
 
-/// The validated configuration.
-#[derive(Debug, Clone)]
+/// The validated configuration. Its `Debug` form hides the edge secret.
+#[derive(Clone)]
 pub struct Config {
     /// Address to listen on (used by `main`; [`crate::serve`] takes a bound listener).
     pub listen: SocketAddr,
@@ -263,6 +255,28 @@ pub struct Config {
     pub worker_threads: NonZeroUsize,
     /// Shared secret of the edge workers; `None` turns `POST /edge/v1/records` off (404).
     pub edge_secret: Option<String>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("write_keys", &self.write_keys)
+            .field("enrich", &self.enrich)
+            .field("schema_dir", &self.schema_dir)
+            .field("schema_reload", &self.schema_reload)
+            .field("geoip_db", &self.geoip_db)
+            .field("rate_limit", &self.rate_limit)
+            .field("sink", &self.sink)
+            .field("retry_after", &self.retry_after)
+            .field("log_format", &self.log_format)
+            .field("worker_threads", &self.worker_threads)
+            .field(
+                "edge_secret",
+                &self.edge_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
 }
 
 /// The shortest edge secret accepted, so that it cannot be guessed.
@@ -327,6 +341,66 @@ impl Config {
             }
         };
         Self::from_raw(args, file)
+    }
+
+    /// The settings in effect, as a config file that [`Config::load`] reads back to the same
+    /// configuration, with credentials left out: the edge secret and every librdkafka option that
+    /// [`footfall_kafka::is_secret_option`] names. The second value lists what was left out.
+    pub fn effective_file(&self) -> (FileConfig, Vec<String>) {
+        let mut hidden = Vec::new();
+        if self.edge_secret.is_some() {
+            hidden.push("edge_secret".to_owned());
+        }
+        let mut file = FileConfig {
+            listen: Some(self.listen),
+            trusted_proxies: self.enrich.trusted_proxies.clone(),
+            anonymize_ip: self.enrich.anonymize_ip,
+            schema_dir: self.schema_dir.clone(),
+            schema_reload_secs: Some(self.schema_reload.as_secs()),
+            geoip_db: self.geoip_db.clone(),
+            rate_limit_events_per_sec: Some(self.rate_limit.map_or(0, |l| l.events_per_sec.get())),
+            rate_limit_burst: self.rate_limit.map(|l| l.burst.get()),
+            sink: None,
+            log_dir: None,
+            dead_letter_dir: None,
+            log_max_disk_bytes: None,
+            retry_after_secs: Some(self.retry_after.as_secs()),
+            log_format: Some(self.log_format),
+            worker_threads: Some(self.worker_threads.get()),
+            edge_secret: None,
+            write_keys: self
+                .write_keys
+                .iter()
+                .map(|(key, source)| (key.to_owned(), source.clone()))
+                .collect(),
+            kafka: None,
+        };
+        match &self.sink {
+            SinkConfig::Memory => file.sink = Some(SinkKind::Memory),
+            SinkConfig::Log {
+                events_dir,
+                dead_letter_dir,
+                max_disk_bytes,
+            } => {
+                file.sink = Some(SinkKind::Log);
+                file.log_dir = Some(events_dir.clone());
+                file.dead_letter_dir = Some(dead_letter_dir.clone());
+                file.log_max_disk_bytes = *max_disk_bytes;
+            }
+            SinkConfig::Kafka(kafka) => {
+                let mut kafka = kafka.clone();
+                kafka.librdkafka_options.retain(|key, _| {
+                    let secret = footfall_kafka::is_secret_option(key);
+                    if secret {
+                        hidden.push(format!("kafka.librdkafka_options.\"{key}\""));
+                    }
+                    !secret
+                });
+                file.sink = Some(SinkKind::Kafka);
+                file.kafka = Some(kafka);
+            }
+        }
+        (file, hidden)
     }
 
     /// Merges flags over the file and validates.
@@ -482,6 +556,84 @@ mod tests {
         toml::from_str(text).unwrap()
     }
 
+    /// `config`'s effective settings, printed as TOML and loaded back.
+    fn reloaded(config: &Config) -> Config {
+        let (effective, _hidden) = config.effective_file();
+        let text = toml::to_string(&effective).unwrap();
+        Config::from_raw(Args::default(), file(&text)).unwrap()
+    }
+
+    #[test]
+    fn the_effective_settings_load_back_to_the_same_configuration() {
+        let args = Args {
+            // One key: the keys' Debug order is a hash map's.
+            write_keys: vec!["wk_a=shop/web".into()],
+            trusted_proxies: vec!["10.0.0.0/8".parse().unwrap()],
+            anonymize_ip: true,
+            rate_limit_events_per_sec: Some(100),
+            sink: Some(SinkKind::Log),
+            log_dir: Some("/tmp/e".into()),
+            dead_letter_dir: Some("/tmp/d".into()),
+            log_max_disk_bytes: Some(1 << 20),
+            worker_threads: Some(3),
+            listen: Some("127.0.0.1:9000".parse().unwrap()),
+            schema_reload_secs: Some(7),
+            ..Args::default()
+        };
+        let config = Config::from_raw(args, FileConfig::default()).unwrap();
+        let again = reloaded(&config);
+        assert_eq!(format!("{again:?}"), format!("{config:?}"));
+        assert_eq!(again.rate_limit.unwrap().burst.get(), 1000);
+
+        // Rate limiting off, the memory sink, and every write key.
+        let config = Config::from_raw(
+            Args {
+                write_keys: vec!["wk_a=shop/web".into(), "wk_b=shop/ios".into()],
+                ..Args::default()
+            },
+            FileConfig::default(),
+        )
+        .unwrap();
+        let again = reloaded(&config);
+        assert!(again.rate_limit.is_none());
+        assert_eq!(again.sink, SinkConfig::Memory);
+        assert_eq!(again.write_keys.len(), 2);
+        assert_eq!(again.write_keys.resolve("wk_b").unwrap().source_id, "ios");
+    }
+
+    #[test]
+    fn credentials_are_left_out_of_the_effective_settings_and_the_debug_form() {
+        let f = file(concat!(
+            "sink = \"kafka\"\n",
+            "edge_secret = \"0123456789abcdef0123456789abcdef-edge\"\n",
+            "[write_keys.k]\nprojectId = \"p\"\nsourceId = \"s\"\n",
+            "[kafka.librdkafka_options]\n",
+            "\"sasl.username\" = \"collector\"\n",
+            "\"sasl.password\" = \"hunter2-sasl\"\n",
+        ));
+        let config = Config::from_raw(Args::default(), f).unwrap();
+        let (effective, hidden) = config.effective_file();
+        assert_eq!(
+            hidden,
+            ["edge_secret", "kafka.librdkafka_options.\"sasl.password\""]
+        );
+        let text = toml::to_string(&effective).unwrap();
+        assert!(
+            !text.contains("hunter2") && !text.contains("-edge"),
+            "{text}"
+        );
+        assert!(text.contains("\"sasl.username\" = \"collector\""), "{text}");
+        let shown = format!("{config:?}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("-edge"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("edge_secret: Some(\"<redacted>\")"),
+            "{shown}"
+        );
+    }
+
     #[test]
     fn flags_win_over_the_file() {
         let f = file("listen = \"127.0.0.1:9000\"\nrate_limit_events_per_sec = 10\n[write_keys.k1]\nprojectId = \"p\"\nsourceId = \"s\"\n");
@@ -564,17 +716,9 @@ mod tests {
     fn loads_the_documented_example_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("collector.toml");
-        let example: String = include_str!("config.rs")
-            .lines()
-            .skip_while(|l| !l.starts_with("//! ```toml"))
-            .skip(1)
-            .take_while(|l| !l.starts_with("//! ```"))
-            .map(|l| l.trim_start_matches("//!").trim_start())
-            .collect::<Vec<_>>()
-            .join("\n");
-        std::fs::write(&path, example).unwrap();
+        std::fs::write(&path, include_str!("../collector.example.toml")).unwrap();
         let args = Args {
-            config: Some(path),
+            config: Some(path.clone()),
             ..Args::default()
         };
         let config = Config::load(args).unwrap();
@@ -582,9 +726,10 @@ mod tests {
             config.write_keys.resolve("wk_live_123").unwrap().project_id,
             "shop"
         );
+        assert_eq!(config.write_keys.len(), 2);
         assert!(config.enrich.anonymize_ip);
         assert_eq!(config.log_format, LogFormat::Json);
-        assert_eq!(config.worker_threads.get(), 1);
+        assert_eq!(config.worker_threads.get(), 2);
         assert!(matches!(
             config.sink,
             SinkConfig::Log {
@@ -592,6 +737,17 @@ mod tests {
                 ..
             }
         ));
+        // Its [kafka] table is valid too, once the sink is Kafka.
+        let args = Args {
+            config: Some(path),
+            sink: Some(SinkKind::Kafka),
+            ..Args::default()
+        };
+        let SinkConfig::Kafka(kafka) = Config::load(args).unwrap().sink else {
+            panic!("--sink kafka picks the [kafka] table");
+        };
+        assert_eq!(kafka.brokers.len(), 2);
+        kafka.check().unwrap();
         let missing = Args {
             config: Some(dir.path().join("nope.toml")),
             ..Args::default()

@@ -16,6 +16,7 @@
 //! * [`sinks`]: the [`EventSink`] trait and its durability contract, with [`MemorySink`].
 //! * [`metrics`]: Prometheus metrics at `/metrics`.
 //! * [`schemas`]: the schema registry loaded from a directory and reloaded when it changes.
+//! * [`check`]: `--check-config`, the start-up checks without starting, and the effective settings.
 //!
 //! # Example
 //!
@@ -53,6 +54,7 @@ use std::sync::Arc;
 
 use axum::serve::ListenerExt as _;
 
+pub use check::{check, CheckReport};
 pub use config::{Args, Config, LogFormat, SinkConfig};
 pub use error::Error;
 pub use router::router;
@@ -62,6 +64,7 @@ pub use sinks::memory::MemorySink;
 pub use sinks::{EventSink, SinkError};
 pub use state::AppState;
 
+mod check;
 pub mod config;
 pub mod error;
 mod limiter;

@@ -1,5 +1,7 @@
 //! The `footfall-collector` binary: loads the configuration, sets up logging, binds and serves.
 
+use std::process::ExitCode;
+
 use anyhow::Context as _;
 use clap::Parser as _;
 use footfall_collector::{serve, Args, Config, LogFormat};
@@ -10,8 +12,41 @@ use tracing_subscriber::EnvFilter;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-fn main() -> anyhow::Result<()> {
-    let config = Config::load(Args::parse()).context("invalid configuration")?;
+/// Exit status for a configuration the collector refuses (clap uses 2 for a bad flag, too).
+const INVALID_CONFIGURATION: u8 = 2;
+
+/// Errors end as one line on stderr with their causes, not anyhow's report, which would add a
+/// backtrace wherever `RUST_BACKTRACE` is set.
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let check_only = args.check_config;
+    let config = match Config::load(args)
+        .map_err(anyhow::Error::from)
+        .and_then(|config| {
+            if check_only {
+                print!("{}", footfall_collector::check(&config)?);
+            }
+            Ok(config)
+        }) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("footfall-collector: invalid configuration: {error:#}");
+            return ExitCode::from(INVALID_CONFIGURATION);
+        }
+    };
+    if check_only {
+        return ExitCode::SUCCESS;
+    }
+    match run(config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("footfall-collector: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(config: Config) -> anyhow::Result<()> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let subscriber = tracing_subscriber::fmt()
         .with_env_filter(filter)

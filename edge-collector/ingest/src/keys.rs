@@ -40,6 +40,11 @@ impl WriteKeys {
         self.keys.get(write_key)
     }
 
+    /// Every key and its source, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Source)> {
+        self.keys.iter().map(|(key, source)| (key.as_str(), source))
+    }
+
     /// How many keys are registered.
     pub fn len(&self) -> usize {
         self.keys.len()

@@ -5,9 +5,11 @@
 //! checked by [`KafkaConfig::validate`] before anything is built.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use rdkafka::error::KafkaError;
 use rdkafka::ClientConfig;
 use serde::{Deserialize, Serialize};
 
@@ -59,7 +61,10 @@ impl Compression {
 /// Every field has a default, so `{}` is a valid (local development)
 /// configuration. Call [`validate`](KafkaConfig::validate) (done by
 /// [`KafkaDelivery::new`](crate::KafkaDelivery::new)) before use.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Its `Debug` form hides the values of credential options (see
+/// [`is_secret_option`]), since the collector logs its settings at start.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct KafkaConfig {
     /// Bootstrap brokers, `host:port`. Default `["127.0.0.1:9092"]`.
@@ -130,6 +135,48 @@ impl Default for KafkaConfig {
             statistics_interval_ms: 5_000,
         }
     }
+}
+
+impl fmt::Debug for KafkaConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let options: BTreeMap<&str, &str> = self
+            .librdkafka_options
+            .iter()
+            .map(|(key, value)| {
+                let shown = if is_secret_option(key) {
+                    "<redacted>"
+                } else {
+                    value.as_str()
+                };
+                (key.as_str(), shown)
+            })
+            .collect();
+        f.debug_struct("KafkaConfig")
+            .field("brokers", &self.brokers)
+            .field("events_topic", &self.events_topic)
+            .field("dead_letter_topic", &self.dead_letter_topic)
+            .field("client_id", &self.client_id)
+            .field("message_timeout_ms", &self.message_timeout_ms)
+            .field("linger_ms", &self.linger_ms)
+            .field("compression", &self.compression)
+            .field("librdkafka_options", &options)
+            .field("spill_dir", &self.spill_dir)
+            .field("spill_max_bytes", &self.spill_max_bytes)
+            .field("retry_after_secs", &self.retry_after_secs)
+            .field("statistics_interval_ms", &self.statistics_interval_ms)
+            .finish()
+    }
+}
+
+/// Whether a librdkafka setting holds a credential (`sasl.password`,
+/// `ssl.key.password`, `ssl.key.pem`, `sasl.oauthbearer.client.secret`, a
+/// JAAS or OAUTHBEARER config, ...), whose value must not reach logs or
+/// printed settings.
+pub fn is_secret_option(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    ["password", "secret", ".pem", "jaas", "oauthbearer.config"]
+        .iter()
+        .any(|marker| key.contains(marker))
 }
 
 /// Smallest accepted spill budget.
@@ -244,6 +291,22 @@ impl KafkaConfig {
             );
         }
         Ok(())
+    }
+
+    /// [`validate`](KafkaConfig::validate), then has librdkafka check every
+    /// setting of [`producer_config`](KafkaConfig::producer_config) (an
+    /// unknown property, a value out of range, a codec it was built
+    /// without), without creating a client or contacting a broker.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        self.validate()?;
+        match self.producer_config().create_native_config() {
+            Ok(_native) => Ok(()),
+            // The value is left out of the message: it may be a credential.
+            Err(KafkaError::ClientConfig(_, description, key, _value)) => {
+                invalid("librdkafka_options", format!("{key}: {description}"))
+            }
+            Err(other) => invalid("librdkafka_options", other.to_string()),
+        }
     }
 
     /// [`message_timeout_ms`](KafkaConfig::message_timeout_ms) as a duration.
@@ -398,5 +461,59 @@ mod tests {
         assert_eq!(config.spill_segment_bytes(), 4 * 1024);
         config.spill_max_bytes = 1 << 30;
         assert_eq!(config.spill_segment_bytes(), 64 * 1024 * 1024);
+    }
+
+    #[test]
+    fn librdkafka_checks_every_option_without_a_client() {
+        let mut config = KafkaConfig::default();
+        config
+            .librdkafka_options
+            .insert("batch.size".into(), "65536".into());
+        config.check().unwrap();
+
+        config
+            .librdkafka_options
+            .insert("batch.sise".into(), "65536".into());
+        let error = config.check().unwrap_err();
+        assert_eq!(error.field, "librdkafka_options");
+        assert!(error.reason.contains("batch.sise"), "{error}");
+        config.librdkafka_options.remove("batch.sise");
+
+        config
+            .librdkafka_options
+            .insert("batch.size".into(), "lots".into());
+        let error = config.check().unwrap_err();
+        assert!(error.reason.starts_with("batch.size: "), "{error}");
+
+        // The typed checks come first.
+        config.librdkafka_options.clear();
+        config.brokers.clear();
+        assert_eq!(config.check().unwrap_err().field, "brokers");
+    }
+
+    #[test]
+    fn credentials_are_hidden_from_the_debug_form() {
+        let mut config = KafkaConfig::default();
+        for (key, value) in [
+            ("security.protocol", "SASL_SSL"),
+            ("sasl.username", "collector"),
+            ("sasl.password", "hunter2-sasl"),
+            ("ssl.key.password", "hunter2-key"),
+            ("sasl.oauthbearer.client.secret", "hunter2-oauth"),
+            ("ssl.key.pem", "-----BEGIN PRIVATE KEY----- hunter2-pem"),
+        ] {
+            config.librdkafka_options.insert(key.into(), value.into());
+        }
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(
+            shown.contains(r#""sasl.password": "<redacted>""#),
+            "{shown}"
+        );
+        assert!(shown.contains(r#""sasl.username": "collector""#), "{shown}");
+        assert!(shown.contains("SASL_SSL"), "{shown}");
+        assert!(shown.contains("footfall.events"), "{shown}");
+        assert!(is_secret_option("SASL.PASSWORD"));
+        assert!(!is_secret_option("ssl.key.location"));
     }
 }

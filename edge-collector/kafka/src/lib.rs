@@ -46,7 +46,7 @@
 //! ```
 #![deny(missing_docs)]
 
-pub use config::{Compression, ConfigError, KafkaConfig, MIN_SPILL_MAX_BYTES};
+pub use config::{is_secret_option, Compression, ConfigError, KafkaConfig, MIN_SPILL_MAX_BYTES};
 pub use delivery::{BuildError, Delivered, DeliveryError, KafkaDelivery, DRAIN_GROUP};
 pub use footfall_eventlog::Record;
 pub use source::{KafkaSource, KafkaSourceConfig, SourceError, SourceRecord};

@@ -1,0 +1,165 @@
+//! `footfall-collector --check-config`, run as operators run it: the real binary, its exit status,
+//! stdout and stderr.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+const EXAMPLE: &str = include_str!("../collector.example.toml");
+
+fn check(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_footfall-collector"))
+        .args(args)
+        .arg("--check-config")
+        // A config error is one line for the operator, wherever backtraces are switched on.
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .expect("the collector binary runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).unwrap()
+}
+
+/// The example file, with its schema directory and GeoIP database (which do not exist here) left
+/// out, written into `dir`.
+fn example_in(dir: &Path) -> String {
+    let text: String = EXAMPLE
+        .lines()
+        .filter(|line| !line.starts_with("schema_dir") && !line.starts_with("geoip_db"))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    let path = dir.join("collector.toml");
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+/// Asserts a refusal: status 2, one line on stderr that says `expected`, and nothing on stdout.
+fn assert_refused(output: &Output, expected: &str) {
+    let err = stderr(output);
+    assert_eq!(output.status.code(), Some(2), "{err}");
+    assert!(err.contains(expected), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("footfall-collector: invalid configuration: "),
+        "{err}"
+    );
+    assert!(output.stdout.is_empty());
+}
+
+#[test]
+fn a_valid_kafka_configuration_prints_its_settings_without_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = example_in(dir.path());
+    let output = check(&["--config", &config, "--sink", "kafka"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let printed = stdout(&output);
+    assert!(
+        printed.starts_with("# footfall-collector: the configuration is valid."),
+        "{printed}"
+    );
+    assert!(printed.contains("sink = \"kafka\""), "{printed}");
+    assert!(
+        printed.contains("\"sasl.username\" = \"footfall\""),
+        "{printed}"
+    );
+    assert!(!printed.contains("change-me"), "{printed}");
+    assert!(
+        printed.contains(
+            "# Set but not shown (credentials): kafka.librdkafka_options.\"sasl.password\"."
+        ),
+        "{printed}"
+    );
+
+    // The output is itself a config file: checking it prints the same settings.
+    let effective = dir.path().join("effective.toml");
+    std::fs::write(&effective, &printed).unwrap();
+    let again = check(&["--config", effective.to_str().unwrap()]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    let settings = |text: &str| -> String {
+        text.lines()
+            .filter(|line| !line.starts_with('#'))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(settings(&stdout(&again)), settings(&printed));
+}
+
+#[test]
+fn a_misspelt_librdkafka_setting_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = example_in(dir.path()).replace("collector.toml", "typo.toml");
+    let text = std::fs::read_to_string(dir.path().join("collector.toml"))
+        .unwrap()
+        .replace("\"sasl.username\"", "\"sasl.usrname\"");
+    std::fs::write(&config, text).unwrap();
+    let output = check(&["--config", &config, "--sink", "kafka"]);
+    assert_refused(&output, "sasl.usrname: No such configuration property");
+    // The same file is fine while the sink is not Kafka: the table is not read.
+    assert!(check(&["--config", &config]).status.success());
+}
+
+#[test]
+fn an_invalid_schema_file_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let schemas = dir.path().join("schemas");
+    std::fs::create_dir(&schemas).unwrap();
+    std::fs::write(
+        schemas.join("signed-up.json"),
+        r#"{"event": "Signed Up", "policy": "reject", "schema": {"type": "nope"}}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        schemas.join("order.json"),
+        r#"{"event": "Order Completed", "policy": "flag", "schema": {"type": "object"}}"#,
+    )
+    .unwrap();
+    let schema_dir = schemas.to_str().unwrap();
+    let output = check(&["--write-key", "k=p/s", "--schema-dir", schema_dir]);
+    assert_refused(&output, "signed-up.json");
+
+    std::fs::remove_file(schemas.join("signed-up.json")).unwrap();
+    let output = check(&["--write-key", "k=p/s", "--schema-dir", schema_dir]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("# 1 event schema(s) compiled; GeoIP database not configured.")
+    );
+}
+
+#[test]
+fn a_missing_geoip_database_and_a_file_in_place_of_a_log_directory_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("GeoLite2-City.mmdb");
+    let output = check(&[
+        "--write-key",
+        "k=p/s",
+        "--geoip-db",
+        missing.to_str().unwrap(),
+    ]);
+    assert_refused(&output, "cannot read GeoIP database");
+
+    let file = dir.path().join("events");
+    std::fs::write(&file, "not a directory").unwrap();
+    let output = check(&[
+        "--write-key",
+        "k=p/s",
+        "--sink",
+        "log",
+        "--log-dir",
+        file.to_str().unwrap(),
+        "--dead-letter-dir",
+        dir.path().join("dead").to_str().unwrap(),
+    ]);
+    assert_refused(&output, "exists and is not a directory");
+    // Nothing was created: the check has no side effects.
+    assert!(!dir.path().join("dead").exists());
+}
+
+#[test]
+fn settings_refused_before_the_checks_exit_the_same_way() {
+    let output = check(&[]);
+    assert_refused(&output, "no write key is configured");
+}
