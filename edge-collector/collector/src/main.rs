@@ -1,5 +1,6 @@
 //! The `footfall-collector` binary: loads the configuration, sets up logging, binds and serves.
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
@@ -20,22 +21,24 @@ const INVALID_CONFIGURATION: u8 = 2;
 fn main() -> ExitCode {
     let args = Args::parse();
     let check_only = args.check_config;
-    let config = match Config::load(args)
-        .map_err(anyhow::Error::from)
-        .and_then(|config| {
-            if check_only {
-                print!("{}", footfall_collector::check(&config)?);
-            }
-            Ok(config)
-        }) {
+    let config = match Config::load(args) {
         Ok(config) => config,
-        Err(error) => {
-            eprintln!("footfall-collector: invalid configuration: {error:#}");
-            return ExitCode::from(INVALID_CONFIGURATION);
-        }
+        Err(error) => return refuse(error),
     };
     if check_only {
-        return ExitCode::SUCCESS;
+        return match footfall_collector::check(&config) {
+            Ok(report) => {
+                // A reader that stops early (`| head`) is not an error.
+                match write!(std::io::stdout().lock(), "{report}") {
+                    Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
+                        eprintln!("footfall-collector: cannot print the settings: {error}");
+                        ExitCode::FAILURE
+                    }
+                    _ => ExitCode::SUCCESS,
+                }
+            }
+            Err(error) => refuse(error),
+        };
     }
     match run(config) {
         Ok(()) => ExitCode::SUCCESS,
@@ -44,6 +47,11 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn refuse(error: impl std::fmt::Display) -> ExitCode {
+    eprintln!("footfall-collector: invalid configuration: {error}");
+    ExitCode::from(INVALID_CONFIGURATION)
 }
 
 fn run(config: Config) -> anyhow::Result<()> {
