@@ -145,11 +145,17 @@ async fn a_30s_broker_outage_loses_no_acknowledged_record_and_keeps_key_order() 
         .map(|p| tokio::spawn(produce(Arc::clone(&delivery), p, Arc::clone(&stop))))
         .collect();
 
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Records are acknowledged once the fresh topics have leaders, which a busy broker can take
+    // longer than a fixed pause to give.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while delivery.stats().produced_total == 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
     let before = delivery.stats();
     assert!(
         before.produced_total > 0,
-        "nothing produced before the outage: {before:?}"
+        "nothing produced in the 60 s before the outage: {before:?}"
     );
     assert_eq!(before.mode, DeliveryMode::Direct);
 
