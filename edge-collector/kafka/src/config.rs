@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use rdkafka::error::KafkaError;
+use rdkafka::producer::BaseProducer;
 use rdkafka::ClientConfig;
 use serde::{Deserialize, Serialize};
 
@@ -295,17 +296,25 @@ impl KafkaConfig {
 
     /// [`validate`](KafkaConfig::validate), then has librdkafka check every
     /// setting of [`producer_config`](KafkaConfig::producer_config) (an
-    /// unknown property, a value out of range, a codec it was built
-    /// without), without creating a client or contacting a broker.
+    /// unknown property, a value out of range, a feature this build lacks)
+    /// and build a client from them, which loads the TLS certificates and
+    /// keys and finds the SASL mechanism. The client is given no bootstrap
+    /// servers, so it contacts no broker.
     pub fn check(&self) -> Result<(), ConfigError> {
         self.validate()?;
-        match self.producer_config().create_native_config() {
-            Ok(_native) => Ok(()),
+        let mut client = self.producer_config();
+        match client.create_native_config() {
+            Ok(_native) => {}
             // The value is left out of the message: it may be a credential.
             Err(KafkaError::ClientConfig(_, description, key, _value)) => {
-                invalid("librdkafka_options", format!("{key}: {description}"))
+                return invalid("librdkafka_options", format!("{key}: {description}"));
             }
-            Err(other) => invalid("librdkafka_options", other.to_string()),
+            Err(other) => return invalid("librdkafka_options", other.to_string()),
+        }
+        client.remove("bootstrap.servers");
+        match client.create::<BaseProducer>() {
+            Ok(_producer) => Ok(()),
+            Err(error) => invalid("librdkafka_options", error.to_string()),
         }
     }
 
@@ -464,7 +473,7 @@ mod tests {
     }
 
     #[test]
-    fn librdkafka_checks_every_option_without_a_client() {
+    fn librdkafka_checks_every_option_and_builds_a_client_without_brokers() {
         let mut config = KafkaConfig::default();
         config
             .librdkafka_options
@@ -485,10 +494,35 @@ mod tests {
         let error = config.check().unwrap_err();
         assert!(error.reason.starts_with("batch.size: "), "{error}");
 
+        // A client is built too: a certificate that is not there is found.
+        config.librdkafka_options.clear();
+        config
+            .librdkafka_options
+            .insert("ssl.ca.location".into(), "/nonexistent/ca.pem".into());
+        config
+            .librdkafka_options
+            .insert("security.protocol".into(), "ssl".into());
+        let error = config.check().unwrap_err();
+        assert!(error.reason.contains("ssl.ca.location"), "{error}");
+
         // The typed checks come first.
         config.librdkafka_options.clear();
         config.brokers.clear();
         assert_eq!(config.check().unwrap_err().field, "brokers");
+    }
+
+    #[test]
+    fn this_build_speaks_tls_and_sasl_scram() {
+        let mut config = KafkaConfig::default();
+        for (key, value) in [
+            ("security.protocol", "sasl_ssl"),
+            ("sasl.mechanisms", "SCRAM-SHA-512"),
+            ("sasl.username", "collector"),
+            ("sasl.password", "secret"),
+        ] {
+            config.librdkafka_options.insert(key.into(), value.into());
+        }
+        config.check().unwrap();
     }
 
     #[test]
