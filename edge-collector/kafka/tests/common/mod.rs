@@ -27,6 +27,12 @@ pub fn unique(name: &str) -> String {
 
 /// Runs `scripts/infra/kafka.sh <args>` and panics with its output if it fails.
 pub fn kafka_sh(args: &[&str]) {
+    kafka_sh_output(args);
+}
+
+/// Runs `scripts/infra/kafka.sh <args>`, panics with its output if it fails, and returns what it
+/// printed on stdout, trimmed.
+pub fn kafka_sh_output(args: &[&str]) -> String {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/infra/kafka.sh");
     let started = Instant::now();
     let output = Command::new("bash")
@@ -42,6 +48,7 @@ pub fn kafka_sh(args: &[&str]) {
         String::from_utf8_lossy(&output.stderr)
     );
     eprintln!("kafka.sh {args:?} took {:?}", started.elapsed());
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
 
 /// Creates `topics` with `partitions` partitions each.

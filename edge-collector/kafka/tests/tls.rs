@@ -1,0 +1,86 @@
+//! Delivery over TLS: the collector's producer verifies the broker's certificate (the dev broker's
+//! TLS listener, `scripts/infra/kafka.sh bootstrap-tls`) and every record arrives; a producer that
+//! cannot verify it delivers nothing to Kafka and spills instead.
+//! Needs `scripts/infra/kafka.sh start`; run with `--features kafka-integration-tests`.
+#![cfg(feature = "kafka-integration-tests")]
+
+mod common;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use common::*;
+use footfall_kafka::{KafkaConfig, KafkaDelivery, Record};
+
+/// Records that are not acknowledged within `message_timeout_ms` spill.
+fn tls_config(
+    events: &str,
+    dead: &str,
+    spill: &std::path::Path,
+    ca: &str,
+    message_timeout_ms: u64,
+) -> KafkaConfig {
+    let mut config = KafkaConfig {
+        brokers: vec![kafka_sh_output(&["bootstrap-tls"])],
+        message_timeout_ms,
+        ..delivery_config(events, dead, spill)
+    };
+    config
+        .librdkafka_options
+        .insert("security.protocol".into(), "ssl".into());
+    config
+        .librdkafka_options
+        .insert("ssl.ca.location".into(), ca.into());
+    config
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_delivered_over_tls_come_back() {
+    let ca = kafka_sh_output(&["tls-ca"]);
+    let (events, dead) = fresh_topics("tls", 1).await;
+    let spill = tempfile::tempdir().unwrap();
+    // Generous: a broker the outage tests just restarted took over 3 s for its first TLS records.
+    let config = tls_config(&events, &dead, spill.path(), &ca, 30_000);
+    config.check().expect("librdkafka takes the TLS settings");
+    let delivery = KafkaDelivery::new(&config).unwrap();
+
+    let records: Vec<Record> = (0..100)
+        .map(|i| Record::new(format!("wk:user-{}", i % 7), format!(r#"{{"seq":{i}}}"#)))
+        .collect();
+    let done = tokio::time::timeout(Duration::from_secs(60), delivery.deliver(records, vec![]))
+        .await
+        .expect("deliver hung for 60 s")
+        .expect("deliver failed");
+    assert_eq!(done.direct, 100, "over TLS nothing should spill: {done:?}");
+    assert_eq!(delivery.stats().spilled_total, 0);
+
+    // Read back over the plaintext listener: the same broker, so the same records.
+    let source = source(&[&events], &unique("tls-group"));
+    let read = consume_until(&source, Duration::from_secs(60), |r| r.len() >= 100).await;
+    let seqs: HashSet<u64> = read.iter().map(|r| seq_of(&r.payload)).collect();
+    assert_eq!(seqs, (0..100).collect::<HashSet<u64>>());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_whose_certificate_cannot_be_verified_gets_nothing() {
+    // A CA that did not sign the broker's certificate: the system's bundle, or failing that an
+    // empty directory.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let other_ca = ["/etc/ssl/certs/ca-certificates.crt"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .map(str::to_owned)
+        .unwrap_or_else(|| elsewhere.path().to_str().unwrap().to_owned());
+    let (events, dead) = fresh_topics("tls-unverified", 1).await;
+    let spill = tempfile::tempdir().unwrap();
+    let delivery =
+        KafkaDelivery::new(&tls_config(&events, &dead, spill.path(), &other_ca, 3_000)).unwrap();
+    let records = vec![Record::new("wk:user-1", r#"{"seq":1}"#)];
+    let done = tokio::time::timeout(Duration::from_secs(30), delivery.deliver(records, vec![]))
+        .await
+        .expect("deliver hung for 30 s")
+        .expect("an unverified broker is an outage: the record spills");
+    assert_eq!(done.direct, 0, "{done:?}");
+    assert_eq!(done.spilled, 1, "{done:?}");
+    assert_eq!(delivery.stats().produced_total, 0);
+}
