@@ -20,6 +20,8 @@
 #   consume TOPIC [MAX] [TIMEOUT_MS]  print messages from the beginning (console consumer)
 #   bootstrap                     print the bootstrap server address
 #   bootstrap-tls                 print the TLS listener's address (same broker, port + 2)
+#   bootstrap-sasl                print the SASL_SSL listener's address (port + 3; SCRAM-SHA-512,
+#                                 user footfall, password footfall-dev, the TLS listener's certificate)
 #   tls-ca                        print the path of the PEM certificate clients verify the TLS
 #                                 listener with (self-signed for 127.0.0.1, made once, kept in state)
 #   logs [N]                      tail the broker log
@@ -29,6 +31,7 @@
 #   FOOTFALL_KAFKA_PORT             broker port       (default 19092)
 #   FOOTFALL_KAFKA_CONTROLLER_PORT  controller port   (default 19093)
 #   FOOTFALL_KAFKA_TLS_PORT         TLS listener port (default: broker port + 2, 19094)
+#   FOOTFALL_KAFKA_SASL_PORT        SASL_SSL listener port (default: broker port + 3, 19095)
 #   FOOTFALL_KAFKA_HEAP             broker max heap   (default 512m)
 #   FOOTFALL_KAFKA_GC_OPTS          the broker's GC options (default G1, 20 ms pause goal;
 #                                   ZGC measured worse on 2 cores, see docs/benchmarks.md)
@@ -72,6 +75,10 @@ ADMIN_PROPS="$CONF_DIR/admin-client.properties"
 
 CONTROLLER_PORT="${FOOTFALL_KAFKA_CONTROLLER_PORT:-19093}"
 TLS_PORT="${FOOTFALL_KAFKA_TLS_PORT:-$((PORT + 2))}"
+SASL_PORT="${FOOTFALL_KAFKA_SASL_PORT:-$((PORT + 3))}"
+# The SCRAM user the SASL_SSL listener knows, made on every start (idempotent).
+SASL_USER=footfall
+SASL_PASSWORD=footfall-dev
 TLS_DIR="$CONF_DIR/tls"
 TLS_KEYSTORE="$TLS_DIR/broker.p12"
 TLS_CA="$TLS_DIR/ca.pem"
@@ -176,6 +183,15 @@ tls_material() {
     || die "keytool could not export the TLS certificate"
 }
 
+# The SASL_SSL listener's SCRAM user; SCRAM credentials live in the cluster's metadata, so they are
+# set through the running broker.
+scram_user() {
+  kjava kafka.admin.ConfigCommand --bootstrap-server "$BOOTSTRAP" --alter \
+    --add-config "SCRAM-SHA-512=[iterations=4096,password=$SASL_PASSWORD]" \
+    --entity-type users --entity-name "$SASL_USER" >/dev/null \
+    || die "could not set the SCRAM user $SASL_USER"
+}
+
 write_configs() {
   tls_material
   mkdir -p "$CONF_DIR" "$DATA_DIR" "$LOG_DIR" "$RUN_DIR"
@@ -185,11 +201,14 @@ process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@$HOST:$CONTROLLER_PORT
 controller.listener.names=CONTROLLER
-listeners=PLAINTEXT://$HOST:$PORT,SSL://$HOST:$TLS_PORT,CONTROLLER://$HOST:$CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://$HOST:$PORT,SSL://$HOST:$TLS_PORT
+listeners=PLAINTEXT://$HOST:$PORT,SSL://$HOST:$TLS_PORT,SASL_SSL://$HOST:$SASL_PORT,CONTROLLER://$HOST:$CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://$HOST:$PORT,SSL://$HOST:$TLS_PORT,SASL_SSL://$HOST:$SASL_PORT
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL
-# The TLS listener, for the tests of the collector's TLS connections (scripts/infra/kafka.sh tls-ca)
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL
+# The TLS and SASL_SSL listeners, for the tests of the collector's secured connections
+# (scripts/infra/kafka.sh tls-ca, bootstrap-sasl)
+sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 ssl.keystore.type=PKCS12
 ssl.keystore.location=$TLS_KEYSTORE
 ssl.keystore.password=$TLS_KEYSTORE_PASSWORD
@@ -330,8 +349,8 @@ cmd_start() {
   cmd_install
   local pid
   if pid="$(broker_pid)"; then
-    if port_open "$PORT" && metadata_ok && ! port_open "$TLS_PORT"; then
-      log "the running broker (pid $pid) has no TLS listener on $HOST:$TLS_PORT (an older kafka.sh started it): restarting it"
+    if port_open "$PORT" && metadata_ok && ! { port_open "$TLS_PORT" && port_open "$SASL_PORT"; }; then
+      log "the running broker (pid $pid) has no TLS or SASL_SSL listener on $HOST:$TLS_PORT/$SASL_PORT (an older kafka.sh started it): restarting it"
       cmd_stop
     elif port_open "$PORT" && metadata_ok; then
       log "already running (pid $pid) on $BOOTSTRAP"
@@ -344,8 +363,8 @@ cmd_start() {
     fi
   fi
   rm -f "$PID_FILE"
-  if port_open "$PORT" || port_open "$CONTROLLER_PORT" || port_open "$TLS_PORT"; then
-    die "port $PORT, $CONTROLLER_PORT or $TLS_PORT on $HOST is already in use by another process"
+  if port_open "$PORT" || port_open "$CONTROLLER_PORT" || port_open "$TLS_PORT" || port_open "$SASL_PORT"; then
+    die "port $PORT, $CONTROLLER_PORT, $TLS_PORT or $SASL_PORT on $HOST is already in use by another process"
   fi
 
   prune_if_crowded
@@ -378,6 +397,7 @@ cmd_start() {
   [[ -s "$PID_FILE" ]] || die "broker did not start (no pid file)"
 
   if wait_healthy; then
+    scram_user
     log "running (pid $(cat "$PID_FILE")) on $BOOTSTRAP"
   else
     cmd_stop || true
@@ -488,6 +508,7 @@ main() {
     consume) cmd_consume "$@" ;;
     bootstrap) echo "$BOOTSTRAP" ;;
     bootstrap-tls) echo "$HOST:$TLS_PORT" ;;
+    bootstrap-sasl) echo "$HOST:$SASL_PORT" ;;
     tls-ca) tls_material; echo "$TLS_CA" ;;
     logs) tail -n "${1:-100}" "$LOG_DIR/server.log" ;;
     *)

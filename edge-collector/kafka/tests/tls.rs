@@ -1,6 +1,7 @@
-//! Delivery over TLS: the collector's producer verifies the broker's certificate (the dev broker's
-//! TLS listener, `scripts/infra/kafka.sh bootstrap-tls`) and every record arrives; a producer that
-//! cannot verify it delivers nothing to Kafka and spills instead.
+//! Delivery over TLS, and over SASL_SSL with SCRAM: the collector's producer verifies the broker's
+//! certificate (the dev broker's listeners, `scripts/infra/kafka.sh bootstrap-tls` and
+//! `bootstrap-sasl`) and authenticates, and every record arrives. A producer that cannot verify the
+//! broker, or whose password is wrong, delivers nothing to Kafka and spills instead.
 //! Needs `scripts/infra/kafka.sh start`; run with `--features kafka-integration-tests`.
 #![cfg(feature = "kafka-integration-tests")]
 
@@ -83,4 +84,61 @@ async fn a_broker_whose_certificate_cannot_be_verified_gets_nothing() {
     assert_eq!(done.direct, 0, "{done:?}");
     assert_eq!(done.spilled, 1, "{done:?}");
     assert_eq!(delivery.stats().produced_total, 0);
+}
+
+/// The SASL_SSL listener's settings: SCRAM-SHA-512 as `password`, over TLS.
+fn sasl_config(events: &str, dead: &str, spill: &std::path::Path, password: &str) -> KafkaConfig {
+    let ca = kafka_sh_output(&["tls-ca"]);
+    let timeout = if password == "footfall-dev" {
+        30_000
+    } else {
+        3_000
+    };
+    let mut config = tls_config(events, dead, spill, &ca, timeout);
+    config.brokers = vec![kafka_sh_output(&["bootstrap-sasl"])];
+    for (key, value) in [
+        ("security.protocol", "sasl_ssl"),
+        ("sasl.mechanisms", "SCRAM-SHA-512"),
+        ("sasl.username", "footfall"),
+        ("sasl.password", password),
+    ] {
+        config.librdkafka_options.insert(key.into(), value.into());
+    }
+    config
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_delivered_over_sasl_scram_come_back_and_a_wrong_password_gets_nothing() {
+    let (events, dead) = fresh_topics("sasl", 1).await;
+    let spill = tempfile::tempdir().unwrap();
+    let delivery =
+        KafkaDelivery::new(&sasl_config(&events, &dead, spill.path(), "footfall-dev")).unwrap();
+    let records: Vec<Record> = (0..20)
+        .map(|i| Record::new("wk:user-1", format!(r#"{{"seq":{i}}}"#)))
+        .collect();
+    let done = tokio::time::timeout(Duration::from_secs(60), delivery.deliver(records, vec![]))
+        .await
+        .expect("deliver hung for 60 s")
+        .expect("deliver failed");
+    assert_eq!(done.direct, 20, "{done:?}");
+    let source = source(&[&events], &unique("sasl-group"));
+    let read = consume_until(&source, Duration::from_secs(60), |r| r.len() >= 20).await;
+    let seqs: Vec<u64> = read.iter().map(|r| seq_of(&r.payload)).collect();
+    assert_eq!(seqs, (0..20).collect::<Vec<u64>>(), "one key, so in order");
+
+    let spill = tempfile::tempdir().unwrap();
+    let refused = KafkaDelivery::new(&sasl_config(
+        &events,
+        &dead,
+        spill.path(),
+        "not-the-password",
+    ))
+    .unwrap();
+    let records = vec![Record::new("wk:user-2", r#"{"seq":1}"#)];
+    let done = tokio::time::timeout(Duration::from_secs(30), refused.deliver(records, vec![]))
+        .await
+        .expect("deliver hung for 30 s")
+        .expect("a broker that refuses the password is an outage: the record spills");
+    assert_eq!((done.direct, done.spilled), (0, 1), "{done:?}");
+    assert_eq!(refused.stats().produced_total, 0);
 }
