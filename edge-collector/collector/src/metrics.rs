@@ -24,6 +24,7 @@
 //! | `footfall_collector_kafka_produced_total`, `_spilled_total`, `_drained_total`, `_drain_dropped_total`, `_rejected_total` | |
 //! | `footfall_collector_kafka_disk_budget_rejections_total`, `_mode_switches_total` | |
 //! | `footfall_collector_kafka_produce_errors_total` | `kind` |
+//! | `footfall_collector_kafka_connection_errors_total`: refused credentials or failed TLS, a misconfiguration that looks like an outage | `kind` = `authentication` \| `tls` |
 //! | `footfall_collector_kafka_mode` (gauge, 1 for the current mode) | `mode` = `direct` \| `spill` |
 //! | `footfall_collector_kafka_spill_backlog`, `_spill_bytes`, `_direct_in_flight` (gauges) | |
 //!
@@ -237,6 +238,10 @@ pub fn kafka(stats: &footfall_kafka::KafkaStats) {
     }
     for (kind, value) in stats.produce_errors.iter() {
         metrics::counter!("footfall_collector_kafka_produce_errors_total", "kind" => kind)
+            .absolute(value);
+    }
+    for (kind, value) in stats.connection_errors.iter() {
+        metrics::counter!("footfall_collector_kafka_connection_errors_total", "kind" => kind)
             .absolute(value);
     }
     for mode in [

@@ -319,6 +319,7 @@ impl KafkaDelivery {
         stats.spill_backlog = self.inner.spill.high_watermark().saturating_sub(next);
         stats.spill_bytes = self.inner.spill.stats().log_bytes;
         stats.producer = self.inner.transport.producer_stats();
+        stats.connection_errors = self.inner.transport.connection_errors();
         stats
     }
 

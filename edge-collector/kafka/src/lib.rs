@@ -51,7 +51,8 @@ pub use delivery::{BuildError, Delivered, DeliveryError, KafkaDelivery, DRAIN_GR
 pub use footfall_eventlog::Record;
 pub use source::{KafkaSource, KafkaSourceConfig, SourceError, SourceRecord};
 pub use stats::{
-    BrokerStats, DeliveryMode, KafkaStats, LatencyWindow, ProduceErrorCounts, ProducerStats,
+    BrokerStats, ConnectionErrorCounts, DeliveryMode, KafkaStats, LatencyWindow,
+    ProduceErrorCounts, ProducerStats,
 };
 pub use transport::{
     BatchFailures, BatchFuture, DeliverySlot, FootfallContext, OutgoingRecord, ProduceError,

@@ -52,6 +52,23 @@ impl ProduceErrorCounts {
     }
 }
 
+/// librdkafka's reports that the producer could not connect for a reason that does not pass on its
+/// own, so that an operator can tell a misconfiguration from an outage: records spill either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ConnectionErrorCounts {
+    /// The brokers refused the SASL credentials.
+    pub authentication: u64,
+    /// TLS failed, for example on a broker certificate that cannot be verified.
+    pub tls: u64,
+}
+
+impl ConnectionErrorCounts {
+    /// `(label, count)` pairs, zeros included.
+    pub fn iter(&self) -> [(&'static str, u64); 2] {
+        [("authentication", self.authentication), ("tls", self.tls)]
+    }
+}
+
 /// A point-in-time copy of the delivery's counters. Counters (`*_total`)
 /// restart at zero with the process; gauges describe now.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -76,6 +93,8 @@ pub struct KafkaStats {
     pub disk_budget_rejections_total: u64,
     /// Failed sends, by kind, on both paths.
     pub produce_errors: ProduceErrorCounts,
+    /// Connections the brokers refused for bad credentials or failed TLS.
+    pub connection_errors: ConnectionErrorCounts,
     /// Switches between direct and spill mode, both ways.
     pub mode_switches_total: u64,
     /// Records in the spill log not yet forwarded (gauge).

@@ -17,7 +17,7 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -30,7 +30,7 @@ use rdkafka::ClientConfig;
 use tokio::sync::oneshot;
 
 use crate::config::KafkaConfig;
-use crate::stats::ProducerStats;
+use crate::stats::{ConnectionErrorCounts, ProducerStats};
 
 /// A boxed future of one record's delivery outcome.
 pub type SendFuture = Pin<Box<dyn Future<Output = Result<(), ProduceError>> + Send>>;
@@ -97,6 +97,11 @@ pub trait Transport: Send + Sync + 'static {
     /// The producer's latest own statistics, if it reports any.
     fn producer_stats(&self) -> Option<ProducerStats> {
         None
+    }
+
+    /// Connections refused for bad credentials or failed TLS, so far.
+    fn connection_errors(&self) -> ConnectionErrorCounts {
+        ConnectionErrorCounts::default()
     }
 }
 
@@ -210,6 +215,23 @@ fn classify(code: RDKafkaErrorCode) -> ProduceErrorKind {
 pub struct FootfallContext {
     brokers_down: Arc<AtomicBool>,
     statistics: LatestStats,
+    connection_errors: Arc<ConnectionErrorCounters>,
+}
+
+/// [`ConnectionErrorCounts`] as the client context counts them.
+#[derive(Debug, Default)]
+struct ConnectionErrorCounters {
+    authentication: AtomicU64,
+    tls: AtomicU64,
+}
+
+impl ConnectionErrorCounters {
+    fn snapshot(&self) -> ConnectionErrorCounts {
+        ConnectionErrorCounts {
+            authentication: self.authentication.load(Ordering::Relaxed),
+            tls: self.tls.load(Ordering::Relaxed),
+        }
+    }
 }
 
 impl ProducerContext for FootfallContext {
@@ -303,6 +325,17 @@ impl ClientContext for FootfallContext {
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
+        match error.rdkafka_error_code() {
+            Some(RDKafkaErrorCode::Authentication | RDKafkaErrorCode::SaslAuthenticationFailed) => {
+                self.connection_errors
+                    .authentication
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+            Some(RDKafkaErrorCode::SSL) => {
+                self.connection_errors.tls.fetch_add(1, Ordering::Relaxed);
+            }
+            _ => {}
+        }
         if error.rdkafka_error_code() == Some(RDKafkaErrorCode::AllBrokersDown) {
             if !self.brokers_down.swap(true, Ordering::SeqCst) {
                 tracing::warn!(%reason, "all Kafka brokers are down; new records will be spilled");
@@ -335,6 +368,8 @@ struct Shared {
     /// Kept across producer replacements: the last report stays visible
     /// until the new producer's first.
     statistics: LatestStats,
+    /// Kept across producer replacements, as counters are.
+    connection_errors: Arc<ConnectionErrorCounters>,
 }
 
 /// The latest librdkafka statistics report, written by the client context
@@ -362,7 +397,12 @@ impl Shared {
         if producer.client().native_ptr() != failed.client().native_ptr() {
             return; // Already replaced.
         }
-        match create_producer(&self.config, &self.brokers_down, &self.statistics) {
+        match create_producer(
+            &self.config,
+            &self.brokers_down,
+            &self.statistics,
+            &self.connection_errors,
+        ) {
             Ok(fresh) => {
                 tracing::error!(%code, %reason, "fatal Kafka producer error; producer recreated");
                 let old = std::mem::replace(&mut *producer, fresh);
@@ -380,10 +420,12 @@ fn create_producer(
     config: &ClientConfig,
     brokers_down: &Arc<AtomicBool>,
     statistics: &LatestStats,
+    connection_errors: &Arc<ConnectionErrorCounters>,
 ) -> Result<KafkaProducer, KafkaError> {
     config.create_with_context(FootfallContext {
         brokers_down: Arc::clone(brokers_down),
         statistics: Arc::clone(statistics),
+        connection_errors: Arc::clone(connection_errors),
     })
 }
 
@@ -394,13 +436,20 @@ impl RdKafkaTransport {
         let mut client_config = config.producer_config();
         client_config.set_log_level(RDKafkaLogLevel::Warning);
         let statistics = Arc::new(Mutex::new(None));
-        let producer = create_producer(&client_config, &brokers_down, &statistics)?;
+        let connection_errors = Arc::new(ConnectionErrorCounters::default());
+        let producer = create_producer(
+            &client_config,
+            &brokers_down,
+            &statistics,
+            &connection_errors,
+        )?;
         Ok(RdKafkaTransport {
             shared: Arc::new(Shared {
                 producer: RwLock::new(producer),
                 config: client_config,
                 brokers_down,
                 statistics,
+                connection_errors,
             }),
             probe_timeout: Duration::from_secs(5),
         })
@@ -513,6 +562,10 @@ impl Transport for RdKafkaTransport {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+
+    fn connection_errors(&self) -> ConnectionErrorCounts {
+        self.shared.connection_errors.snapshot()
     }
 }
 

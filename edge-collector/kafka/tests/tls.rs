@@ -83,7 +83,11 @@ async fn a_broker_whose_certificate_cannot_be_verified_gets_nothing() {
         .expect("an unverified broker is an outage: the record spills");
     assert_eq!(done.direct, 0, "{done:?}");
     assert_eq!(done.spilled, 1, "{done:?}");
-    assert_eq!(delivery.stats().produced_total, 0);
+    let stats = delivery.stats();
+    assert_eq!(stats.produced_total, 0);
+    // Counted as what it is, so that a dashboard tells it from an outage.
+    assert!(stats.connection_errors.tls > 0, "{stats:?}");
+    assert_eq!(stats.connection_errors.authentication, 0, "{stats:?}");
 }
 
 /// The SASL_SSL listener's settings: SCRAM-SHA-512 as `password`, over TLS.
@@ -140,5 +144,8 @@ async fn records_delivered_over_sasl_scram_come_back_and_a_wrong_password_gets_n
         .expect("deliver hung for 30 s")
         .expect("a broker that refuses the password is an outage: the record spills");
     assert_eq!((done.direct, done.spilled), (0, 1), "{done:?}");
-    assert_eq!(refused.stats().produced_total, 0);
+    let stats = refused.stats();
+    assert_eq!(stats.produced_total, 0);
+    assert!(stats.connection_errors.authentication > 0, "{stats:?}");
+    assert_eq!(delivery.stats().connection_errors.authentication, 0);
 }
