@@ -11,7 +11,16 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use common::*;
-use footfall_kafka::{KafkaConfig, KafkaDelivery, Record};
+use footfall_kafka::{Delivered, KafkaConfig, KafkaDelivery, Record};
+
+/// Delivers `records` as events. A broker that cannot be reached, verified or authenticated to is an
+/// outage, so the records spill and the delivery still succeeds; only a hang or an error fails.
+async fn deliver_within(delivery: &KafkaDelivery, records: Vec<Record>, secs: u64) -> Delivered {
+    tokio::time::timeout(Duration::from_secs(secs), delivery.deliver(records, vec![]))
+        .await
+        .unwrap_or_else(|_| panic!("deliver hung for {secs} s"))
+        .expect("delivery succeeds, directly or by spilling")
+}
 
 /// Records that are not acknowledged within `message_timeout_ms` spill.
 fn tls_config(
@@ -48,10 +57,7 @@ async fn records_delivered_over_tls_come_back() {
     let records: Vec<Record> = (0..100)
         .map(|i| Record::new(format!("wk:user-{}", i % 7), format!(r#"{{"seq":{i}}}"#)))
         .collect();
-    let done = tokio::time::timeout(Duration::from_secs(60), delivery.deliver(records, vec![]))
-        .await
-        .expect("deliver hung for 60 s")
-        .expect("deliver failed");
+    let done = deliver_within(&delivery, records, 60).await;
     assert_eq!(done.direct, 100, "over TLS nothing should spill: {done:?}");
     assert_eq!(delivery.stats().spilled_total, 0);
 
@@ -77,10 +83,7 @@ async fn a_broker_whose_certificate_cannot_be_verified_gets_nothing() {
     let delivery =
         KafkaDelivery::new(&tls_config(&events, &dead, spill.path(), &other_ca, 3_000)).unwrap();
     let records = vec![Record::new("wk:user-1", r#"{"seq":1}"#)];
-    let done = tokio::time::timeout(Duration::from_secs(30), delivery.deliver(records, vec![]))
-        .await
-        .expect("deliver hung for 30 s")
-        .expect("an unverified broker is an outage: the record spills");
+    let done = deliver_within(&delivery, records, 30).await;
     assert_eq!(done.direct, 0, "{done:?}");
     assert_eq!(done.spilled, 1, "{done:?}");
     let stats = delivery.stats();
@@ -120,10 +123,7 @@ async fn records_delivered_over_sasl_scram_come_back_and_a_wrong_password_gets_n
     let records: Vec<Record> = (0..20)
         .map(|i| Record::new("wk:user-1", format!(r#"{{"seq":{i}}}"#)))
         .collect();
-    let done = tokio::time::timeout(Duration::from_secs(60), delivery.deliver(records, vec![]))
-        .await
-        .expect("deliver hung for 60 s")
-        .expect("deliver failed");
+    let done = deliver_within(&delivery, records, 60).await;
     assert_eq!(done.direct, 20, "{done:?}");
     let source = source(&[&events], &unique("sasl-group"));
     let read = consume_until(&source, Duration::from_secs(60), |r| r.len() >= 20).await;
@@ -139,10 +139,7 @@ async fn records_delivered_over_sasl_scram_come_back_and_a_wrong_password_gets_n
     ))
     .unwrap();
     let records = vec![Record::new("wk:user-2", r#"{"seq":1}"#)];
-    let done = tokio::time::timeout(Duration::from_secs(30), refused.deliver(records, vec![]))
-        .await
-        .expect("deliver hung for 30 s")
-        .expect("a broker that refuses the password is an outage: the record spills");
+    let done = deliver_within(&refused, records, 30).await;
     assert_eq!((done.direct, done.spilled), (0, 1), "{done:?}");
     let stats = refused.stats();
     assert_eq!(stats.produced_total, 0);
