@@ -355,8 +355,7 @@ struct RequestContext<'r> {
     source: &'r Source,
     endpoint: Endpoint,
     received_at: OffsetDateTime,
-    received_at_text: String,
-    /// `received_at_text` as a JSON string.
+    /// `received_at` as an RFC 3339 JSON string, rendered once per request.
     received_at_json: Vec<u8>,
     batch_sent_at: Option<OffsetDateTime>,
     client_ip: IpAddr,
@@ -524,7 +523,6 @@ impl<'r> RequestContext<'r> {
             source: &parsed.source,
             endpoint: parsed.endpoint,
             received_at: request.received_at,
-            received_at_text,
             received_at_json,
             batch_sent_at: parsed.sent_at.as_deref().and_then(parse_timestamp),
             client_ip,
@@ -855,7 +853,8 @@ impl<'r> RequestContext<'r> {
         text(&mut out, "writeKey", self.write_key);
         text(&mut out, "projectId", &self.source.project_id);
         text(&mut out, "sourceId", &self.source.source_id);
-        text(&mut out, "receivedAt", &self.received_at_text);
+        out.extend_from_slice(b",\"receivedAt\":");
+        out.extend_from_slice(&self.received_at_json);
         text(&mut out, "messageId", &drop.message_id);
         text(&mut out, "cause", drop.cause.as_str());
         text(&mut out, "reason", &drop.reason);
