@@ -325,24 +325,23 @@ impl ClientContext for FootfallContext {
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
-        match error.rdkafka_error_code() {
+        let counter = match error.rdkafka_error_code() {
+            Some(RDKafkaErrorCode::AllBrokersDown) => {
+                if !self.brokers_down.swap(true, Ordering::SeqCst) {
+                    tracing::warn!(%reason, "all Kafka brokers are down; new records will be spilled");
+                }
+                return;
+            }
             Some(RDKafkaErrorCode::Authentication | RDKafkaErrorCode::SaslAuthenticationFailed) => {
-                self.connection_errors
-                    .authentication
-                    .fetch_add(1, Ordering::Relaxed);
+                Some(&self.connection_errors.authentication)
             }
-            Some(RDKafkaErrorCode::SSL) => {
-                self.connection_errors.tls.fetch_add(1, Ordering::Relaxed);
-            }
-            _ => {}
+            Some(RDKafkaErrorCode::SSL) => Some(&self.connection_errors.tls),
+            _ => None,
+        };
+        if let Some(counter) = counter {
+            counter.fetch_add(1, Ordering::Relaxed);
         }
-        if error.rdkafka_error_code() == Some(RDKafkaErrorCode::AllBrokersDown) {
-            if !self.brokers_down.swap(true, Ordering::SeqCst) {
-                tracing::warn!(%reason, "all Kafka brokers are down; new records will be spilled");
-            }
-        } else {
-            tracing::warn!(%error, %reason, "librdkafka client error");
-        }
+        tracing::warn!(%error, %reason, "librdkafka client error");
     }
 }
 
