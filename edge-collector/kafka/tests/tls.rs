@@ -94,14 +94,15 @@ async fn a_broker_whose_certificate_cannot_be_verified_gets_nothing() {
 }
 
 /// The SASL_SSL listener's settings: SCRAM-SHA-512 as `password`, over TLS.
-fn sasl_config(events: &str, dead: &str, spill: &std::path::Path, password: &str) -> KafkaConfig {
+fn sasl_config(
+    events: &str,
+    dead: &str,
+    spill: &std::path::Path,
+    password: &str,
+    message_timeout_ms: u64,
+) -> KafkaConfig {
     let ca = kafka_sh_output(&["tls-ca"]);
-    let timeout = if password == "footfall-dev" {
-        30_000
-    } else {
-        3_000
-    };
-    let mut config = tls_config(events, dead, spill, &ca, timeout);
+    let mut config = tls_config(events, dead, spill, &ca, message_timeout_ms);
     config.brokers = vec![kafka_sh_output(&["bootstrap-sasl"])];
     for (key, value) in [
         ("security.protocol", "sasl_ssl"),
@@ -118,8 +119,14 @@ fn sasl_config(events: &str, dead: &str, spill: &std::path::Path, password: &str
 async fn records_delivered_over_sasl_scram_come_back_and_a_wrong_password_gets_nothing() {
     let (events, dead) = fresh_topics("sasl", 1).await;
     let spill = tempfile::tempdir().unwrap();
-    let delivery =
-        KafkaDelivery::new(&sasl_config(&events, &dead, spill.path(), "footfall-dev")).unwrap();
+    let delivery = KafkaDelivery::new(&sasl_config(
+        &events,
+        &dead,
+        spill.path(),
+        "footfall-dev",
+        30_000,
+    ))
+    .unwrap();
     let records: Vec<Record> = (0..20)
         .map(|i| Record::new("wk:user-1", format!(r#"{{"seq":{i}}}"#)))
         .collect();
@@ -136,6 +143,7 @@ async fn records_delivered_over_sasl_scram_come_back_and_a_wrong_password_gets_n
         &dead,
         spill.path(),
         "not-the-password",
+        3_000,
     ))
     .unwrap();
     let records = vec![Record::new("wk:user-2", r#"{"seq":1}"#)];
