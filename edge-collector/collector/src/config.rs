@@ -49,7 +49,11 @@ pub enum LogFormat {
 /// Every flag can also be set by the environment variable shown, or in the TOML file given with
 /// `--config`; a flag or variable wins over the file. Write keys are usually listed in the file
 /// (`[write_keys.<key>] projectId = "…" sourceId = "…"`).
-#[derive(Debug, Default, Parser)]
+///
+/// On SIGHUP the collector reads the file again and puts its write keys, rate limit, client-IP
+/// options, GeoIP database, Retry-After and edge secret in force without a restart; a file with a
+/// mistake is refused and the running settings stay.
+#[derive(Debug, Default, Clone, Parser)]
 #[command(name = "footfall-collector", version, about, long_about)]
 pub struct Args {
     /// TOML configuration file.

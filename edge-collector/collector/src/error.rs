@@ -64,7 +64,8 @@ pub enum Error {
     /// No such endpoint.
     #[error("no such endpoint: the API is POST /v1/batch and /v1/{{track,page,screen,identify,group,alias}}")]
     NotFound,
-    /// A startup problem (schema directory, GeoIP database, sink).
+    /// A configuration that cannot be put in force, at start or on reload (schema directory, GeoIP
+    /// database, sink).
     #[error("{0}")]
     Startup(String),
 }

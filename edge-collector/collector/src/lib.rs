@@ -17,6 +17,7 @@
 //! * [`metrics`]: Prometheus metrics at `/metrics`.
 //! * [`schemas`]: the schema registry loaded from a directory and reloaded when it changes.
 //! * [`check`]: `--check-config`, the start-up checks without starting, and the effective settings.
+//! * [`reload_on_hangup`]: a new configuration without a restart, on `SIGHUP` ([`AppState::reload`]).
 //!
 //! # Example
 //!
@@ -57,18 +58,20 @@ use axum::serve::ListenerExt as _;
 pub use check::{check, CheckReport};
 pub use config::{Args, Config, LogFormat, SinkConfig};
 pub use error::Error;
+pub use reload::{reload_on_hangup, reload_with};
 pub use router::router;
 pub use sinks::kafka::KafkaSink;
 pub use sinks::log::LogSink;
 pub use sinks::memory::MemorySink;
 pub use sinks::{EventSink, SinkError};
-pub use state::AppState;
+pub use state::{AppState, Reloaded};
 
 mod check;
 pub mod config;
 pub mod error;
 mod limiter;
 pub mod metrics;
+mod reload;
 mod router;
 pub mod schemas;
 pub mod sinks;
@@ -138,9 +141,22 @@ where
     F: Future<Output = ()> + Send + 'static,
 {
     let state = AppState::new(&config, sink)?;
+    serve_state(state, listener, shutdown).await
+}
+
+/// [`serve`] over a state already built, for a caller that keeps a handle on it to reload it
+/// ([`reload_on_hangup`]).
+pub async fn serve_state<F>(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    shutdown: F,
+) -> Result<(), Error>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let config = state.config();
     let reloader = config
         .schema_dir
-        .clone()
         .map(|dir| schemas::spawn_reloader(state.schemas().clone(), dir, config.schema_reload));
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(without_nagle(listener), app)

@@ -5,7 +5,9 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Parser as _;
-use footfall_collector::{serve, Args, Config, LogFormat};
+use footfall_collector::{
+    open_sink, reload_on_hangup, serve_state, AppState, Args, Config, LogFormat,
+};
 use tracing_subscriber::EnvFilter;
 
 // Every request allocates (parsed ids, enriched records, producer buffers) and frees on another
@@ -21,7 +23,7 @@ const INVALID_CONFIGURATION: u8 = 2;
 fn main() -> ExitCode {
     let args = Args::parse();
     let check_only = args.check_config;
-    let config = match Config::load(args) {
+    let config = match Config::load(args.clone()) {
         Ok(config) => config,
         Err(error) => return refuse(error),
     };
@@ -40,7 +42,7 @@ fn main() -> ExitCode {
             Err(error) => refuse(error),
         };
     }
-    match run(config) {
+    match run(config, args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("footfall-collector: {error:#}");
@@ -54,7 +56,7 @@ fn refuse(error: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(INVALID_CONFIGURATION)
 }
 
-fn run(config: Config) -> anyhow::Result<()> {
+fn run(config: Config, args: Args) -> anyhow::Result<()> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let subscriber = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -77,7 +79,11 @@ fn run(config: Config) -> anyhow::Result<()> {
             worker_threads = config.worker_threads,
             "footfall-collector listening"
         );
-        serve(config, listener, shutdown_signal()).await?;
+        let sink = open_sink(&config.sink)?;
+        let state = AppState::new(&config, sink)?;
+        let reloads = reload_on_hangup(state.clone(), move || Config::load(args.clone()));
+        serve_state(state, listener, shutdown_signal()).await?;
+        reloads.abort();
         tracing::info!("footfall-collector stopped");
         Ok(())
     })

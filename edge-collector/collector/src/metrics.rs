@@ -8,6 +8,8 @@
 //! | `footfall_collector_events_flagged_total` | `flag` = `clamped_timestamp` \| `schema` |
 //! | `footfall_collector_requests_rejected_total` | `code` = the [`footfall_protocol::ErrorCode`] |
 //! | `footfall_collector_request_duration_seconds` (histogram) | `endpoint`, `status` |
+//! | `footfall_collector_config_reloads_total`: reloads on `SIGHUP` | `result` = `applied` \| `refused` |
+//! | `footfall_collector_config_last_reload_successful` (gauge, 0 after a refused reload, absent before the first) | |
 //! | `footfall_collector_sink_wait_seconds` (histogram): how long a request waited for its events to be durable, the part of its duration that is the sink's (fsync, or Kafka's acknowledgement) | `sink` = `memory` \| `log` \| `kafka` |
 //!
 //! The sink's own figures are read at each scrape ([`crate::sinks::EventSink::export_metrics`]):
@@ -146,6 +148,14 @@ pub fn request_rejected(code: ErrorCode) {
 pub fn request_duration(endpoint: &'static str, status: u16, seconds: f64) {
     metrics::histogram!(REQUEST_DURATION, "endpoint" => endpoint, "status" => status.to_string())
         .record(seconds);
+}
+
+/// A configuration reload (`SIGHUP`): put in force, or refused with the previous one kept.
+pub fn config_reloaded(applied: bool) {
+    let result = if applied { "applied" } else { "refused" };
+    metrics::counter!("footfall_collector_config_reloads_total", "result" => result).increment(1);
+    metrics::gauge!("footfall_collector_config_last_reload_successful")
+        .set(f64::from(u8::from(applied)));
 }
 
 /// How long a request waited for the sink to make its events durable.

@@ -29,7 +29,7 @@ use footfall_protocol::{BatchResponse, EventResult};
 use tower_http::cors::{Any, CorsLayer};
 
 use crate::metrics::{self, DropCause};
-use crate::state::Inner;
+use crate::state::{Inner, Settings};
 use crate::{AppState, Error};
 
 /// The collector's routes over `state`, ready for `oneshot` in tests or for [`crate::serve`].
@@ -172,6 +172,7 @@ async fn drain(body: &mut Body, declared: Option<usize>) {
 
 async fn handle(state: &AppState, endpoint: Endpoint, request: Request) -> Result<Response, Error> {
     let inner = state.inner();
+    let settings = state.settings();
     let (parts, body) = request.into_parts();
     let headers = &parts.headers;
     let peer = parts
@@ -188,13 +189,13 @@ async fn handle(state: &AppState, endpoint: Endpoint, request: Request) -> Resul
         header_str(headers, &header::CONTENT_ENCODING),
         MAX_BATCH_BYTES,
     )?;
-    let parsed = inner.ingestor.parse(
+    let parsed = settings.ingestor.parse(
         endpoint,
         header_str(headers, &header::AUTHORIZATION),
         &decoded,
     )?;
     let received = parsed.len();
-    admit(inner, &parsed.write_key, received)?;
+    admit(&settings, &parsed.write_key, received)?;
 
     let forwarded_for = join_forwarded_for(headers);
     let info = RequestInfo {
@@ -205,7 +206,7 @@ async fn handle(state: &AppState, endpoint: Endpoint, request: Request) -> Resul
         known_geo: None,
     };
     let schemas = inner.schemas.get();
-    let processed = inner.ingestor.process(parsed, &info, &schemas);
+    let processed = settings.ingestor.process(parsed, &info, &schemas);
     for cause in &processed.drop_causes {
         metrics::events_dropped(DropCause::from(*cause), 1);
     }
@@ -215,7 +216,14 @@ async fn handle(state: &AppState, endpoint: Endpoint, request: Request) -> Resul
     let accepted = processed.accepted.len();
     let refusal = processed.refusal();
     if accepted > 0 || !processed.dead_letters.is_empty() {
-        deliver(inner, processed.accepted, processed.dead_letters, received).await?;
+        deliver(
+            inner,
+            &settings,
+            processed.accepted,
+            processed.dead_letters,
+            received,
+        )
+        .await?;
     }
     metrics::events_accepted(accepted);
     if let Some((code, message)) = refusal {
@@ -229,9 +237,9 @@ async fn handle(state: &AppState, endpoint: Endpoint, request: Request) -> Resul
 /// the origin must not replace with the worker's address.
 /// Counts what a request brought and spends its write key's rate-limit tokens: a request over the
 /// key's rate is refused whole, so a client's retry resends exactly what was refused.
-fn admit(inner: &Inner, write_key: &str, received: usize) -> Result<(), Error> {
+fn admit(settings: &Settings, write_key: &str, received: usize) -> Result<(), Error> {
     metrics::events_received(received);
-    if let Some(limiter) = &inner.limiter {
+    if let Some(limiter) = &settings.limiter {
         if let Err(retry_after) = limiter.check(write_key, received) {
             metrics::events_dropped(DropCause::RateLimited, received);
             return Err(Error::RateLimited { retry_after });
@@ -244,6 +252,7 @@ fn admit(inner: &Inner, write_key: &str, received: usize) -> Result<(), Error> {
 /// counts every event of the request as dropped, because the client is told to resend them all.
 async fn deliver(
     inner: &Inner,
+    settings: &Settings,
     events: Vec<Record>,
     dead_letters: Vec<Record>,
     received: usize,
@@ -255,7 +264,7 @@ async fn deliver(
         metrics::events_dropped(DropCause::SinkUnavailable, received);
         Error::Sink {
             error,
-            retry_after: inner.retry_after,
+            retry_after: settings.retry_after,
         }
     })
 }
@@ -289,7 +298,8 @@ fn same_secret(given: &[u8], expected: &[u8]) -> bool {
 
 async fn handle_relay(state: &AppState, request: Request) -> Result<Response, Error> {
     let inner = state.inner();
-    let Some(secret) = &inner.edge_secret else {
+    let settings = state.settings();
+    let Some(secret) = &settings.edge_secret else {
         return Err(Error::NotFound);
     };
     let (parts, body) = request.into_parts();
@@ -307,19 +317,19 @@ async fn handle_relay(state: &AppState, request: Request) -> Result<Response, Er
         MAX_RELAY_BYTES,
     )?;
     let batch = footfall_ingest::relay::decode(&decoded)?;
-    if inner.ingestor.source(&batch.write_key).is_none() {
+    if settings.ingestor.source(&batch.write_key).is_none() {
         // The edge and the origin disagree on the keys; the worker turns this into a retry.
         return Err(footfall_ingest::IngestError::UnknownWriteKey.into());
     }
     let received = batch.events.len() + batch.dead_letters.len();
-    admit(inner, &batch.write_key, received)?;
+    admit(&settings, &batch.write_key, received)?;
     for cause in &batch.drop_causes {
         metrics::events_dropped(DropCause::from(*cause), 1);
     }
     let (ids, events): (Vec<String>, Vec<_>) = batch.events.into_iter().unzip();
     let accepted = events.len();
     if received > 0 {
-        deliver(inner, events, batch.dead_letters, received).await?;
+        deliver(inner, &settings, events, batch.dead_letters, received).await?;
     }
     metrics::events_accepted(accepted);
     Ok(batch_answer(ids.into_iter().map(EventResult::ok).collect()))

@@ -1,9 +1,9 @@
-//! The one state type shared by every handler.
+//! The one state type shared by every handler, and how a running collector takes a new configuration.
 
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
-use footfall_ingest::{Ingestor, MaxMindGeo, SchemaRegistry};
+use footfall_ingest::{GeoLookup, Ingestor, MaxMindGeo, SchemaRegistry};
 use metrics_exporter_prometheus::PrometheusHandle;
 use time::OffsetDateTime;
 
@@ -15,63 +15,172 @@ use crate::Error;
 
 type ClockFn = dyn Fn() -> OffsetDateTime + Send + Sync;
 
-/// Everything a request needs: the ingest logic, the schemas in force, the sink, the rate limiter,
-/// the metrics handle and the clock. Cheap to clone.
+/// Everything a request needs: the settings in force, the schemas, the sink, the metrics handle and
+/// the clock. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
 
 pub(crate) struct Inner {
-    pub(crate) ingestor: Ingestor,
+    settings: RwLock<Arc<Settings>>,
     pub(crate) schemas: Arc<SchemaStore>,
     pub(crate) sink: Arc<dyn EventSink>,
-    pub(crate) limiter: Option<KeyLimiter>,
     pub(crate) metrics: PrometheusHandle,
     pub(crate) clock: Box<ClockFn>,
+}
+
+/// The part of the state a reload replaces. A request takes one snapshot when it starts, so that it
+/// never sees half of an old configuration and half of a new one.
+pub(crate) struct Settings {
+    pub(crate) ingestor: Ingestor,
+    pub(crate) limiter: Option<Arc<KeyLimiter>>,
     pub(crate) retry_after: Duration,
     pub(crate) edge_secret: Option<String>,
+    /// What these settings were built from, to tell what the next reload changes.
+    config: Config,
 }
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let settings = self.settings();
         f.debug_struct("AppState")
-            .field("ingestor", &self.0.ingestor)
+            .field("ingestor", &settings.ingestor)
             .field("sink", &self.0.sink.name())
-            .field("rate_limited", &self.0.limiter.is_some())
-            .field("edge_relay", &self.0.edge_secret.is_some())
+            .field("rate_limited", &settings.limiter.is_some())
+            .field("edge_relay", &settings.edge_secret.is_some())
             .finish_non_exhaustive()
     }
+}
+
+/// What [`AppState::reload`] did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Reloaded {
+    /// The settings (named as in the config file) that changed and are now in force.
+    pub applied: Vec<&'static str>,
+    /// The settings that changed but only take effect at the next start; their old values stay.
+    pub need_restart: Vec<&'static str>,
+    /// Whether the GeoIP database was read again (it may have been replaced in place).
+    pub geoip_reread: bool,
+    /// How many write keys are in force now.
+    pub write_keys: usize,
 }
 
 impl AppState {
     /// Builds the state: reads the GeoIP database and the schema directory named in `config`.
     pub fn new(config: &Config, sink: Arc<dyn EventSink>) -> Result<Self, Error> {
-        let mut ingestor = Ingestor::new(config.write_keys.clone(), config.enrich.clone());
-        if let Some(path) = &config.geoip_db {
-            let bytes = std::fs::read(path).map_err(|e| {
-                Error::Startup(format!(
-                    "cannot read GeoIP database {}: {e}",
-                    path.display()
-                ))
-            })?;
-            let geo = MaxMindGeo::from_bytes(bytes).map_err(|e| {
-                Error::Startup(format!("invalid GeoIP database {}: {e}", path.display()))
-            })?;
-            ingestor = ingestor.with_geo(Arc::new(geo));
-        }
+        let ingestor = Ingestor::new(config.write_keys.clone(), config.enrich.clone());
+        let ingestor = match load_geo(config)? {
+            Some(geo) => ingestor.with_geo(geo),
+            None => ingestor,
+        };
         let registry = match &config.schema_dir {
             Some(dir) => load_dir(dir)?,
             None => SchemaRegistry::new(),
         };
         Ok(Self(Arc::new(Inner {
-            ingestor,
+            settings: RwLock::new(Arc::new(Settings {
+                ingestor,
+                limiter: config
+                    .rate_limit
+                    .map(|limit| Arc::new(KeyLimiter::new(limit))),
+                retry_after: config.retry_after,
+                edge_secret: config.edge_secret.clone(),
+                config: config.clone(),
+            })),
             schemas: Arc::new(SchemaStore::new(registry)),
             sink,
-            limiter: config.rate_limit.map(KeyLimiter::new),
             metrics: crate::metrics::handle(),
             clock: Box::new(OffsetDateTime::now_utc),
+        })))
+    }
+
+    /// Puts `config` in force without a restart, as `SIGHUP` does: the write keys, the rate limit,
+    /// the client-IP options, the GeoIP database (read again even when its path is the same, since
+    /// updaters replace it in place), Retry-After and the edge secret. Requests already running finish
+    /// with the settings they started with.
+    ///
+    /// The listen address, the sink, the log format, the thread count and the schema directory need a
+    /// restart; a change to them is reported in [`Reloaded::need_restart`] and otherwise ignored. The
+    /// schema directory's files are reloaded on their own when they change.
+    ///
+    /// A configuration that cannot be put in force (a GeoIP database that cannot be read) changes
+    /// nothing.
+    ///
+    /// The GeoIP database is read on the calling thread: call this off the async workers.
+    pub fn reload(&self, config: &Config) -> Result<Reloaded, Error> {
+        let current = self.settings();
+        let old = &current.config;
+        let geo = load_geo(config)?;
+        let mut reloaded = Reloaded {
+            geoip_reread: geo.is_some(),
+            write_keys: config.write_keys.len(),
+            ..Reloaded::default()
+        };
+        let applied = [
+            ("write_keys", old.write_keys != config.write_keys),
+            (
+                "trusted_proxies",
+                old.enrich.trusted_proxies != config.enrich.trusted_proxies,
+            ),
+            (
+                "anonymize_ip",
+                old.enrich.anonymize_ip != config.enrich.anonymize_ip,
+            ),
+            ("geoip_db", old.geoip_db != config.geoip_db),
+            ("rate_limit", old.rate_limit != config.rate_limit),
+            ("retry_after_secs", old.retry_after != config.retry_after),
+            ("edge_secret", old.edge_secret != config.edge_secret),
+        ];
+        let need_restart = [
+            ("listen", old.listen != config.listen),
+            ("sink", old.sink != config.sink),
+            ("log_format", old.log_format != config.log_format),
+            (
+                "worker_threads",
+                old.worker_threads != config.worker_threads,
+            ),
+            ("schema_dir", old.schema_dir != config.schema_dir),
+            (
+                "schema_reload_secs",
+                old.schema_reload != config.schema_reload,
+            ),
+        ];
+        reloaded.applied = changed(&applied);
+        reloaded.need_restart = changed(&need_restart);
+
+        // The settings that need a restart keep their old values, so the next reload compares with
+        // what is really in force.
+        let mut in_force = config.clone();
+        in_force.listen = old.listen;
+        in_force.sink = old.sink.clone();
+        in_force.log_format = old.log_format;
+        in_force.worker_threads = old.worker_threads;
+        in_force.schema_dir = old.schema_dir.clone();
+        in_force.schema_reload = old.schema_reload;
+
+        // An unchanged limit keeps its limiter, so a reload does not refill every key's budget.
+        let limiter = match (&current.limiter, config.rate_limit) {
+            (Some(limiter), Some(limit)) if old.rate_limit == Some(limit) => {
+                Some(Arc::clone(limiter))
+            }
+            (_, limit) => limit.map(|limit| Arc::new(KeyLimiter::new(limit))),
+        };
+        let settings = Settings {
+            ingestor: current.ingestor.reconfigured(
+                config.write_keys.clone(),
+                config.enrich.clone(),
+                geo,
+            ),
+            limiter,
             retry_after: config.retry_after,
             edge_secret: config.edge_secret.clone(),
-        })))
+            config: in_force,
+        };
+        *self
+            .0
+            .settings
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Arc::new(settings);
+        Ok(reloaded)
     }
 
     /// Replaces the clock (tests). Call before the state is cloned.
@@ -94,7 +203,50 @@ impl AppState {
         &self.0.schemas
     }
 
+    /// The configuration in force: the one the state was built with, as later reloads changed it.
+    pub fn config(&self) -> Config {
+        self.settings().config.clone()
+    }
+
     pub(crate) fn inner(&self) -> &Inner {
         &self.0
     }
+
+    /// The settings in force, for one request.
+    pub(crate) fn settings(&self) -> Arc<Settings> {
+        Arc::clone(
+            &self
+                .0
+                .settings
+                .read()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
+    }
 }
+
+fn changed(settings: &[(&'static str, bool)]) -> Vec<&'static str> {
+    settings
+        .iter()
+        .filter(|(_, changed)| *changed)
+        .map(|(name, _)| *name)
+        .collect()
+}
+
+/// Reads the GeoIP database `config` names, if any.
+fn load_geo(config: &Config) -> Result<Option<Arc<dyn GeoLookup>>, Error> {
+    let Some(path) = &config.geoip_db else {
+        return Ok(None);
+    };
+    let bytes = std::fs::read(path).map_err(|e| {
+        Error::Startup(format!(
+            "cannot read GeoIP database {}: {e}",
+            path.display()
+        ))
+    })?;
+    let geo = MaxMindGeo::from_bytes(bytes)
+        .map_err(|e| Error::Startup(format!("invalid GeoIP database {}: {e}", path.display())))?;
+    Ok(Some(Arc::new(geo)))
+}
+
+#[cfg(test)]
+mod tests;

@@ -18,7 +18,7 @@ pub struct Source {
 }
 
 /// The registry of known write keys.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WriteKeys {
     keys: HashMap<String, Source>,
 }

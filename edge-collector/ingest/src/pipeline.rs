@@ -96,7 +96,7 @@ impl Endpoint {
 }
 
 /// How accepted events are enriched.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EnrichOptions {
     /// Proxies whose `X-Forwarded-For` is believed (see [`crate::ip::client_ip`]).
     pub trusted_proxies: Vec<IpNet>,
@@ -229,7 +229,7 @@ pub struct Ingestor {
     write_keys: WriteKeys,
     options: EnrichOptions,
     geo: Option<Arc<dyn GeoLookup>>,
-    user_agents: UserAgentCache,
+    user_agents: Arc<UserAgentCache>,
 }
 
 impl std::fmt::Debug for Ingestor {
@@ -250,7 +250,23 @@ impl Ingestor {
             write_keys,
             options,
             geo: None,
-            user_agents: UserAgentCache::default(),
+            user_agents: Arc::default(),
+        }
+    }
+
+    /// An ingestor for other write keys, options and geo lookup that shares this one's cache of
+    /// parsed user agents, so that a configuration reload does not parse every agent again.
+    pub fn reconfigured(
+        &self,
+        write_keys: WriteKeys,
+        options: EnrichOptions,
+        geo: Option<Arc<dyn GeoLookup>>,
+    ) -> Self {
+        Self {
+            write_keys,
+            options,
+            geo,
+            user_agents: Arc::clone(&self.user_agents),
         }
     }
 

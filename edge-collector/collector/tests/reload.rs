@@ -1,0 +1,158 @@
+//! `SIGHUP` on the real collector binary: the config file is read again and its write keys are put in
+//! force without a restart; a broken file is refused and the running configuration stays.
+
+use std::net::TcpListener as StdListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+
+type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
+
+/// Kills the collector when the test ends, passed or not.
+struct Collector(Child);
+
+impl Drop for Collector {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Collector {
+    fn start(config: &Path, port: u16) -> Self {
+        let child = Command::new(env!("CARGO_BIN_EXE_footfall-collector"))
+            .arg("--config")
+            .arg(config)
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the collector binary starts");
+        Self(child)
+    }
+
+    fn hang_up(&self) {
+        let status = Command::new("kill")
+            .args(["-HUP", &self.0.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -HUP failed");
+    }
+
+    fn is_running(&mut self) -> bool {
+        self.0.try_wait().unwrap().is_none()
+    }
+}
+
+fn keys_file(keys: &[&str]) -> String {
+    keys.iter()
+        .map(|key| format!("[write_keys.{key}]\nprojectId = \"shop\"\nsourceId = \"{key}\"\n"))
+        .collect()
+}
+
+async fn get(client: &HttpClient, port: u16, path: &str) -> Option<(u16, String)> {
+    let url = format!("http://127.0.0.1:{port}{path}").parse().unwrap();
+    let response = client.get(url).await.ok()?;
+    let status = response.status().as_u16();
+    let body = response.into_body().collect().await.ok()?.to_bytes();
+    Some((status, String::from_utf8_lossy(&body).into_owned()))
+}
+
+/// The status of a one-event `POST /v1/track` with `write_key`.
+async fn track(client: &HttpClient, port: u16, write_key: &str) -> u16 {
+    let request = hyper::Request::post(format!("http://127.0.0.1:{port}/v1/track"))
+        .header(
+            "authorization",
+            footfall_protocol::auth::basic_authorization(write_key),
+        )
+        .body(Full::new(Bytes::from_static(
+            br#"{"event":"Signed Up","userId":"u1"}"#,
+        )))
+        .unwrap();
+    client.request(request).await.unwrap().status().as_u16()
+}
+
+/// Waits up to 30 s for `done`, which is checked every 50 ms.
+async fn eventually<F, Fut>(what: &str, mut done: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done().await {
+        assert!(Instant::now() < deadline, "{what} within 30 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn sample(metrics: &str, series: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[tokio::test]
+async fn sighup_puts_the_files_write_keys_in_force_and_a_broken_file_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("collector.toml");
+    std::fs::write(&config, keys_file(&["wk_old"])).unwrap();
+    let port = StdListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
+    let mut collector = Collector::start(&config, port);
+    eventually("the collector is ready", || async {
+        get(&client, port, "/ready")
+            .await
+            .is_some_and(|(status, _)| status == 200)
+    })
+    .await;
+    assert_eq!(track(&client, port, "wk_old").await, 200);
+    assert_eq!(track(&client, port, "wk_new").await, 401);
+
+    // A key added and a key revoked, on one connection pool that stays open throughout.
+    std::fs::write(&config, keys_file(&["wk_new"])).unwrap();
+    collector.hang_up();
+    eventually("the new key is accepted", || async {
+        track(&client, port, "wk_new").await == 200
+    })
+    .await;
+    assert_eq!(track(&client, port, "wk_old").await, 401, "the revoked key");
+
+    // A file that does not parse: refused, counted, and the keys in force stay.
+    std::fs::write(&config, "[write_keys.wk_broken\n").unwrap();
+    collector.hang_up();
+    let refused = "footfall_collector_config_reloads_total{result=\"refused\"}";
+    eventually("the refused reload is counted", || async {
+        get(&client, port, "/metrics")
+            .await
+            .is_some_and(|(_, metrics)| sample(&metrics, refused) == 1.0)
+    })
+    .await;
+    let (_, metrics) = get(&client, port, "/metrics").await.unwrap();
+    assert_eq!(
+        sample(&metrics, "footfall_collector_config_last_reload_successful"),
+        0.0
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            "footfall_collector_config_reloads_total{result=\"applied\"}"
+        ),
+        1.0
+    );
+    assert_eq!(track(&client, port, "wk_new").await, 200);
+    assert!(
+        collector.is_running(),
+        "a broken file stopped the collector"
+    );
+}
