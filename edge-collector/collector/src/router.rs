@@ -7,7 +7,7 @@
 //! | `POST /v1/{t,p,s,i,g,a}` | the short aliases analytics.js uses |
 //! | `POST /edge/v1/records` | records an edge worker already processed (see [`footfall_ingest::relay`]); only with an edge secret |
 //! | `GET /health` | liveness: 200 while the process serves |
-//! | `GET /ready` | readiness: 200 when the sink takes events, else 503 |
+//! | `GET /ready` | readiness: 200 when the sink takes events, else 503 with the reason (a failed log; on Kafka, a spill log over its budget while Kafka is down: an outage alone spills and stays ready) |
 //! | `GET /metrics` | Prometheus text format |
 //!
 //! Every API path also answers with a trailing slash. The body may be JSON of any `Content-Type`
@@ -74,14 +74,13 @@ async fn health() -> impl IntoResponse {
 
 async fn ready(State(state): State<AppState>) -> Response {
     let sink = &state.inner().sink;
-    if sink.is_ready() {
-        Json(serde_json::json!({"status": "ready", "sink": sink.name()})).into_response()
-    } else {
-        (
+    match sink.readiness() {
+        Ok(()) => Json(serde_json::json!({"status": "ready", "sink": sink.name()})).into_response(),
+        Err(reason) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(serde_json::json!({"status": "not ready", "sink": sink.name()})),
+            Json(serde_json::json!({"status": "not ready", "sink": sink.name(), "reason": reason})),
         )
-            .into_response()
+            .into_response(),
     }
 }
 

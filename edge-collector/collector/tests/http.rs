@@ -82,6 +82,14 @@ async fn a_failing_sink_is_503_with_retry_after_and_not_ready() {
     assert_eq!(json(response).await["code"], "unavailable");
     let ready = send(&app, Request::get("/ready").body(Body::empty()).unwrap()).await;
     assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body = json(ready).await;
+    assert_eq!(body["status"], "not ready");
+    assert!(
+        body["reason"]
+            .as_str()
+            .is_some_and(|why| why.contains("disk budget exceeded")),
+        "the probe says why: {body}"
+    );
     sink.fail_with(None);
     let ready = send(&app, Request::get("/ready").body(Body::empty()).unwrap()).await;
     assert_eq!(ready.status(), StatusCode::OK);

@@ -67,7 +67,7 @@
 //! old backlog to the new name.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -192,7 +192,17 @@ struct Inner {
     counters: Counters,
     /// The drainer's next offset, for the backlog gauge.
     drained_next: AtomicU64,
+    /// Why new records cannot be made durable now, for readiness: one of the `SPILL_*` values.
+    spill_refusal: AtomicU8,
 }
+
+/// The spill log takes appends (or has not refused one since it last could).
+const SPILL_ACCEPTING: u8 = 0;
+/// The spill log refused an append for its disk budget, and neither a later append nor the drainer
+/// has made room since.
+const SPILL_FULL: u8 = 1;
+/// The spill log failed for good (corrupt, poisoned, closed).
+const SPILL_UNUSABLE: u8 = 2;
 
 #[derive(Debug)]
 struct State {
@@ -263,6 +273,7 @@ impl KafkaDelivery {
             handover_done: Notify::new(),
             counters: Counters::default(),
             drained_next: AtomicU64::new(next),
+            spill_refusal: AtomicU8::new(SPILL_ACCEPTING),
         });
         let (stop, stopped) = watch::channel(false);
         let drainer = tokio::spawn(drain(Arc::clone(&inner), stopped, next));
@@ -299,6 +310,18 @@ impl KafkaDelivery {
             Err(join) => Err(DeliveryError::Fatal {
                 reason: format!("delivery task failed: {join}"),
             }),
+        }
+    }
+
+    /// Why a delivery would be refused now, `None` while records can be made durable: the readiness
+    /// probe's answer. Kafka being down is not a reason (records spill); a spill log over its disk
+    /// budget is, until an append succeeds again or the drainer forwards part of the backlog (which
+    /// lets retention free space), and so is a spill log that failed for good.
+    pub fn refusal(&self) -> Option<&'static str> {
+        match self.inner.spill_refusal.load(Ordering::Relaxed) {
+            SPILL_ACCEPTING => None,
+            SPILL_FULL => Some("Kafka is unreachable and the spill log is over its disk budget"),
+            _ => Some("the spill log failed and needs an operator (see the collector's log)"),
         }
     }
 
@@ -546,6 +569,16 @@ impl Inner {
         })
     }
 
+    /// A full spill log may take appends again; an unusable one stays unusable.
+    fn spill_has_room(&self) {
+        let _ = self.spill_refusal.compare_exchange(
+            SPILL_FULL,
+            SPILL_ACCEPTING,
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
+    }
+
     /// Awaits the appends of `pending`, releasing each from the pending
     /// count; returns how many records are durable.
     async fn finish_spill(&self, pending: PendingSpill) -> Result<usize, DeliveryError> {
@@ -560,11 +593,18 @@ impl Inner {
         self.wake.notify_one();
         let Some(error) = first_error else {
             Counters::add(&self.counters.spilled, pending.records as u64);
+            self.spill_has_room();
             return Ok(pending.records);
         };
         Err(match error.kind() {
             ErrorKind::DiskBudgetExceeded | ErrorKind::DiskFull => {
                 Counters::add(&self.counters.disk_budget_rejections, 1);
+                let _ = self.spill_refusal.compare_exchange(
+                    SPILL_ACCEPTING,
+                    SPILL_FULL,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                );
                 tracing::warn!(%error, "spill log full: refusing records");
                 DeliveryError::DiskBudgetExceeded {
                     retry_after: self.retry_after,
@@ -579,6 +619,7 @@ impl Inner {
             }
             _ => {
                 tracing::error!(%error, "spill log unusable");
+                self.spill_refusal.store(SPILL_UNUSABLE, Ordering::Relaxed);
                 DeliveryError::Fatal {
                     reason: error.to_string(),
                 }
@@ -820,6 +861,7 @@ async fn drain(inner: Arc<Inner>, mut stop: watch::Receiver<bool>, mut next: u64
                 Err(join) => tracing::error!(%join, "committing the drain offset failed"),
             }
             Counters::add(&inner.counters.drained, drained);
+            inner.spill_has_room();
             next = acked_to;
             inner.drained_next.store(next, Ordering::Relaxed);
         }

@@ -316,6 +316,11 @@ async fn a_full_spill_budget_refuses_with_retry_after() {
         ..config(dir.path())
     };
     let delivery = KafkaDelivery::with_transport(&config, kafka.clone()).unwrap();
+    assert_eq!(
+        delivery.refusal(),
+        None,
+        "an outage alone is no reason to refuse"
+    );
     let big = "x".repeat(1000);
     let mut refused = None;
     for i in 0..100 {
@@ -338,11 +343,19 @@ async fn a_full_spill_budget_refuses_with_retry_after() {
     );
     assert_eq!(error.retry_after(), Some(Duration::from_secs(7)));
     assert_eq!(delivery.stats().disk_budget_rejections_total, 1);
+    assert!(
+        delivery
+            .refusal()
+            .is_some_and(|why| why.contains("disk budget")),
+        "{:?}",
+        delivery.refusal()
+    );
 
     // Once Kafka is back the backlog drains and space is freed.
     kafka.set_up(true);
     wait_for_mode(&delivery, DeliveryMode::Direct).await;
     assert_eq!(kafka.payloads("ev").len(), accepted);
+    assert_eq!(delivery.refusal(), None, "the drained backlog made room");
 }
 
 #[tokio::test]

@@ -126,6 +126,14 @@ async fn disk_budget_is_enforced_while_kafka_is_down() {
     let stats = delivery.stats();
     assert_eq!(stats.disk_budget_rejections_total, 1);
     assert_eq!(stats.mode, DeliveryMode::Spill);
+    // The readiness probe stops sending clients to a collector that can only answer 503.
+    assert!(
+        delivery
+            .refusal()
+            .is_some_and(|why| why.contains("disk budget")),
+        "{:?}",
+        delivery.refusal()
+    );
     eprintln!("disk budget: {accepted} records of 1 KB accepted, then {error}");
     delivery.shutdown(Duration::from_millis(100)).await;
 }

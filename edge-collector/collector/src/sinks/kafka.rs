@@ -67,6 +67,15 @@ impl EventSink for KafkaSink {
         })
     }
 
+    /// Ready while Kafka takes records or the spill log has room: a load balancer should keep
+    /// sending to a collector that spills, and stop while it can only answer 503.
+    fn readiness(&self) -> Result<(), String> {
+        match self.delivery.refusal() {
+            None => Ok(()),
+            Some(why) => Err(why.to_owned()),
+        }
+    }
+
     fn name(&self) -> &'static str {
         "kafka"
     }

@@ -7,7 +7,7 @@
 //! [`SinkError::Fatal`] (and `/ready` turns 503); anything else → [`SinkError::Retriable`].
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
 
 use footfall_eventlog::{ErrorKind, EventLog, LogConfig};
 
@@ -18,7 +18,8 @@ use super::{BoxFuture, EventSink, Record, SinkError};
 pub struct LogSink {
     events: EventLog,
     dead_letters: EventLog,
-    broken: AtomicBool,
+    /// The first error that broke a log for good; the sink is not ready from then on.
+    broken: OnceLock<String>,
 }
 
 impl LogSink {
@@ -39,7 +40,7 @@ impl LogSink {
         Ok(Self {
             events: open(events_dir)?,
             dead_letters: open(dead_letter_dir)?,
-            broken: AtomicBool::new(false),
+            broken: OnceLock::new(),
         })
     }
 
@@ -59,7 +60,7 @@ impl LogSink {
                 SinkError::Full(error.to_string())
             }
             ErrorKind::Poisoned | ErrorKind::Closed | ErrorKind::Corrupt | ErrorKind::Locked => {
-                self.broken.store(true, Ordering::Relaxed);
+                let _ = self.broken.set(error.to_string());
                 SinkError::Fatal(error.to_string())
             }
             _ => SinkError::Retriable(error.to_string()),
@@ -96,8 +97,13 @@ impl EventSink for LogSink {
         })
     }
 
-    fn is_ready(&self) -> bool {
-        !self.broken.load(Ordering::Relaxed)
+    fn readiness(&self) -> Result<(), String> {
+        match self.broken.get() {
+            None => Ok(()),
+            Some(error) => Err(format!(
+                "the event log failed and needs an operator: {error}"
+            )),
+        }
     }
 
     fn name(&self) -> &'static str {
@@ -135,7 +141,7 @@ mod tests {
         assert_eq!(sink.dead_letter_log().high_watermark(), 1);
         let read = sink.events_log().reader().read(0, 10, 1 << 20).unwrap();
         assert_eq!(read[2].1.key, b"wk:u3");
-        assert!(sink.is_ready());
+        assert_eq!(sink.readiness(), Ok(()));
     }
 
     #[tokio::test]

@@ -99,8 +99,11 @@ impl EventSink for MemorySink {
         Box::pin(std::future::ready(Ok(())))
     }
 
-    fn is_ready(&self) -> bool {
-        lock(&self.failure).is_none()
+    fn readiness(&self) -> Result<(), String> {
+        match &*lock(&self.failure) {
+            None => Ok(()),
+            Some(error) => Err(error.to_string()),
+        }
     }
 
     fn name(&self) -> &'static str {
@@ -134,7 +137,10 @@ mod tests {
     async fn fails_when_told_to() {
         let sink = MemorySink::new();
         sink.fail_with(Some(SinkError::Full("disk".into())));
-        assert!(!sink.is_ready());
+        assert_eq!(
+            sink.readiness(),
+            Err("the event store is full: disk".into())
+        );
         assert_eq!(
             sink.send(vec![record(1)], vec![]).await,
             Err(SinkError::Full("disk".into()))

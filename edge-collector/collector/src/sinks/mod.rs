@@ -46,9 +46,9 @@ pub trait EventSink: Send + Sync + 'static {
         dead_letters: Vec<Record>,
     ) -> BoxFuture<'_, Result<(), SinkError>>;
 
-    /// Whether the sink can take records now (the `/ready` probe).
-    fn is_ready(&self) -> bool {
-        true
+    /// Whether the sink can take records now (the `/ready` probe): `Err` says why not.
+    fn readiness(&self) -> Result<(), String> {
+        Ok(())
     }
 
     /// A short name for logs.
