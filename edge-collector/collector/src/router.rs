@@ -7,7 +7,7 @@
 //! | `POST /v1/{t,p,s,i,g,a}` | the short aliases analytics.js uses |
 //! | `POST /edge/v1/records` | records an edge worker already processed (see [`footfall_ingest::relay`]); only with an edge secret |
 //! | `GET /health` | liveness: 200 while the process serves |
-//! | `GET /ready` | readiness: 200 when the sink takes events, else 503 with the reason (a failed log; on Kafka, a spill log over its budget while Kafka is down: an outage alone spills and stays ready) |
+//! | `GET /ready` | readiness: 200 when the sink takes events, else 503 with the reason (a failed log, or one over its disk budget for 5 s after each refused append; on Kafka, a spill log over its budget while Kafka is down: an outage alone spills and stays ready) |
 //! | `GET /metrics` | Prometheus text format |
 //!
 //! Every API path also answers with a trailing slash. The body may be JSON of any `Content-Type`

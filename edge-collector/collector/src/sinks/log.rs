@@ -5,9 +5,16 @@
 //! commits; `send` returns `Ok` only once both are fdatasynced. Errors map to [`SinkError`]:
 //! disk budget exceeded or disk full → [`SinkError::Full`]; a poisoned, closed or corrupt log →
 //! [`SinkError::Fatal`] (and `/ready` turns 503); anything else → [`SinkError::Retriable`].
+//!
+//! A log over its disk budget also makes `/ready` 503, for [`FULL_UNREADY`] after each refused append
+//! or until an append succeeds: space comes back when the log's consumers (possibly in another
+//! process) read on and retention deletes what they read, which the sink cannot see, so it lets
+//! traffic try again after a while instead of staying out of the load balancer for good.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use footfall_eventlog::{ErrorKind, EventLog, LogConfig};
 
@@ -20,7 +27,16 @@ pub struct LogSink {
     dead_letters: EventLog,
     /// The first error that broke a log for good; the sink is not ready from then on.
     broken: OnceLock<String>,
+    /// When an append was last refused for the disk budget, in milliseconds since `opened` (at least
+    /// 1); 0 once an append succeeds again.
+    full_at_ms: AtomicU64,
+    opened: Instant,
+    /// [`FULL_UNREADY`], shorter in tests.
+    full_unready: Duration,
 }
+
+/// How long a refusal for the disk budget keeps the sink unready, unless an append succeeds first.
+pub const FULL_UNREADY: Duration = Duration::from_secs(5);
 
 impl LogSink {
     /// Opens (or creates) both logs. The directories must differ.
@@ -41,7 +57,14 @@ impl LogSink {
             events: open(events_dir)?,
             dead_letters: open(dead_letter_dir)?,
             broken: OnceLock::new(),
+            full_at_ms: AtomicU64::new(0),
+            opened: Instant::now(),
+            full_unready: FULL_UNREADY,
         })
+    }
+
+    fn elapsed_ms(&self) -> u64 {
+        u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
     /// The events log (for readers and tests).
@@ -57,6 +80,8 @@ impl LogSink {
     fn map_error(&self, error: &footfall_eventlog::Error) -> SinkError {
         match error.kind() {
             ErrorKind::DiskBudgetExceeded | ErrorKind::DiskFull => {
+                self.full_at_ms
+                    .store(self.elapsed_ms().max(1), Ordering::Relaxed);
                 SinkError::Full(error.to_string())
             }
             ErrorKind::Poisoned | ErrorKind::Closed | ErrorKind::Corrupt | ErrorKind::Locked => {
@@ -93,17 +118,26 @@ impl EventSink for LogSink {
                 Some(append) => append.await.map(|_| ()),
                 None => Ok(()),
             };
-            events.and(dead_letters).map_err(|e| self.map_error(&e))
+            let stored = events.and(dead_letters).map_err(|e| self.map_error(&e));
+            if stored.is_ok() && self.full_at_ms.load(Ordering::Relaxed) != 0 {
+                self.full_at_ms.store(0, Ordering::Relaxed);
+            }
+            stored
         })
     }
 
     fn readiness(&self) -> Result<(), String> {
-        match self.broken.get() {
-            None => Ok(()),
-            Some(error) => Err(format!(
+        if let Some(error) = self.broken.get() {
+            return Err(format!(
                 "the event log failed and needs an operator: {error}"
-            )),
+            ));
         }
+        let full_at = self.full_at_ms.load(Ordering::Relaxed);
+        let window = u64::try_from(self.full_unready.as_millis()).unwrap_or(u64::MAX);
+        if full_at != 0 && self.elapsed_ms().saturating_sub(full_at) < window {
+            return Err("the event log is over its disk budget: its consumers are behind, or the disk is full".into());
+        }
+        Ok(())
     }
 
     fn name(&self) -> &'static str {
@@ -150,8 +184,9 @@ mod tests {
         let mut config = LogConfig::default();
         config.max_disk_bytes = Some(4096);
         config.segment_bytes = 1024;
-        let sink =
+        let mut sink =
             LogSink::open(&dir.path().join("events"), &dir.path().join("dead"), config).unwrap();
+        sink.full_unready = Duration::from_millis(300);
         // A consumer that reads nothing keeps retention from freeing space.
         sink.events_log().register_consumer("backend").unwrap();
         let big = Record {
@@ -166,5 +201,24 @@ mod tests {
             }
         }
         assert!(matches!(outcome, Err(SinkError::Full(_))), "{outcome:?}");
+        let unready = sink.readiness().unwrap_err();
+        assert!(unready.contains("disk budget"), "{unready}");
+        // Ready again after the window, so that traffic can find out whether space came back.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert_eq!(sink.readiness(), Ok(()));
+        assert!(sink.send(vec![big.clone()], vec![]).await.is_err());
+        assert!(sink.readiness().is_err(), "refused again, unready again");
+
+        // The consumer reads everything; retention can free space, and the next append succeeds.
+        let end = sink.events_log().high_watermark();
+        sink.events_log()
+            .commit_consumer_offset("backend", end)
+            .unwrap();
+        let small = Record {
+            key: b"k".to_vec(),
+            payload: b"x".to_vec(),
+        };
+        sink.send(vec![small], vec![]).await.unwrap();
+        assert_eq!(sink.readiness(), Ok(()));
     }
 }
