@@ -88,7 +88,8 @@ pub struct Args {
     /// MaxMind GeoIP2/GeoLite2 City database for geo enrichment.
     #[arg(long, env = "FOOTFALL_COLLECTOR_GEOIP_DB")]
     pub geoip_db: Option<PathBuf>,
-    /// Events per second allowed per write key; 0 turns rate limiting off [default: 0].
+    /// Events per second allowed per write key; 0 turns rate limiting off [default: 0]. A key's own
+    /// `[rate_limits.<key>]` table in the file replaces it for that key.
     #[arg(long, env = "FOOTFALL_COLLECTOR_RATE_LIMIT_EVENTS_PER_SEC")]
     pub rate_limit_events_per_sec: Option<u32>,
     /// Events a write key may send at once above its rate [default: 4 × the rate, at least 1000].
@@ -206,6 +207,9 @@ pub struct FileConfig {
     /// Write keys and the project and source each stands for.
     #[serde(default)]
     pub write_keys: BTreeMap<String, Source>,
+    /// Write keys with a rate limit of their own, which replaces `rate_limit_*` for them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub rate_limits: BTreeMap<String, KeyRateLimit>,
     /// Kafka delivery settings (sink = kafka).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kafka: Option<footfall_kafka::KafkaConfig>,
@@ -213,6 +217,17 @@ pub struct FileConfig {
 
 /// Per-write-key rate limit: the edge worker uses the same one.
 pub use footfall_ingest::RateLimit;
+
+/// A `[rate_limits.<write key>]` table: that key's own limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyRateLimit {
+    /// Events per second; 0 exempts the key from rate limiting.
+    pub events_per_sec: u32,
+    /// Events the key may send at once above its rate [default: 4 × the rate, at least 1000].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub burst: Option<u32>,
+}
 
 /// Where events go, validated.
 #[derive(Debug, Clone, PartialEq)]
@@ -247,8 +262,10 @@ pub struct Config {
     pub schema_reload: Duration,
     /// MaxMind database, if any.
     pub geoip_db: Option<PathBuf>,
-    /// Per-key rate limit, if any.
+    /// The rate limit of every write key without one of its own, if any.
     pub rate_limit: Option<RateLimit>,
+    /// The write keys with a rate limit of their own; `None` exempts the key.
+    pub key_rate_limits: BTreeMap<String, Option<RateLimit>>,
     /// Where events go.
     pub sink: SinkConfig,
     /// Retry-After on 503.
@@ -271,6 +288,7 @@ impl std::fmt::Debug for Config {
             .field("schema_reload", &self.schema_reload)
             .field("geoip_db", &self.geoip_db)
             .field("rate_limit", &self.rate_limit)
+            .field("key_rate_limits", &self.key_rate_limits)
             .field("sink", &self.sink)
             .field("retry_after", &self.retry_after)
             .field("log_format", &self.log_format)
@@ -321,6 +339,7 @@ impl Config {
             schema_reload: Duration::from_secs(5),
             geoip_db: None,
             rate_limit: None,
+            key_rate_limits: BTreeMap::new(),
             sink: SinkConfig::Memory,
             retry_after: Duration::from_secs(5),
             log_format: LogFormat::Text,
@@ -376,6 +395,17 @@ impl Config {
                 .write_keys
                 .iter()
                 .map(|(key, source)| (key.to_owned(), source.clone()))
+                .collect(),
+            rate_limits: self
+                .key_rate_limits
+                .iter()
+                .map(|(key, limit)| {
+                    let table = KeyRateLimit {
+                        events_per_sec: limit.map_or(0, |l| l.events_per_sec.get()),
+                        burst: limit.map(|l| l.burst.get()),
+                    };
+                    (key.clone(), table)
+                })
                 .collect(),
             kafka: None,
         };
@@ -435,16 +465,20 @@ impl Config {
             .rate_limit_events_per_sec
             .or(file.rate_limit_events_per_sec)
             .unwrap_or(0);
+        let burst = args.rate_limit_burst.or(file.rate_limit_burst);
+        if burst == Some(0) {
+            return Err(ConfigError::Invalid(
+                "rate_limit_burst must be at least 1".into(),
+            ));
+        }
         let rate_limit = NonZeroU32::new(rate).map(|events_per_sec| {
-            let burst = args
-                .rate_limit_burst
-                .or(file.rate_limit_burst)
-                .unwrap_or(rate.saturating_mul(4).max(1000));
+            let default = RateLimit::with_default_burst(events_per_sec);
             RateLimit {
                 events_per_sec,
-                burst: NonZeroU32::new(burst).unwrap_or(events_per_sec),
+                burst: burst.and_then(NonZeroU32::new).unwrap_or(default.burst),
             }
         });
+        let key_rate_limits = key_rate_limits(file.rate_limits, &write_keys)?;
 
         let sink = match args.sink.or(file.sink).unwrap_or(SinkKind::Memory) {
             SinkKind::Memory => SinkConfig::Memory,
@@ -539,6 +573,7 @@ impl Config {
             schema_reload: Duration::from_secs(schema_reload_secs),
             geoip_db: args.geoip_db.or(file.geoip_db),
             rate_limit,
+            key_rate_limits,
             sink,
             retry_after: Duration::from_secs(retry_after_secs),
             log_format: args.log_format.or(file.log_format).unwrap_or_default(),
@@ -546,6 +581,38 @@ impl Config {
             edge_secret,
         })
     }
+}
+
+/// Validates the `[rate_limits]` tables against the write keys they name.
+fn key_rate_limits(
+    tables: BTreeMap<String, KeyRateLimit>,
+    write_keys: &WriteKeys,
+) -> Result<BTreeMap<String, Option<RateLimit>>, ConfigError> {
+    tables
+        .into_iter()
+        .map(|(key, table)| {
+            let invalid =
+                |why: &str| Err(ConfigError::Invalid(format!("rate_limits.{key}: {why}")));
+            if write_keys.resolve(&key).is_none() {
+                return invalid("no such write key (list it under [write_keys] first)");
+            }
+            let Some(events_per_sec) = NonZeroU32::new(table.events_per_sec) else {
+                return match table.burst {
+                    Some(_) => invalid("a burst needs events_per_sec above 0 (0 exempts the key)"),
+                    None => Ok((key, None)),
+                };
+            };
+            let limit = match table.burst {
+                None => RateLimit::with_default_burst(events_per_sec),
+                Some(0) => return invalid("burst must be at least 1"),
+                Some(burst) => RateLimit {
+                    events_per_sec,
+                    burst: NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN),
+                },
+            };
+            Ok((key, Some(limit)))
+        })
+        .collect()
 }
 
 fn available_cpus() -> NonZeroUsize {
@@ -603,6 +670,58 @@ mod tests {
         assert_eq!(again.sink, SinkConfig::Memory);
         assert_eq!(again.write_keys.len(), 2);
         assert_eq!(again.write_keys.resolve("wk_b").unwrap().source_id, "ios");
+    }
+
+    #[test]
+    fn write_keys_may_have_rate_limits_of_their_own() {
+        let keys = "[write_keys.web]\nprojectId = \"p\"\nsourceId = \"web\"\n\
+                    [write_keys.server]\nprojectId = \"p\"\nsourceId = \"server\"\n\
+                    [write_keys.test]\nprojectId = \"p\"\nsourceId = \"test\"\n";
+        let config = |tables: &str| {
+            let text = format!("rate_limit_events_per_sec = 100\n{keys}{tables}");
+            Config::from_raw(Args::default(), file(&text))
+        };
+        let limited = config(
+            "[rate_limits.web]\nevents_per_sec = 5000\nburst = 20000\n\
+             [rate_limits.server]\nevents_per_sec = 0\n\
+             [rate_limits.test]\nevents_per_sec = 1\n",
+        )
+        .unwrap();
+        let web = limited.key_rate_limits["web"].unwrap();
+        assert_eq!((web.events_per_sec.get(), web.burst.get()), (5000, 20000));
+        assert_eq!(limited.key_rate_limits["server"], None, "0 exempts the key");
+        let test = limited.key_rate_limits["test"].unwrap();
+        assert_eq!(test.burst.get(), 1000, "the default burst");
+        assert_eq!(limited.rate_limit.unwrap().events_per_sec.get(), 100);
+        // They survive --check-config's printout.
+        assert_eq!(reloaded(&limited).key_rate_limits, limited.key_rate_limits);
+
+        let refused = |tables: &str| config(tables).unwrap_err().to_string();
+        assert_eq!(
+            refused("[rate_limits.ios]\nevents_per_sec = 10\n"),
+            "rate_limits.ios: no such write key (list it under [write_keys] first)"
+        );
+        assert_eq!(
+            refused("[rate_limits.web]\nevents_per_sec = 10\nburst = 0\n"),
+            "rate_limits.web: burst must be at least 1"
+        );
+        assert!(
+            refused("[rate_limits.web]\nevents_per_sec = 0\nburst = 5\n")
+                .contains("a burst needs events_per_sec above 0")
+        );
+        let typo =
+            toml::from_str::<FileConfig>("[rate_limits.web]\nevents_per_sec = 10\nbursts = 5\n");
+        assert!(typo
+            .unwrap_err()
+            .to_string()
+            .contains("unknown field `bursts`"));
+        let zero_burst = format!("rate_limit_events_per_sec = 100\nrate_limit_burst = 0\n{keys}");
+        assert_eq!(
+            Config::from_raw(Args::default(), file(&zero_burst))
+                .unwrap_err()
+                .to_string(),
+            "rate_limit_burst must be at least 1"
+        );
     }
 
     #[test]
@@ -730,7 +849,12 @@ mod tests {
             config.write_keys.resolve("wk_live_123").unwrap().project_id,
             "shop"
         );
-        assert_eq!(config.write_keys.len(), 2);
+        assert_eq!(config.write_keys.len(), 3);
+        assert_eq!(
+            config.key_rate_limits["wk_live_456"].map(|l| l.events_per_sec.get()),
+            Some(500)
+        );
+        assert_eq!(config.key_rate_limits["wk_server_789"], None);
         assert!(config.enrich.anonymize_ip);
         assert_eq!(config.log_format, LogFormat::Json);
         assert_eq!(config.worker_threads.get(), 2);

@@ -79,9 +79,7 @@ impl AppState {
         Ok(Self(Arc::new(Inner {
             settings: RwLock::new(Arc::new(Settings {
                 ingestor,
-                limiter: config
-                    .rate_limit
-                    .map(|limit| Arc::new(KeyLimiter::new(limit))),
+                limiter: KeyLimiter::new(config.rate_limit, &config.key_rate_limits).map(Arc::new),
                 retry_after: config.retry_after,
                 edge_secret: config.edge_secret.clone(),
                 config: config.clone(),
@@ -127,6 +125,7 @@ impl AppState {
             ),
             ("geoip_db", old.geoip_db != config.geoip_db),
             ("rate_limit", old.rate_limit != config.rate_limit),
+            ("rate_limits", old.key_rate_limits != config.key_rate_limits),
             ("retry_after_secs", old.retry_after != config.retry_after),
             ("edge_secret", old.edge_secret != config.edge_secret),
         ];
@@ -157,12 +156,13 @@ impl AppState {
         in_force.schema_dir = old.schema_dir.clone();
         in_force.schema_reload = old.schema_reload;
 
-        // An unchanged limit keeps its limiter, so a reload does not refill every key's budget.
-        let limiter = match (&current.limiter, config.rate_limit) {
-            (Some(limiter), Some(limit)) if old.rate_limit == Some(limit) => {
-                Some(Arc::clone(limiter))
-            }
-            (_, limit) => limit.map(|limit| Arc::new(KeyLimiter::new(limit))),
+        // Unchanged limits keep their limiter, so a reload does not refill every key's budget.
+        let limits_unchanged =
+            old.rate_limit == config.rate_limit && old.key_rate_limits == config.key_rate_limits;
+        let limiter = if limits_unchanged {
+            current.limiter.clone()
+        } else {
+            KeyLimiter::new(config.rate_limit, &config.key_rate_limits).map(Arc::new)
         };
         let settings = Settings {
             ingestor: current.ingestor.reconfigured(

@@ -176,3 +176,29 @@ async fn a_new_edge_secret_replaces_the_old_one() {
     state.reload(&config).unwrap();
     assert_eq!(status(relay(&new)).await, 404, "the relay is off");
 }
+
+#[tokio::test]
+async fn a_keys_own_rate_limit_is_put_in_force_by_a_reload() {
+    let mut config = Config::new(keys(&["web", "server"]));
+    config.rate_limit = Some(limit(1, 1));
+    let state = state(&config);
+    assert_eq!(track(&state, "server").await, 200);
+    assert_eq!(track(&state, "server").await, 429);
+
+    // The server source gets a limit of its own; the web source keeps the default.
+    config.key_rate_limits = [("server".to_owned(), Some(limit(1, 3)))].into();
+    assert_eq!(state.reload(&config).unwrap().applied, ["rate_limits"]);
+    for _ in 0..3 {
+        assert_eq!(track(&state, "server").await, 200);
+    }
+    assert_eq!(track(&state, "server").await, 429);
+    assert_eq!(track(&state, "web").await, 200);
+    assert_eq!(track(&state, "web").await, 429);
+
+    // And then none at all.
+    config.key_rate_limits = [("server".to_owned(), None)].into();
+    state.reload(&config).unwrap();
+    for _ in 0..10 {
+        assert_eq!(track(&state, "server").await, 200);
+    }
+}
