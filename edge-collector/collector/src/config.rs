@@ -50,7 +50,7 @@ pub enum LogFormat {
 /// `--config`; a flag or variable wins over the file. Write keys are usually listed in the file
 /// (`[write_keys.<key>] projectId = "…" sourceId = "…"`).
 ///
-/// On SIGHUP the collector reads the file again and puts its write keys, rate limit, client-IP
+/// On SIGHUP the collector reads the file again and puts its write keys, rate limits, client-IP
 /// options, GeoIP database, Retry-After and edge secret in force without a restart; a file with a
 /// mistake is refused and the running settings stay.
 #[derive(Debug, Default, Clone, Parser)]

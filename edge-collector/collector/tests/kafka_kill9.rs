@@ -3,51 +3,37 @@
 //! directory once Kafka is back, it must drain every event it acknowledged to Kafka.
 #![cfg(feature = "kafka-integration-tests")]
 
+mod common;
 mod kafka_common;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::CollectorProcess;
 use kafka_common::*;
 
-/// The collector binary on the Kafka sink; killed when dropped, so a failed test leaves none behind.
-struct Collector(Child);
-
-impl Collector {
-    fn start(addr: SocketAddr, events: &str, dead: &str, spill: &Path) -> Self {
-        let child = Command::new(env!("CARGO_BIN_EXE_footfall-collector"))
-            .args(["--listen", &addr.to_string()])
-            .args(["--write-key", "wk_test=shop/web"])
-            .args(["--sink", "kafka", "--kafka-broker", &bootstrap()])
-            .args(["--kafka-events-topic", events])
-            .args(["--kafka-dead-letter-topic", dead])
-            .arg("--kafka-spill-dir")
-            .arg(spill)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the collector binary starts");
-        Self(child)
-    }
-
-    /// SIGKILL: no shutdown hook, no flush.
-    fn kill_minus_nine(mut self) {
-        self.0.kill().unwrap();
-        self.0.wait().unwrap();
-    }
-}
-
-impl Drop for Collector {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// The collector binary on the Kafka sink.
+fn start_collector(addr: SocketAddr, events: &str, dead: &str, spill: &Path) -> CollectorProcess {
+    CollectorProcess::start([
+        "--listen".as_ref(),
+        addr.to_string().as_ref(),
+        "--write-key".as_ref(),
+        "wk_test=shop/web".as_ref(),
+        "--sink".as_ref(),
+        "kafka".as_ref(),
+        "--kafka-broker".as_ref(),
+        bootstrap().as_ref(),
+        "--kafka-events-topic".as_ref(),
+        events.as_ref(),
+        "--kafka-dead-letter-topic".as_ref(),
+        dead.as_ref(),
+        "--kafka-spill-dir".as_ref(),
+        spill.as_os_str(),
+    ])
 }
 
 fn free_addr() -> SocketAddr {
@@ -80,38 +66,12 @@ async fn events_acknowledged_from_the_spill_reach_kafka_after_kill_minus_nine() 
     let (events, dead) = (unique("events"), unique("dead"));
     let spill = tempfile::tempdir().unwrap();
     let addr = free_addr();
-    let collector = Collector::start(addr, &events, &dead, spill.path());
+    let collector = start_collector(addr, &events, &dead, spill.path());
     let client = http();
 
     let acked = Arc::new(Mutex::new(HashSet::new()));
     let running = Arc::new(AtomicBool::new(true));
-    let senders: Vec<_> = (0..4)
-        .map(|sender| {
-            let (acked, running) = (acked.clone(), running.clone());
-            tokio::spawn(async move {
-                let client = http();
-                for batch_no in 0.. {
-                    if !running.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    let batch: Vec<serde_json::Value> = (0..20)
-                        .map(|i| {
-                            serde_json::json!({"type": "track", "event": "Load",
-                                "userId": format!("u-{sender}-{}", i % 5),
-                                "messageId": format!("s{sender}-b{batch_no}-e{i}")})
-                        })
-                        .collect();
-                    let body = serde_json::json!({"batch": batch}).to_string();
-                    match post_batch(&client, addr, body).await {
-                        Some((200, ok)) => acked.lock().unwrap().extend(ok),
-                        // Not started yet, or killed: try again shortly.
-                        _ => tokio::time::sleep(Duration::from_millis(100)).await,
-                    }
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
-            })
-        })
-        .collect();
+    let senders = spawn_senders(addr, 4, &acked, &running);
 
     wait_until(
         "acknowledgements from Kafka",
@@ -155,7 +115,7 @@ async fn events_acknowledged_from_the_spill_reach_kafka_after_kill_minus_nine() 
     tokio::task::spawn_blocking(|| kafka_sh("start"))
         .await
         .unwrap();
-    let restarted = Collector::start(addr, &events, &dead, spill.path());
+    let restarted = start_collector(addr, &events, &dead, spill.path());
     let read = read_ids(&events, &acked, Duration::from_secs(180)).await;
     let in_order = read.len();
     let read: HashSet<String> = read.into_iter().collect();

@@ -18,37 +18,7 @@ async fn no_acknowledged_event_is_lost_when_kafka_stops_for_30_seconds() {
     let (addr, stop) = start(&events, &dead, spill.path()).await;
     let acked = Arc::new(Mutex::new(HashSet::new()));
     let running = Arc::new(AtomicBool::new(true));
-    let senders: Vec<_> = (0..4)
-        .map(|sender| {
-            let (acked, running) = (acked.clone(), running.clone());
-            tokio::spawn(async move {
-                let client = http();
-                let mut batch_no = 0;
-                while running.load(Ordering::Relaxed) {
-                    let batch: Vec<serde_json::Value> = (0..20)
-                        .map(|i| {
-                            serde_json::json!({"type": "track", "event": "Load",
-                            "userId": format!("u-{sender}-{}", i % 5),
-                            "messageId": format!("s{sender}-b{batch_no}-e{i}")})
-                        })
-                        .collect();
-                    batch_no += 1;
-                    if let Some((200, ok)) = post_batch(
-                        &client,
-                        addr,
-                        serde_json::json!({"batch": batch}).to_string(),
-                    )
-                    .await
-                    {
-                        acked.lock().unwrap().extend(ok);
-                    } else {
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                    }
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-            })
-        })
-        .collect();
+    let senders = spawn_senders(addr, 4, &acked, &running);
 
     // Acknowledgements start once the fresh topics have leaders, which takes longer on a busy broker
     // than a fixed pause allowed (this test once saw none after 3 s).

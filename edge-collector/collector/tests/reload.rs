@@ -1,10 +1,12 @@
 //! `SIGHUP` on the real collector binary: the config file is read again and its write keys are put in
 //! force without a restart; a broken file is refused and the running configuration stays.
 
+mod common;
+
 use std::net::TcpListener as StdListener;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use common::CollectorProcess;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -12,43 +14,6 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
 type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
-
-/// Kills the collector when the test ends, passed or not.
-struct Collector(Child);
-
-impl Drop for Collector {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Collector {
-    fn start(config: &Path, port: u16) -> Self {
-        let child = Command::new(env!("CARGO_BIN_EXE_footfall-collector"))
-            .arg("--config")
-            .arg(config)
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the collector binary starts");
-        Self(child)
-    }
-
-    fn hang_up(&self) {
-        let status = Command::new("kill")
-            .args(["-HUP", &self.0.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success(), "kill -HUP failed");
-    }
-
-    fn is_running(&mut self) -> bool {
-        self.0.try_wait().unwrap().is_none()
-    }
-}
 
 fn keys_file(keys: &[&str]) -> String {
     keys.iter()
@@ -109,7 +74,12 @@ async fn sighup_puts_the_files_write_keys_in_force_and_a_broken_file_changes_not
         .unwrap()
         .port();
     let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
-    let mut collector = Collector::start(&config, port);
+    let mut collector = CollectorProcess::start([
+        "--config".as_ref(),
+        config.as_os_str(),
+        "--listen".as_ref(),
+        format!("127.0.0.1:{port}").as_ref(),
+    ]);
     eventually("the collector is ready", || async {
         get(&client, port, "/ready")
             .await

@@ -89,3 +89,52 @@ pub fn dead_letters(sink: &MemorySink) -> Vec<Value> {
         .map(|r| serde_json::from_slice(&r.payload).unwrap())
         .collect()
 }
+
+/// The collector binary started by a test, killed when dropped, so that a failed test leaves no
+/// process behind.
+pub struct CollectorProcess(pub std::process::Child);
+
+impl CollectorProcess {
+    /// Starts `footfall-collector` with `args`, its stderr shown and `RUST_LOG=warn`.
+    pub fn start<I, S>(args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_footfall-collector"))
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .expect("the collector binary starts");
+        Self(child)
+    }
+
+    /// SIGKILL: no shutdown hook runs, nothing is flushed.
+    pub fn kill_minus_nine(mut self) {
+        self.0.kill().unwrap();
+        self.0.wait().unwrap();
+    }
+
+    /// SIGHUP: the collector reloads its configuration.
+    pub fn hang_up(&self) {
+        let status = std::process::Command::new("kill")
+            .args(["-HUP", &self.0.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -HUP failed");
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.0.try_wait().unwrap().is_none()
+    }
+}
+
+impl Drop for CollectorProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

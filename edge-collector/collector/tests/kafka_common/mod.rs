@@ -156,3 +156,39 @@ pub async fn read_ids(topic: &str, want: &HashSet<String>, timeout: Duration) ->
     }
     ids
 }
+
+/// Starts `senders` clients that post 20-event batches to `addr` until `running` turns false, and
+/// record the messageIds answered `ok` in `acked`. Each sender's events are spread over 5 users. A
+/// refused or failed request is retried after 100 ms (the collector may be down on purpose).
+pub fn spawn_senders(
+    addr: std::net::SocketAddr,
+    senders: usize,
+    acked: &std::sync::Arc<std::sync::Mutex<HashSet<String>>>,
+    running: &std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    (0..senders)
+        .map(|sender| {
+            let (acked, running) = (acked.clone(), running.clone());
+            tokio::spawn(async move {
+                let client = http();
+                let mut batch_no = 0;
+                while running.load(std::sync::atomic::Ordering::Relaxed) {
+                    let batch: Vec<serde_json::Value> = (0..20)
+                        .map(|i| {
+                            serde_json::json!({"type": "track", "event": "Load",
+                                "userId": format!("u-{sender}-{}", i % 5),
+                                "messageId": format!("s{sender}-b{batch_no}-e{i}")})
+                        })
+                        .collect();
+                    batch_no += 1;
+                    let body = serde_json::json!({"batch": batch}).to_string();
+                    match post_batch(&client, addr, body).await {
+                        Some((200, ok)) => acked.lock().unwrap().extend(ok),
+                        _ => tokio::time::sleep(Duration::from_millis(100)).await,
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            })
+        })
+        .collect()
+}
