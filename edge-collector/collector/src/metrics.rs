@@ -5,6 +5,7 @@
 //! | `footfall_collector_events_received_total` | |
 //! | `footfall_collector_events_accepted_total` | |
 //! | `footfall_collector_events_dropped_total` | `cause` = [`DropCause`] |
+//! | `footfall_collector_source_events_total`: each source's events, for per-source volume and failures | `project`, `source` (of the write key), `outcome` = [`SourceOutcome`] |
 //! | `footfall_collector_events_flagged_total` | `flag` = `clamped_timestamp` \| `schema` |
 //! | `footfall_collector_requests_rejected_total` | `code` = the [`footfall_protocol::ErrorCode`] |
 //! | `footfall_collector_request_duration_seconds` (histogram) | `endpoint`, `status` |
@@ -148,6 +149,45 @@ pub fn request_rejected(code: ErrorCode) {
 pub fn request_duration(endpoint: &'static str, status: u16, seconds: f64) {
     metrics::histogram!(REQUEST_DURATION, "endpoint" => endpoint, "status" => status.to_string())
         .record(seconds);
+}
+
+/// What became of a source's events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceOutcome {
+    /// Made durable and acknowledged.
+    Accepted,
+    /// Refused one by one (invalid, too large, a `reject` schema) and kept as dead letters.
+    Invalid,
+    /// Refused with their request by the write key's rate limit; the client retries.
+    RateLimited,
+    /// Refused with their request because the sink could not make them durable; the client retries.
+    Unavailable,
+}
+
+impl SourceOutcome {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceOutcome::Accepted => "accepted",
+            SourceOutcome::Invalid => "invalid",
+            SourceOutcome::RateLimited => "rate_limited",
+            SourceOutcome::Unavailable => "unavailable",
+        }
+    }
+}
+
+/// `n` events of one source (write key) and what became of them. Only known write keys get here, so
+/// the series are bounded by the configured sources.
+pub fn source_events(source: &footfall_ingest::Source, outcome: SourceOutcome, n: usize) {
+    if n > 0 {
+        metrics::counter!(
+            "footfall_collector_source_events_total",
+            "project" => source.project_id.clone(),
+            "source" => source.source_id.clone(),
+            "outcome" => outcome.as_str()
+        )
+        .increment(n as u64);
+    }
 }
 
 /// A configuration reload (`SIGHUP`): put in force, or refused with the previous one kept.

@@ -28,7 +28,7 @@ use footfall_protocol::limits::MAX_BATCH_BYTES;
 use footfall_protocol::{BatchResponse, EventResult};
 use tower_http::cors::{Any, CorsLayer};
 
-use crate::metrics::{self, DropCause};
+use crate::metrics::{self, DropCause, SourceOutcome};
 use crate::state::{Inner, Settings};
 use crate::{AppState, Error};
 
@@ -194,7 +194,9 @@ async fn handle(state: &AppState, endpoint: Endpoint, request: Request) -> Resul
         &decoded,
     )?;
     let received = parsed.len();
-    admit(&settings, &parsed.write_key, received)?;
+    let source = parsed.source.clone();
+    admit(&settings, &parsed.write_key, received)
+        .inspect_err(|_| metrics::source_events(&source, SourceOutcome::RateLimited, received))?;
 
     let forwarded_for = join_forwarded_for(headers);
     let info = RequestInfo {
@@ -213,8 +215,9 @@ async fn handle(state: &AppState, endpoint: Endpoint, request: Request) -> Resul
     metrics::events_flagged("schema", processed.schema_flagged);
 
     let accepted = processed.accepted.len();
+    let invalid = processed.dead_letters.len();
     let refusal = processed.refusal();
-    if accepted > 0 || !processed.dead_letters.is_empty() {
+    if accepted > 0 || invalid > 0 {
         deliver(
             inner,
             &settings,
@@ -222,9 +225,12 @@ async fn handle(state: &AppState, endpoint: Endpoint, request: Request) -> Resul
             processed.dead_letters,
             received,
         )
-        .await?;
+        .await
+        .inspect_err(|_| metrics::source_events(&source, SourceOutcome::Unavailable, received))?;
     }
     metrics::events_accepted(accepted);
+    metrics::source_events(&source, SourceOutcome::Accepted, accepted);
+    metrics::source_events(&source, SourceOutcome::Invalid, invalid);
     if let Some((code, message)) = refusal {
         return Err(Error::AllDropped { code, message });
     }
@@ -316,21 +322,29 @@ async fn handle_relay(state: &AppState, request: Request) -> Result<Response, Er
         MAX_RELAY_BYTES,
     )?;
     let batch = footfall_ingest::relay::decode(&decoded)?;
-    if settings.ingestor.source(&batch.write_key).is_none() {
+    let Some(source) = settings.ingestor.source(&batch.write_key) else {
         // The edge and the origin disagree on the keys; the worker turns this into a retry.
         return Err(footfall_ingest::IngestError::UnknownWriteKey.into());
-    }
+    };
     let received = batch.events.len() + batch.dead_letters.len();
-    admit(&settings, &batch.write_key, received)?;
+    admit(&settings, &batch.write_key, received)
+        .inspect_err(|_| metrics::source_events(source, SourceOutcome::RateLimited, received))?;
     for cause in &batch.drop_causes {
         metrics::events_dropped(DropCause::from(*cause), 1);
     }
     let (ids, events): (Vec<String>, Vec<_>) = batch.events.into_iter().unzip();
     let accepted = events.len();
+    let invalid = batch.dead_letters.len();
     if received > 0 {
-        deliver(inner, &settings, events, batch.dead_letters, received).await?;
+        deliver(inner, &settings, events, batch.dead_letters, received)
+            .await
+            .inspect_err(|_| {
+                metrics::source_events(source, SourceOutcome::Unavailable, received)
+            })?;
     }
     metrics::events_accepted(accepted);
+    metrics::source_events(source, SourceOutcome::Accepted, accepted);
+    metrics::source_events(source, SourceOutcome::Invalid, invalid);
     Ok(batch_answer(ids.into_iter().map(EventResult::ok).collect()))
 }
 

@@ -245,3 +245,73 @@ async fn health_ready_and_metrics_answer() {
         "{text}"
     );
 }
+
+/// The value of one series in the Prometheus text, 0 when absent.
+fn series(text: &str, name_and_labels: &str) -> f64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name_and_labels)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[tokio::test]
+async fn each_sources_events_are_counted_by_outcome() {
+    // A source of its own: the recorder is shared by every test in this binary.
+    let mut config = config();
+    config.write_keys.insert(
+        "wk_counted",
+        footfall_ingest::Source {
+            project_id: "shop".into(),
+            source_id: "counted".into(),
+        },
+    );
+    config.rate_limit = Some(RateLimit {
+        events_per_sec: std::num::NonZeroU32::new(1).unwrap(),
+        burst: std::num::NonZeroU32::new(3).unwrap(),
+    });
+    let (app, sink) = app_with(config);
+    let request = |body: serde_json::Value| {
+        Request::post("/v1/batch")
+            .header(
+                "authorization",
+                footfall_protocol::auth::basic_authorization("wk_counted"),
+            )
+            .body(batch(body))
+            .unwrap()
+    };
+    let invalid = json!({"type": "track", "userId": "u1", "messageId": "bad"});
+    let answer = send(&app, request(json!([track("a1"), track("a2"), invalid]))).await;
+    assert_eq!(answer.status(), StatusCode::OK);
+    let limited = send(&app, request(json!([track("a3"), track("a4")]))).await;
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    sink.fail_with(Some(SinkError::Retriable("broker busy".into())));
+    // The limiter's budget is spent; a sink failure needs a key without one.
+    let failed = send(
+        &app,
+        post("/v1/batch").body(batch(json!([track("b1")]))).unwrap(),
+    )
+    .await;
+    assert_eq!(failed.status(), StatusCode::SERVICE_UNAVAILABLE);
+
+    let metrics = send(&app, Request::get("/metrics").body(Body::empty()).unwrap()).await;
+    let bytes = http_body_util::BodyExt::collect(metrics.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    let text = String::from_utf8(bytes.to_vec()).unwrap();
+    let counted = |outcome: &str| {
+        series(
+            &text,
+            &format!("footfall_collector_source_events_total{{project=\"shop\",source=\"counted\",outcome=\"{outcome}\"}}"),
+        )
+    };
+    assert_eq!(counted("accepted"), 2.0, "{text}");
+    assert_eq!(counted("invalid"), 1.0);
+    assert_eq!(counted("rate_limited"), 2.0);
+    assert!(
+        series(
+            &text,
+            "footfall_collector_source_events_total{project=\"shop\",source=\"web\",outcome=\"unavailable\"}"
+        ) >= 1.0,
+        "{text}"
+    );
+}
