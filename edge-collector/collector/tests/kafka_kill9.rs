@@ -82,9 +82,7 @@ async fn events_acknowledged_from_the_spill_reach_kafka_after_kill_minus_nine() 
         },
     )
     .await;
-    tokio::task::spawn_blocking(|| kafka_sh("stop"))
-        .await
-        .unwrap();
+    let broker = stop_broker().await;
     wait_until(
         "the collector switches to its spill log",
         Duration::from_secs(60),
@@ -112,9 +110,7 @@ async fn events_acknowledged_from_the_spill_reach_kafka_after_kill_minus_nine() 
     }
     let acked = acked.lock().unwrap().clone();
 
-    tokio::task::spawn_blocking(|| kafka_sh("start"))
-        .await
-        .unwrap();
+    broker.start().await;
     let restarted = start_collector(addr, &events, &dead, spill.path());
     let read = read_ids(&events, &acked, Duration::from_secs(180)).await;
     let in_order = read.len();

@@ -28,14 +28,10 @@ async fn no_acknowledged_event_is_lost_when_kafka_stops_for_30_seconds() {
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     let before = acked.lock().unwrap().len();
-    tokio::task::spawn_blocking(|| kafka_sh("stop"))
-        .await
-        .unwrap();
+    let broker = stop_broker().await;
     tokio::time::sleep(Duration::from_secs(30)).await;
     let during = acked.lock().unwrap().len() - before;
-    tokio::task::spawn_blocking(|| kafka_sh("start"))
-        .await
-        .unwrap();
+    broker.start().await;
     tokio::time::sleep(Duration::from_secs(5)).await;
     running.store(false, Ordering::Relaxed);
     for sender in senders {

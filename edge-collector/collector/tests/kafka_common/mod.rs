@@ -49,6 +49,42 @@ pub fn kafka_sh(command: &str) {
     );
 }
 
+/// The dev broker, stopped by a test. [`BrokerStopped::start`] starts it again; if the test fails
+/// first, dropping this starts it, so the tests after it do not find the broker down.
+pub struct BrokerStopped {
+    started: bool,
+}
+
+/// Stops the dev broker (`kafka.sh stop`).
+pub async fn stop_broker() -> BrokerStopped {
+    tokio::task::spawn_blocking(|| kafka_sh("stop"))
+        .await
+        .unwrap();
+    BrokerStopped { started: false }
+}
+
+impl BrokerStopped {
+    /// Starts the broker again (`kafka.sh start`, which waits until it answers).
+    pub async fn start(mut self) {
+        tokio::task::spawn_blocking(|| kafka_sh("start"))
+            .await
+            .unwrap();
+        self.started = true;
+    }
+}
+
+impl Drop for BrokerStopped {
+    fn drop(&mut self) {
+        if !self.started {
+            // Unwinding already: report, never panic again.
+            let script =
+                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/infra/kafka.sh");
+            let started = Command::new("bash").arg(script).arg("start").status();
+            eprintln!("the test failed with the broker stopped; kafka.sh start: {started:?}");
+        }
+    }
+}
+
 /// Serves a collector on the Kafka sink; returns its address and a handle that stops it.
 pub async fn start(
     events: &str,
