@@ -1,6 +1,6 @@
 //! The one state type shared by every handler, and how a running collector takes a new configuration.
 
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use footfall_ingest::{GeoLookup, Ingestor, MaxMindGeo, SchemaRegistry};
@@ -22,6 +22,8 @@ pub struct AppState(Arc<Inner>);
 
 pub(crate) struct Inner {
     settings: RwLock<Arc<Settings>>,
+    /// Held through a reload, so that two at once cannot each build on the same old settings.
+    reloading: Mutex<()>,
     pub(crate) schemas: Arc<SchemaStore>,
     pub(crate) sink: Arc<dyn EventSink>,
     pub(crate) metrics: PrometheusHandle,
@@ -84,6 +86,7 @@ impl AppState {
                 edge_secret: config.edge_secret.clone(),
                 config: config.clone(),
             })),
+            reloading: Mutex::new(()),
             schemas: Arc::new(SchemaStore::new(registry)),
             sink,
             metrics: crate::metrics::handle(),
@@ -91,7 +94,7 @@ impl AppState {
         })))
     }
 
-    /// Puts `config` in force without a restart, as `SIGHUP` does: the write keys, the rate limit,
+    /// Puts `config` in force without a restart, as `SIGHUP` does: the write keys, the rate limits,
     /// the client-IP options, the GeoIP database (read again even when its path is the same, since
     /// updaters replace it in place), Retry-After and the edge secret. Requests already running finish
     /// with the settings they started with.
@@ -105,6 +108,11 @@ impl AppState {
     ///
     /// The GeoIP database is read on the calling thread: call this off the async workers.
     pub fn reload(&self, config: &Config) -> Result<Reloaded, Error> {
+        let _one_at_a_time = self
+            .0
+            .reloading
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let current = self.settings();
         let old = &current.config;
         let geo = load_geo(config)?;
