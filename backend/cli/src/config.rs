@@ -90,7 +90,7 @@ pub enum Role {
 
 /// `footfall serve`'s flags; each has a `FOOTFALL_*` variable and a key in the TOML file, and a
 /// flag wins over the variable, which wins over the file.
-#[derive(Debug, Default, clap::Args)]
+#[derive(Debug, Default, Clone, clap::Args)]
 pub struct ServeFlags {
     /// A TOML config file (see docs/backend.md).
     #[arg(long, env = "FOOTFALL_CONFIG")]

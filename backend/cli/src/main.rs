@@ -147,17 +147,20 @@ fn main() -> anyhow::Result<()> {
         .init();
     match cli.command {
         Command::Serve(flags) => {
-            let file = flags
-                .config
-                .as_deref()
-                .map(config::read_file)
-                .transpose()?
-                .unwrap_or_default();
-            let config = config::merge(file, flags)?;
+            let load = move || {
+                let file = flags
+                    .config
+                    .as_deref()
+                    .map(config::read_file)
+                    .transpose()?
+                    .unwrap_or_default();
+                config::merge(file, flags.clone())
+            };
+            let config = load()?;
             runtime()?.block_on(async {
                 let running = serve::start(config).await?;
-                tokio::signal::ctrl_c().await?;
-                tracing::info!("shutting down");
+                serve_until_stopped(&running, load).await?;
+                tracing::info!("shutting down: finishing requests in flight");
                 running.shutdown().await;
                 Ok(())
             })
@@ -240,6 +243,32 @@ fn main() -> anyhow::Result<()> {
             from,
             to,
         } => query::reprocess(&data_dir, &project, &from, &to),
+    }
+}
+
+/// Waits for Ctrl-C or SIGTERM; on each SIGHUP, reloads the collector's write keys from the
+/// configuration `load` reads again (the file; flags and variables keep their values from the start).
+async fn serve_until_stopped(
+    running: &serve::Running,
+    load: impl Fn() -> anyhow::Result<config::ServeConfig> + Clone + Send + 'static,
+) -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut hangup = signal(SignalKind::hangup())?;
+    loop {
+        tokio::select! {
+            stopped = tokio::signal::ctrl_c() => return Ok(stopped?),
+            _ = terminate.recv() => return Ok(()),
+            _ = hangup.recv() => {
+                let Some(collector) = running.collector_state() else {
+                    tracing::warn!("SIGHUP: the collector does not run in this process; nothing to reload");
+                    continue;
+                };
+                let load = load.clone();
+                // Reading the file blocks; the outcome is logged and counted by the reload.
+                let _ = tokio::task::spawn_blocking(move || serve::reload(&collector, load)).await;
+            }
+        }
     }
 }
 

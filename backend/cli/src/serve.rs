@@ -38,6 +38,8 @@ pub struct Running {
     pub sink: Option<Arc<LogSink>>,
     /// The latest event time stored (the processor's watermark), Unix ms.
     pub watermark_ms: Arc<AtomicI64>,
+    /// The collector's state, when it runs here, to reload its write keys.
+    collector: Option<footfall_collector::AppState>,
     stop: watch::Sender<bool>,
     processor_stop: Arc<AtomicBool>,
     processor: Option<JoinHandle<()>>,
@@ -71,6 +73,11 @@ impl Running {
                 >= log.high_watermark()
         };
         done(sink.events_log()) && done(sink.dead_letter_log())
+    }
+
+    /// The collector's state, when the collector runs in this process: [`reload`] takes it.
+    pub fn collector_state(&self) -> Option<footfall_collector::AppState> {
+        self.collector.clone()
     }
 
     /// Stops the servers (finishing requests in flight), then the processor, so that everything
@@ -107,6 +114,47 @@ fn open_store(config: &ServeConfig) -> anyhow::Result<Arc<dyn Store>> {
             ClickHouseStore::open(url, database)
                 .with_context(|| format!("cannot open ClickHouse database {database} at {url}"))?,
         ),
+    })
+}
+
+/// The collector's configuration within `config`: its write keys, address and sink.
+fn collector_config(config: &ServeConfig) -> CollectorConfig {
+    let (events_dir, dead_dir, _) = paths(&config.data_dir);
+    let mut collector_config = CollectorConfig::new(config.write_keys.clone());
+    collector_config.listen = config.listen;
+    collector_config.sink = match &config.transport {
+        Transport::EmbeddedLog => SinkConfig::Log {
+            events_dir,
+            dead_letter_dir: dead_dir,
+            max_disk_bytes: None,
+        },
+        Transport::Kafka {
+            brokers,
+            events_topic,
+            dead_letter_topic,
+        } => SinkConfig::Kafka(footfall_kafka::KafkaConfig {
+            brokers: brokers.clone(),
+            events_topic: events_topic.clone(),
+            dead_letter_topic: dead_letter_topic.clone(),
+            spill_dir: config.data_dir.join("kafka-spill"),
+            ..Default::default()
+        }),
+    };
+    collector_config
+}
+
+/// Puts the write keys of the configuration `load` gives in force in a running collector (`SIGHUP`),
+/// with the collector's own reload: logged, counted on `/metrics`, and refused as a whole when the
+/// configuration does not load. The other settings take effect at the next start; the collector's
+/// log names those that changed.
+pub fn reload(
+    collector: &footfall_collector::AppState,
+    load: impl Fn() -> anyhow::Result<ServeConfig>,
+) -> Result<footfall_collector::Reloaded, footfall_collector::Error> {
+    footfall_collector::reload_with(collector, &|| {
+        load()
+            .map(|config| collector_config(&config))
+            .map_err(|e| footfall_collector::config::ConfigError::Invalid(format!("{e:#}")))
     })
 }
 
@@ -212,27 +260,9 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
     let mut collector_addr = None;
     // The sink's own figures (fsyncs, spill backlog) are read at each scrape, on either port.
     let mut collector_sink: Option<Arc<dyn EventSink>> = None;
+    let mut collector_state = None;
     if config.runs(Role::Collector) {
-        let mut collector_config = CollectorConfig::new(config.write_keys.clone());
-        collector_config.listen = config.listen;
-        collector_config.sink = match &config.transport {
-            Transport::EmbeddedLog => SinkConfig::Log {
-                events_dir: events_dir.clone(),
-                dead_letter_dir: dead_dir.clone(),
-                max_disk_bytes: None,
-            },
-            Transport::Kafka {
-                brokers,
-                events_topic,
-                dead_letter_topic,
-            } => SinkConfig::Kafka(footfall_kafka::KafkaConfig {
-                brokers: brokers.clone(),
-                events_topic: events_topic.clone(),
-                dead_letter_topic: dead_letter_topic.clone(),
-                spill_dir: config.data_dir.join("kafka-spill"),
-                ..Default::default()
-            }),
-        };
+        let collector_config = collector_config(&config);
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -242,15 +272,11 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
             None => footfall_collector::open_sink(&collector_config.sink)?,
         };
         collector_sink = Some(served_sink.clone());
+        let state = footfall_collector::AppState::new(&collector_config, served_sink)?;
+        collector_state = Some(state.clone());
         let shutdown = shutdown();
         servers.push(tokio::spawn(async move {
-            let served = footfall_collector::serve_with_sink(
-                collector_config,
-                served_sink,
-                listener,
-                shutdown,
-            )
-            .await;
+            let served = footfall_collector::serve_state(state, listener, shutdown).await;
             if let Err(e) = served {
                 tracing::error!(error = %e, "collector stopped");
             }
@@ -298,6 +324,7 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
     );
     Ok(Running {
         collector_addr,
+        collector: collector_state,
         api_addr,
         sink,
         watermark_ms,

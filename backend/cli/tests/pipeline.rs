@@ -151,3 +151,36 @@ fn the_demo_checks_that_every_event_was_stored_once() {
     assert!(stdout.contains("Retention"), "{stdout}");
     assert!(stdout.contains("stored exactly once"), "{stdout}");
 }
+
+#[test]
+fn sighup_reloads_the_write_keys_and_sigterm_stops_gracefully() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("footfall.toml");
+    std::fs::write(&file, "[write_keys]\nwk_file = \"shop/server\"\n").unwrap();
+    let mut serve = Serve::start_with(dir.path(), &["--config", file.to_str().unwrap()]);
+    assert_eq!(serve.track_with("wk_file"), 200);
+    assert_eq!(serve.track_with("wk_added"), 401);
+
+    // A key added to the file works after SIGHUP; one removed from it is revoked.
+    std::fs::write(&file, "[write_keys]\nwk_added = \"shop/ios\"\n").unwrap();
+    serve.signal("HUP");
+    let started = std::time::Instant::now();
+    while serve.track_with("wk_added") != 200 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "SIGHUP did not add the key"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(serve.track_with("wk_file"), 401);
+    // The flag's key stays: flags keep their values from the start.
+    assert_eq!(serve.track_with(common::WRITE_KEY), 200);
+
+    // SIGTERM finishes what is in flight and exits cleanly, as Ctrl-C does.
+    serve.signal("TERM");
+    let status = serve.wait_for_exit(Duration::from_secs(30));
+    assert!(
+        status.success(),
+        "footfall serve ended with {status} on SIGTERM"
+    );
+}

@@ -149,6 +149,41 @@ impl Serve {
             .collect()
     }
 
+    /// Sends `signal` (a `kill` name: HUP, TERM) to the process.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([format!("-{signal}"), self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{signal} failed");
+    }
+
+    /// Waits up to `limit` for the process to exit, and returns its status.
+    pub fn wait_for_exit(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(started.elapsed() < limit, "still running after {limit:?}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The status of `POST /v1/track` with one event and `write_key`.
+    pub fn track_with(&self, write_key: &str) -> u16 {
+        agent()
+            .post(format!("{}/v1/track", self.collector))
+            .header(
+                "authorization",
+                footfall_protocol::auth::basic_authorization(write_key),
+            )
+            .send(r#"{"event":"Signed Up","userId":"u-reload"}"#)
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
     pub fn kill9(mut self) {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
