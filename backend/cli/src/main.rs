@@ -158,8 +158,13 @@ fn main() -> anyhow::Result<()> {
             };
             let config = load()?;
             runtime()?.block_on(async {
+                use tokio::signal::unix::{signal, SignalKind};
+                // Installed before the servers answer, so that no signal meant for them finds the
+                // default action (ending the process at once).
+                let terminate = signal(SignalKind::terminate())?;
+                let hangup = signal(SignalKind::hangup())?;
                 let running = serve::start(config).await?;
-                serve_until_stopped(&running, load).await?;
+                serve_until_stopped(&running, load, terminate, hangup).await?;
                 tracing::info!("shutting down: finishing requests in flight");
                 running.shutdown().await;
                 Ok(())
@@ -251,10 +256,9 @@ fn main() -> anyhow::Result<()> {
 async fn serve_until_stopped(
     running: &serve::Running,
     load: impl Fn() -> anyhow::Result<config::ServeConfig> + Clone + Send + 'static,
+    mut terminate: tokio::signal::unix::Signal,
+    mut hangup: tokio::signal::unix::Signal,
 ) -> anyhow::Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut terminate = signal(SignalKind::terminate())?;
-    let mut hangup = signal(SignalKind::hangup())?;
     loop {
         tokio::select! {
             stopped = tokio::signal::ctrl_c() => return Ok(stopped?),
