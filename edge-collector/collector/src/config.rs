@@ -218,16 +218,9 @@ pub struct FileConfig {
 /// Per-write-key rate limit: the edge worker uses the same one.
 pub use footfall_ingest::RateLimit;
 
-/// A `[rate_limits.<write key>]` table: that key's own limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct KeyRateLimit {
-    /// Events per second; 0 exempts the key from rate limiting.
-    pub events_per_sec: u32,
-    /// Events the key may send at once above its rate [default: 4 × the rate, at least 1000].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub burst: Option<u32>,
-}
+/// A `[rate_limits.<write key>]` table: that key's own limit (the edge worker's `RATE_LIMITS` reads
+/// the same shape).
+pub use footfall_ingest::KeyRateLimit;
 
 /// Where events go, validated.
 #[derive(Debug, Clone, PartialEq)]
@@ -399,13 +392,7 @@ impl Config {
             rate_limits: self
                 .key_rate_limits
                 .iter()
-                .map(|(key, limit)| {
-                    let table = KeyRateLimit {
-                        events_per_sec: limit.map_or(0, |l| l.events_per_sec.get()),
-                        burst: limit.map(|l| l.burst.get()),
-                    };
-                    (key.clone(), table)
-                })
+                .map(|(key, limit)| (key.clone(), KeyRateLimit::from_limit(*limit)))
                 .collect(),
             kafka: None,
         };
@@ -591,26 +578,14 @@ fn key_rate_limits(
     tables
         .into_iter()
         .map(|(key, table)| {
-            let invalid =
-                |why: &str| Err(ConfigError::Invalid(format!("rate_limits.{key}: {why}")));
+            let invalid = |why: &str| ConfigError::Invalid(format!("rate_limits.{key}: {why}"));
             if write_keys.resolve(&key).is_none() {
-                return invalid("no such write key (list it under [write_keys] first)");
+                return Err(invalid(
+                    "no such write key (list it under [write_keys] first)",
+                ));
             }
-            let Some(events_per_sec) = NonZeroU32::new(table.events_per_sec) else {
-                return match table.burst {
-                    Some(_) => invalid("a burst needs events_per_sec above 0 (0 exempts the key)"),
-                    None => Ok((key, None)),
-                };
-            };
-            let limit = match table.burst {
-                None => RateLimit::with_default_burst(events_per_sec),
-                Some(0) => return invalid("burst must be at least 1"),
-                Some(burst) => RateLimit {
-                    events_per_sec,
-                    burst: NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN),
-                },
-            };
-            Ok((key, Some(limit)))
+            let limit = table.limit().map_err(invalid)?;
+            Ok((key, limit))
         })
         .collect()
 }

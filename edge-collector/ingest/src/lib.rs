@@ -64,7 +64,7 @@ pub use error::IngestError;
 pub use geo::MaxMindGeo;
 pub use geo::{Geo, GeoLookup};
 pub use keys::{Source, WriteKeys};
-pub use limit::{KeyLimiter, RateLimit};
+pub use limit::{KeyLimiter, KeyRateLimit, RateLimit, RateLimits};
 pub use pipeline::{
     DropCause, Endpoint, EnrichOptions, Ingestor, Parsed, Processed, Record, RequestInfo,
 };

@@ -10,6 +10,7 @@
 //! shows the latest time a caller passed. In a Cloudflare Worker the state lives in one isolate, so the
 //! limit there is per isolate; the origin collector enforces the global one.
 
+use std::collections::{BTreeMap, HashMap};
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -142,6 +143,91 @@ impl KeyLimiter {
     }
 }
 
+/// One write key's own limit, as the collector's `[rate_limits.<write key>]` table and the edge
+/// worker's `RATE_LIMITS` entry spell it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyRateLimit {
+    /// Events per second; 0 exempts the key from rate limiting.
+    pub events_per_sec: u32,
+    /// Events the key may send at once above its rate [default: 4 × the rate, at least 1000].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub burst: Option<u32>,
+}
+
+impl KeyRateLimit {
+    /// The limit this sets, `None` for an exempt key; `Err` says what is wrong with it.
+    pub fn limit(self) -> Result<Option<RateLimit>, &'static str> {
+        let Some(events_per_sec) = NonZeroU32::new(self.events_per_sec) else {
+            return match self.burst {
+                Some(_) => Err("a burst needs events_per_sec above 0 (0 exempts the key)"),
+                None => Ok(None),
+            };
+        };
+        match self.burst {
+            None => Ok(Some(RateLimit::with_default_burst(events_per_sec))),
+            Some(burst) => NonZeroU32::new(burst)
+                .map(|burst| {
+                    Some(RateLimit {
+                        events_per_sec,
+                        burst,
+                    })
+                })
+                .ok_or("burst must be at least 1"),
+        }
+    }
+
+    /// The table that sets `limit` (`None`: exempt).
+    pub fn from_limit(limit: Option<RateLimit>) -> Self {
+        Self {
+            events_per_sec: limit.map_or(0, |l| l.events_per_sec.get()),
+            burst: limit.map(|l| l.burst.get()),
+        }
+    }
+}
+
+/// Every write key's rate limit: one for all keys, and keys' own limits that replace it for them (a
+/// large source gets more, a shared test key less, a trusted server source none).
+#[derive(Debug)]
+pub struct RateLimits {
+    /// For the keys without a limit of their own.
+    default: Option<KeyLimiter>,
+    /// The keys with a limit of their own; `None` exempts the key.
+    per_key: HashMap<String, Option<KeyLimiter>>,
+}
+
+impl RateLimits {
+    /// The limits for `default` and the keys' own; `None` when no key is limited.
+    pub fn new(
+        default: Option<RateLimit>,
+        per_key: &BTreeMap<String, Option<RateLimit>>,
+    ) -> Option<Self> {
+        if default.is_none() && per_key.values().all(Option::is_none) {
+            return None;
+        }
+        Some(Self {
+            default: default.map(KeyLimiter::new),
+            per_key: per_key
+                .iter()
+                .map(|(key, limit)| (key.clone(), limit.map(KeyLimiter::new)))
+                .collect(),
+        })
+    }
+
+    /// Takes `events` from the key's budget at time `now` (see [`KeyLimiter::check`]), or says how
+    /// long to wait.
+    pub fn check(&self, write_key: &str, events: usize, now: Duration) -> Result<(), Duration> {
+        let limiter = match self.per_key.get(write_key) {
+            Some(own) => own.as_ref(),
+            None => self.default.as_ref(),
+        };
+        match limiter {
+            Some(limiter) => limiter.check(write_key, events, now),
+            None => Ok(()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,5 +320,52 @@ mod tests {
         };
         assert_eq!(rate(10), 1000);
         assert_eq!(rate(5000), 20000);
+    }
+
+    #[test]
+    fn a_keys_own_limit_replaces_the_default_and_none_exempts_it() {
+        let per_key = BTreeMap::from([
+            ("big".to_owned(), Some(limit(1, 100))),
+            ("trusted".to_owned(), None),
+        ]);
+        let limits = RateLimits::new(Some(limit(1, 10)), &per_key).unwrap();
+        assert!(limits.check("small", 10, S).is_ok());
+        assert!(
+            limits.check("small", 1, S).is_err(),
+            "the default burst of 10"
+        );
+        assert!(limits.check("big", 100, S).is_ok(), "its own burst of 100");
+        assert!(limits.check("big", 1, S).is_err());
+        for _ in 0..100 {
+            assert!(limits.check("trusted", 1_000, S).is_ok());
+        }
+    }
+
+    #[test]
+    fn only_the_keys_with_a_limit_of_their_own_are_limited_without_a_default() {
+        assert!(RateLimits::new(None, &BTreeMap::new()).is_none());
+        assert!(RateLimits::new(None, &BTreeMap::from([("k".to_owned(), None)])).is_none());
+        let per_key = BTreeMap::from([("shared-test-key".to_owned(), Some(limit(1, 5)))]);
+        let limits = RateLimits::new(None, &per_key).unwrap();
+        assert!(limits.check("shared-test-key", 5, S).is_ok());
+        assert!(limits.check("shared-test-key", 1, S).is_err());
+        assert!(limits.check("other", 1_000_000, S).is_ok());
+    }
+
+    #[test]
+    fn a_key_rate_limit_table_is_read_with_the_default_burst_and_checked() {
+        let table = |events_per_sec, burst| KeyRateLimit {
+            events_per_sec,
+            burst,
+        };
+        assert_eq!(table(500, None).limit(), Ok(Some(limit(500, 2000))));
+        assert_eq!(table(10, None).limit(), Ok(Some(limit(10, 1000))));
+        assert_eq!(table(10, Some(20)).limit(), Ok(Some(limit(10, 20))));
+        assert_eq!(table(0, None).limit(), Ok(None));
+        assert!(table(0, Some(5)).limit().is_err());
+        assert_eq!(table(10, Some(0)).limit(), Err("burst must be at least 1"));
+        for limit in [None, Some(limit(10, 20))] {
+            assert_eq!(KeyRateLimit::from_limit(limit).limit(), Ok(limit));
+        }
     }
 }

@@ -7,6 +7,7 @@
 //! | `WRITE_KEYS` | var | JSON object: `{"wk_live_123": {"projectId": "shop", "sourceId": "web"}}` |
 //! | `RATE_LIMIT_EVENTS_PER_SEC` | var | per write key **and per isolate**; unset or `0`: off |
 //! | `RATE_LIMIT_BURST` | var | events at once above the rate [default: 4 × the rate, at least 1000] |
+//! | `RATE_LIMITS` | var | JSON object of write keys' own limits, which replace the two above for them: `{"wk_live_456": {"events_per_sec": 500, "burst": 2000}}`; `events_per_sec` 0 exempts the key |
 //! | `ANONYMIZE_IP` | var | `true`: zero the host part of `context.ip` |
 //! | `SCHEMAS` | var | JSON array of schema files, `[{"event", "policy", "schema"}]`, as the collector's schema directory |
 //! | `RETRY_AFTER_SECS` | var | `Retry-After` when the origin cannot take events [default: 5] |
@@ -15,10 +16,11 @@
 //! The write keys and schemas must match the origin's: the edge refuses unknown keys before anything
 //! crosses to the origin, and the origin refuses relays for keys it does not know.
 
+use std::collections::BTreeMap;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-use footfall_ingest::{RateLimit, SchemaPolicy, SchemaRegistry, Source, WriteKeys};
+use footfall_ingest::{KeyRateLimit, RateLimit, SchemaPolicy, SchemaRegistry, Source, WriteKeys};
 use serde::Deserialize;
 
 /// The shortest origin secret accepted (the origin's own minimum).
@@ -40,6 +42,8 @@ pub struct EdgeConfig {
     pub write_keys: WriteKeys,
     /// Per-key, per-isolate rate limit.
     pub rate_limit: Option<RateLimit>,
+    /// Write keys with a limit of their own (per isolate too); `None` exempts the key.
+    pub key_rate_limits: BTreeMap<String, Option<RateLimit>>,
     /// Anonymize client IPs.
     pub anonymize_ip: bool,
     /// Schemas by event name.
@@ -116,6 +120,7 @@ impl EdgeConfig {
                 ..default
             }
         });
+        let key_rate_limits = key_rate_limits(var("RATE_LIMITS"), &keys)?;
         let anonymize_ip = match var("ANONYMIZE_IP").as_deref().map(str::trim) {
             None | Some("") | Some("false") => false,
             Some("true") => true,
@@ -151,12 +156,42 @@ impl EdgeConfig {
             origin_secret,
             write_keys: keys.into_iter().collect(),
             rate_limit,
+            key_rate_limits,
             anonymize_ip,
             schemas,
             retry_after: Duration::from_secs(retry_after),
             origin_timeout: Duration::from_millis(timeout),
         })
     }
+}
+
+/// Reads `RATE_LIMITS`, whose keys must be among `write_keys`.
+fn key_rate_limits(
+    text: Option<String>,
+    write_keys: &BTreeMap<String, Source>,
+) -> Result<BTreeMap<String, Option<RateLimit>>, ConfigError> {
+    let Some(text) = text.filter(|t| !t.trim().is_empty()) else {
+        return Ok(BTreeMap::new());
+    };
+    let tables: BTreeMap<String, KeyRateLimit> = serde_json::from_str(&text).map_err(|e| {
+        ConfigError(format!(
+            "RATE_LIMITS: expected a JSON object {{\"<write key>\": {{\"events_per_sec\": …, \"burst\": …}}}}: {e}"
+        ))
+    })?;
+    tables
+        .into_iter()
+        .map(|(key, table)| {
+            if !write_keys.contains_key(&key) {
+                return Err(ConfigError(format!(
+                    "RATE_LIMITS: {key}: not a key of WRITE_KEYS"
+                )));
+            }
+            let limit = table
+                .limit()
+                .map_err(|why| ConfigError(format!("RATE_LIMITS: {key}: {why}")))?;
+            Ok((key, limit))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -235,5 +270,32 @@ mod tests {
                 .starts_with("SCHEMAS")
         );
         assert!(err(&[("RETRY_AFTER_SECS", "0")]).contains("at least 1"));
+        assert_eq!(
+            err(&[("RATE_LIMITS", r#"{"wk_other": {"events_per_sec": 5}}"#)]),
+            "RATE_LIMITS: wk_other: not a key of WRITE_KEYS"
+        );
+        assert_eq!(
+            err(&[(
+                "RATE_LIMITS",
+                r#"{"wk": {"events_per_sec": 5, "burst": 0}}"#
+            )]),
+            "RATE_LIMITS: wk: burst must be at least 1"
+        );
+        assert!(err(&[("RATE_LIMITS", r#"{"wk": {"rate": 5}}"#)]).starts_with("RATE_LIMITS"));
+    }
+
+    #[test]
+    fn reads_write_keys_own_rate_limits() {
+        let config = EdgeConfig::from_vars(vars(&[(
+            "RATE_LIMITS",
+            r#"{"wk": {"events_per_sec": 500, "burst": 2000}}"#,
+        )]))
+        .unwrap();
+        let own = config.key_rate_limits["wk"].unwrap();
+        assert_eq!((own.events_per_sec.get(), own.burst.get()), (500, 2000));
+        let exempt =
+            EdgeConfig::from_vars(vars(&[("RATE_LIMITS", r#"{"wk": {"events_per_sec": 0}}"#)]))
+                .unwrap();
+        assert_eq!(exempt.key_rate_limits["wk"], None);
     }
 }

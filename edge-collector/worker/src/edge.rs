@@ -14,7 +14,7 @@ use std::time::Duration;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use footfall_ingest::{
-    decode_body, relay, Endpoint, EnrichOptions, Geo, Ingestor, KeyLimiter, RequestInfo,
+    decode_body, relay, Endpoint, EnrichOptions, Geo, Ingestor, RateLimits, RequestInfo,
     SchemaRegistry, MAX_WIRE_BYTES,
 };
 use footfall_protocol::limits::MAX_BATCH_BYTES;
@@ -94,7 +94,7 @@ pub enum Step {
 pub struct Edge {
     ingestor: Ingestor,
     schemas: SchemaRegistry,
-    limiter: Option<KeyLimiter>,
+    limiter: Option<RateLimits>,
     /// The settings the I/O side needs: origin URL, secret, timeout, Retry-After.
     pub config: EdgeConfig,
 }
@@ -128,7 +128,7 @@ impl Edge {
         Self {
             ingestor: Ingestor::new(write_keys, options),
             schemas,
-            limiter: config.rate_limit.map(KeyLimiter::new),
+            limiter: RateLimits::new(config.rate_limit, &config.key_rate_limits),
             config,
         }
     }
@@ -417,6 +417,27 @@ mod tests {
         };
         assert_eq!(limited.status, 429);
         assert_eq!(limited.header("retry-after"), Some("2"));
+    }
+
+    #[test]
+    fn a_write_keys_own_limit_replaces_the_default_in_this_isolate() {
+        let e = edge(&[
+            ("RATE_LIMIT_EVENTS_PER_SEC", "1"),
+            ("RATE_LIMIT_BURST", "2"),
+            ("RATE_LIMITS", r#"{"wk": {"events_per_sec": 0}}"#),
+        ]);
+        let auth = basic_authorization("wk");
+        let body =
+            br#"{"batch":[{"type":"page","anonymousId":"a"},{"type":"page","anonymousId":"b"}]}"#;
+        for _ in 0..5 {
+            assert!(
+                matches!(
+                    e.ingest(Endpoint::Batch, &request(Some(&auth), body)),
+                    Step::Forward(_)
+                ),
+                "the exempt key is never limited"
+            );
+        }
     }
 
     #[test]
