@@ -142,6 +142,15 @@ pub struct Args {
     /// variable or the file to the flag, which other users can see in `ps`. At least 32 characters.
     #[arg(long, env = "FOOTFALL_COLLECTOR_EDGE_SECRET", hide_env_values = true)]
     pub edge_secret: Option<String>,
+    /// The edge secret being replaced, still accepted while the workers move to the new one: set the
+    /// new `edge_secret` and this to the old one, reload (SIGHUP), update the workers' secret, then
+    /// remove this and reload again. Needs `edge_secret`.
+    #[arg(
+        long,
+        env = "FOOTFALL_COLLECTOR_EDGE_SECRET_PREVIOUS",
+        hide_env_values = true
+    )]
+    pub edge_secret_previous: Option<String>,
     /// Check the configuration and exit: the flags, variables and file, the schema directory, the
     /// GeoIP database and, for Kafka, every librdkafka setting (without contacting a broker). Prints
     /// the effective settings as a config file, credentials left out; exits 2 with the first problem.
@@ -204,6 +213,9 @@ pub struct FileConfig {
     /// Shared secret of the edge workers (turns on `POST /edge/v1/records`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub edge_secret: Option<String>,
+    /// The edge secret being replaced, still accepted during a rotation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub edge_secret_previous: Option<String>,
     /// Write keys and the project and source each stands for.
     #[serde(default)]
     pub write_keys: BTreeMap<String, Source>,
@@ -269,6 +281,8 @@ pub struct Config {
     pub worker_threads: NonZeroUsize,
     /// Shared secret of the edge workers; `None` turns `POST /edge/v1/records` off (404).
     pub edge_secret: Option<String>,
+    /// The edge secret being replaced, still accepted during a rotation.
+    pub edge_secret_previous: Option<String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -289,6 +303,10 @@ impl std::fmt::Debug for Config {
             .field(
                 "edge_secret",
                 &self.edge_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .field(
+                "edge_secret_previous",
+                &self.edge_secret_previous.as_ref().map(|_| "<redacted>"),
             )
             .finish()
     }
@@ -338,6 +356,7 @@ impl Config {
             log_format: LogFormat::Text,
             worker_threads: available_cpus(),
             edge_secret: None,
+            edge_secret_previous: None,
         }
     }
 
@@ -367,6 +386,9 @@ impl Config {
         if self.edge_secret.is_some() {
             hidden.push("edge_secret".to_owned());
         }
+        if self.edge_secret_previous.is_some() {
+            hidden.push("edge_secret_previous".to_owned());
+        }
         let mut file = FileConfig {
             listen: Some(self.listen),
             trusted_proxies: self.enrich.trusted_proxies.clone(),
@@ -384,6 +406,7 @@ impl Config {
             log_format: Some(self.log_format),
             worker_threads: Some(self.worker_threads.get()),
             edge_secret: None,
+            edge_secret_previous: None,
             write_keys: self
                 .write_keys
                 .iter()
@@ -528,13 +551,25 @@ impl Config {
             ));
         }
         let edge_secret = args.edge_secret.or(file.edge_secret);
-        if edge_secret
-            .as_ref()
-            .is_some_and(|s| s.len() < MIN_EDGE_SECRET_LEN)
-        {
-            return Err(ConfigError::Invalid(format!(
-                "edge_secret must be at least {MIN_EDGE_SECRET_LEN} characters"
-            )));
+        let edge_secret_previous = args.edge_secret_previous.or(file.edge_secret_previous);
+        for (name, secret) in [
+            ("edge_secret", &edge_secret),
+            ("edge_secret_previous", &edge_secret_previous),
+        ] {
+            if secret
+                .as_ref()
+                .is_some_and(|s| s.len() < MIN_EDGE_SECRET_LEN)
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "{name} must be at least {MIN_EDGE_SECRET_LEN} characters"
+                )));
+            }
+        }
+        if edge_secret.is_none() && edge_secret_previous.is_some() {
+            return Err(ConfigError::Invalid(
+                "edge_secret_previous is set without edge_secret: a rotation needs the new secret too"
+                    .into(),
+            ));
         }
         let worker_threads = match args.worker_threads.or(file.worker_threads) {
             None => available_cpus(),
@@ -566,6 +601,7 @@ impl Config {
             log_format: args.log_format.or(file.log_format).unwrap_or_default(),
             worker_threads,
             edge_secret,
+            edge_secret_previous,
         })
     }
 }
@@ -704,6 +740,7 @@ mod tests {
         let f = file(concat!(
             "sink = \"kafka\"\n",
             "edge_secret = \"0123456789abcdef0123456789abcdef-edge\"\n",
+            "edge_secret_previous = \"0123456789abcdef0123456789abcdef-prev\"\n",
             "[write_keys.k]\nprojectId = \"p\"\nsourceId = \"s\"\n",
             "[kafka.librdkafka_options]\n",
             "\"sasl.username\" = \"collector\"\n",
@@ -713,17 +750,21 @@ mod tests {
         let (effective, hidden) = config.effective_file();
         assert_eq!(
             hidden,
-            ["edge_secret", "kafka.librdkafka_options.\"sasl.password\""]
+            [
+                "edge_secret",
+                "edge_secret_previous",
+                "kafka.librdkafka_options.\"sasl.password\""
+            ]
         );
         let text = toml::to_string(&effective).unwrap();
         assert!(
-            !text.contains("hunter2") && !text.contains("-edge"),
+            !text.contains("hunter2") && !text.contains("-edge") && !text.contains("-prev"),
             "{text}"
         );
         assert!(text.contains("\"sasl.username\" = \"collector\""), "{text}");
         let shown = format!("{config:?}");
         assert!(
-            !shown.contains("hunter2") && !shown.contains("-edge"),
+            !shown.contains("hunter2") && !shown.contains("-edge") && !shown.contains("-prev"),
             "{shown}"
         );
         assert!(
@@ -779,6 +820,20 @@ mod tests {
         };
         let err = Config::from_raw(args("short"), FileConfig::default()).unwrap_err();
         assert!(err.to_string().contains("edge_secret"), "{err}");
+        let previous_alone = FileConfig {
+            edge_secret_previous: Some("p".repeat(MIN_EDGE_SECRET_LEN)),
+            ..FileConfig::default()
+        };
+        let err = Config::from_raw(
+            Args::parse_from(["footfall-collector", "--write-key", "k=p/s"]),
+            previous_alone,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("edge_secret_previous is set without edge_secret"),
+            "{err}"
+        );
         let long = "x".repeat(MIN_EDGE_SECRET_LEN);
         let config = Config::from_raw(args(&long), FileConfig::default()).unwrap();
         assert_eq!(config.edge_secret.as_deref(), Some(long.as_str()));

@@ -37,6 +37,8 @@ pub(crate) struct Settings {
     pub(crate) limiter: Option<Arc<KeyLimiter>>,
     pub(crate) retry_after: Duration,
     pub(crate) edge_secret: Option<String>,
+    /// Accepted beside `edge_secret` during a rotation.
+    pub(crate) edge_secret_previous: Option<String>,
     /// What these settings were built from, to tell what the next reload changes.
     config: Config,
 }
@@ -84,6 +86,7 @@ impl AppState {
                 limiter: KeyLimiter::new(config.rate_limit, &config.key_rate_limits).map(Arc::new),
                 retry_after: config.retry_after,
                 edge_secret: config.edge_secret.clone(),
+                edge_secret_previous: config.edge_secret_previous.clone(),
                 config: config.clone(),
             })),
             reloading: Mutex::new(()),
@@ -135,7 +138,11 @@ impl AppState {
             ("rate_limit", old.rate_limit != config.rate_limit),
             ("rate_limits", old.key_rate_limits != config.key_rate_limits),
             ("retry_after_secs", old.retry_after != config.retry_after),
-            ("edge_secret", old.edge_secret != config.edge_secret),
+            (
+                "edge_secret",
+                old.edge_secret != config.edge_secret
+                    || old.edge_secret_previous != config.edge_secret_previous,
+            ),
         ];
         let need_restart = [
             ("listen", old.listen != config.listen),
@@ -181,6 +188,7 @@ impl AppState {
             limiter,
             retry_after: config.retry_after,
             edge_secret: config.edge_secret.clone(),
+            edge_secret_previous: config.edge_secret_previous.clone(),
             config: in_force,
         };
         *self

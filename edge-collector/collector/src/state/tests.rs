@@ -147,7 +147,7 @@ async fn a_geoip_database_that_cannot_be_read_refuses_the_whole_reload() {
 }
 
 #[tokio::test]
-async fn a_new_edge_secret_replaces_the_old_one() {
+async fn an_edge_secret_is_rotated_with_the_previous_one_accepted_meanwhile() {
     let old = "o".repeat(32);
     let new = "n".repeat(32);
     let mut config = Config::new(keys(&["wk"]));
@@ -167,7 +167,15 @@ async fn a_new_edge_secret_replaces_the_old_one() {
     assert_eq!(status(relay(&old)).await, 400);
     assert_eq!(status(relay(&new)).await, 401);
 
+    // A rotation: the new secret, with the old one still accepted while the workers move over.
     config.edge_secret = Some(new.clone());
+    config.edge_secret_previous = Some(old.clone());
+    assert_eq!(state.reload(&config).unwrap().applied, ["edge_secret"]);
+    assert_eq!(status(relay(&old)).await, 400);
+    assert_eq!(status(relay(&new)).await, 400);
+    assert_eq!(status(relay(&"x".repeat(32))).await, 401);
+
+    config.edge_secret_previous = None;
     assert_eq!(state.reload(&config).unwrap().applied, ["edge_secret"]);
     assert_eq!(status(relay(&old)).await, 401);
     assert_eq!(status(relay(&new)).await, 400);
