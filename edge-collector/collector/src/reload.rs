@@ -2,8 +2,8 @@
 //!
 //! On `SIGHUP` the collector loads its configuration again (the `--config` file is read again; flags
 //! and variables keep the values they had at start) and puts it in force with [`AppState::reload`]:
-//! write keys added or revoked, the rate limit, the client-IP options, the GeoIP database, Retry-After
-//! and the edge secret. A configuration that does not load, or a GeoIP database that cannot be read,
+//! write keys added or revoked, the rate limits, the client-IP options, the GeoIP database, Retry-After
+//! and the edge secrets. A configuration that does not load, or a GeoIP database that cannot be read,
 //! is refused with an error in the log, and the previous configuration stays in force: a typo in the
 //! file never takes a running collector down. Each reload is counted in
 //! `footfall_collector_config_reloads_total{result}`.
