@@ -50,6 +50,8 @@ pub struct FileConfig {
     pub clickhouse: Option<FileClickHouse>,
     /// The Kafka transport.
     pub kafka: Option<FileKafka>,
+    /// A `footfall-collector` config file for the collector's own settings.
+    pub collector_config: Option<PathBuf>,
 }
 
 /// `[clickhouse]`.
@@ -132,6 +134,12 @@ pub struct ServeFlags {
     /// The dead letters' Kafka topic [default: footfall.dead-letters].
     #[arg(long, env = "FOOTFALL_KAFKA_DEAD_LETTER_TOPIC")]
     pub kafka_dead_letter_topic: Option<String>,
+    /// A `footfall-collector` config file (edge-collector/collector/collector.example.toml) for the
+    /// collector's own settings: trusted proxies, IP anonymizing, GeoIP, schemas, rate limits,
+    /// Retry-After, the edge secret, and more write keys. Its listen address, sink, log and Kafka
+    /// settings, log format and threads are ignored: `serve` sets those. Read again on SIGHUP.
+    #[arg(long, env = "FOOTFALL_SERVE_COLLECTOR_CONFIG")]
+    pub collector_config: Option<PathBuf>,
 }
 
 /// Where the processor stores and the API reads.
@@ -183,6 +191,8 @@ pub struct ServeConfig {
     pub store: StoreConfig,
     /// The transport.
     pub transport: Transport,
+    /// The collector's own config file, if any.
+    pub collector_config: Option<PathBuf>,
 }
 
 impl ServeConfig {
@@ -344,6 +354,7 @@ pub fn merge(file: FileConfig, flags: ServeFlags) -> anyhow::Result<ServeConfig>
         read_keys: rk,
         store,
         transport,
+        collector_config: flags.collector_config.or(file.collector_config),
     })
 }
 

@@ -117,10 +117,28 @@ fn open_store(config: &ServeConfig) -> anyhow::Result<Arc<dyn Store>> {
     })
 }
 
-/// The collector's configuration within `config`: its write keys, address and sink.
-fn collector_config(config: &ServeConfig) -> CollectorConfig {
+/// The collector's configuration within `config`: its write keys, address and sink, and the rest
+/// from its own config file when `config` names one.
+fn collector_config(config: &ServeConfig) -> anyhow::Result<CollectorConfig> {
     let (events_dir, dead_dir, _) = paths(&config.data_dir);
-    let mut collector_config = CollectorConfig::new(config.write_keys.clone());
+    let mut collector_config = match &config.collector_config {
+        None => CollectorConfig::new(config.write_keys.clone()),
+        Some(path) => {
+            // serve's keys join the file's, as flags would.
+            let write_keys = config
+                .write_keys
+                .iter()
+                .map(|(key, source)| format!("{key}={}/{}", source.project_id, source.source_id))
+                .collect();
+            let args = footfall_collector::Args {
+                config: Some(path.clone()),
+                write_keys,
+                ..footfall_collector::Args::default()
+            };
+            CollectorConfig::load(args)
+                .with_context(|| format!("collector config {}", path.display()))?
+        }
+    };
     collector_config.listen = config.listen;
     collector_config.sink = match &config.transport {
         Transport::EmbeddedLog => SinkConfig::Log {
@@ -140,20 +158,20 @@ fn collector_config(config: &ServeConfig) -> CollectorConfig {
             ..Default::default()
         }),
     };
-    collector_config
+    Ok(collector_config)
 }
 
-/// Puts the write keys of the configuration `load` gives in force in a running collector (`SIGHUP`),
-/// with the collector's own reload: logged, counted on `/metrics`, and refused as a whole when the
-/// configuration does not load. The other settings take effect at the next start; the collector's
-/// log names those that changed.
+/// Puts the collector's settings from the configuration `load` gives in force in a running collector
+/// (`SIGHUP`): the write keys, and what its own config file sets. It is the collector's own reload:
+/// logged, counted on `/metrics`, and refused as a whole when the configuration does not load.
+/// `serve`'s other settings take effect at the next start.
 pub fn reload(
     collector: &footfall_collector::AppState,
     load: impl Fn() -> anyhow::Result<ServeConfig>,
 ) -> Result<footfall_collector::Reloaded, footfall_collector::Error> {
     footfall_collector::reload_with(collector, &|| {
         load()
-            .map(|config| collector_config(&config))
+            .and_then(|config| collector_config(&config))
             .map_err(|e| footfall_collector::config::ConfigError::Invalid(format!("{e:#}")))
     })
 }
@@ -262,7 +280,7 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
     let mut collector_sink: Option<Arc<dyn EventSink>> = None;
     let mut collector_state = None;
     if config.runs(Role::Collector) {
-        let collector_config = collector_config(&config);
+        let collector_config = collector_config(&config)?;
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;

@@ -184,3 +184,39 @@ fn sighup_reloads_the_write_keys_and_sigterm_stops_gracefully() {
         "footfall serve ended with {status} on SIGTERM"
     );
 }
+
+#[test]
+fn the_collectors_own_config_file_sets_its_limits_and_keys_and_is_reloaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("collector.toml");
+    let collector_file = |rate: u32| {
+        format!(
+            "rate_limit_events_per_sec = {rate}\nrate_limit_burst = 2\n\
+             [write_keys.wk_collector_file]\nprojectId = \"shop\"\nsourceId = \"server\"\n"
+        )
+    };
+    std::fs::write(&file, collector_file(1)).unwrap();
+    let serve = Serve::start_with(dir.path(), &["--collector-config", file.to_str().unwrap()]);
+    // The file's key joins serve's own, and its rate limit applies to both.
+    assert_eq!(serve.track_with("wk_collector_file"), 200);
+    assert_eq!(serve.track_with(common::WRITE_KEY), 200);
+    assert_eq!(serve.track_with(common::WRITE_KEY), 200);
+    assert_eq!(serve.track_with(common::WRITE_KEY), 429);
+
+    // Rate limiting off in the file, and SIGHUP: read again.
+    std::fs::write(&file, collector_file(0)).unwrap();
+    serve.signal("HUP");
+    // Waits for the reload itself: the budget also refills at 1 event/s.
+    let started = std::time::Instant::now();
+    let applied = "footfall_collector_config_reloads_total{result=\"applied\"} 1";
+    while !get_text(&format!("{}/metrics", serve.collector)).contains(applied) {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "SIGHUP was not applied"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for _ in 0..10 {
+        assert_eq!(serve.track_with(common::WRITE_KEY), 200);
+    }
+}
