@@ -135,8 +135,10 @@ fn collector_config(config: &ServeConfig) -> anyhow::Result<CollectorConfig> {
                 write_keys,
                 ..footfall_collector::Args::default()
             };
-            CollectorConfig::load(args)
-                .with_context(|| format!("collector config {}", path.display()))?
+            let loaded = CollectorConfig::load(args)
+                .with_context(|| format!("collector config {}", path.display()))?;
+            warn_of_ignored_settings(path);
+            loaded
         }
     };
     collector_config.listen = config.listen;
@@ -159,6 +161,43 @@ fn collector_config(config: &ServeConfig) -> anyhow::Result<CollectorConfig> {
         }),
     };
     Ok(collector_config)
+}
+
+/// Logs the settings of a `--collector-config` file that `serve` sets itself, so that they are not
+/// ignored in silence. A warning, not a refusal: one file may serve a standalone collector too.
+fn warn_of_ignored_settings(path: &std::path::Path) {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return; // Config::load just read it; a file gone since is reported at the next reload.
+    };
+    let Ok(file) = toml::from_str::<footfall_collector::config::FileConfig>(&text) else {
+        return;
+    };
+    let ignored = settings_serve_sets(&file);
+    if !ignored.is_empty() {
+        tracing::warn!(
+            file = %path.display(),
+            settings = ?ignored,
+            "footfall serve sets these collector settings itself and ignores them in the collector's file"
+        );
+    }
+}
+
+/// The settings of a collector config file that `serve` decides itself.
+fn settings_serve_sets(file: &footfall_collector::config::FileConfig) -> Vec<&'static str> {
+    [
+        ("listen", file.listen.is_some()),
+        ("sink", file.sink.is_some()),
+        ("log_dir", file.log_dir.is_some()),
+        ("dead_letter_dir", file.dead_letter_dir.is_some()),
+        ("log_max_disk_bytes", file.log_max_disk_bytes.is_some()),
+        ("log_format", file.log_format.is_some()),
+        ("worker_threads", file.worker_threads.is_some()),
+        ("kafka", file.kafka.is_some()),
+    ]
+    .into_iter()
+    .filter(|(_, set)| *set)
+    .map(|(name, _)| name)
+    .collect()
 }
 
 /// Puts the collector's settings from the configuration `load` gives in force in a running collector
@@ -351,4 +390,31 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
         processor: processor_handle,
         servers,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_collector_settings_serve_decides_itself_are_named() {
+        let example = include_str!("../../../edge-collector/collector/collector.example.toml");
+        let file: footfall_collector::config::FileConfig = toml::from_str(example).unwrap();
+        assert_eq!(
+            settings_serve_sets(&file),
+            [
+                "listen",
+                "sink",
+                "log_dir",
+                "dead_letter_dir",
+                "log_max_disk_bytes",
+                "log_format",
+                "worker_threads",
+                "kafka"
+            ]
+        );
+        let only_enrichment: footfall_collector::config::FileConfig =
+            toml::from_str("trusted_proxies = [\"10.0.0.0/8\"]\nanonymize_ip = true\n").unwrap();
+        assert!(settings_serve_sets(&only_enrichment).is_empty());
+    }
 }
