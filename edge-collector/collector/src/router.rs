@@ -269,7 +269,7 @@ async fn deliver(
         metrics::events_dropped(DropCause::SinkUnavailable, received);
         Error::Sink {
             error,
-            retry_after: settings.retry_after,
+            retry_after: settings.config.retry_after,
         }
     })
 }
@@ -304,7 +304,7 @@ fn same_secret(given: &[u8], expected: &[u8]) -> bool {
 async fn handle_relay(state: &AppState, request: Request) -> Result<Response, Error> {
     let inner = state.inner();
     let settings = state.settings();
-    let Some(secret) = &settings.edge_secret else {
+    let Some(secret) = &settings.config.edge_secret else {
         return Err(Error::NotFound);
     };
     let (parts, body) = request.into_parts();
@@ -312,7 +312,11 @@ async fn handle_relay(state: &AppState, request: Request) -> Result<Response, Er
     let given = header_str(headers, &header::AUTHORIZATION)
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
-    let previous = settings.edge_secret_previous.as_deref().unwrap_or_default();
+    let previous = settings
+        .config
+        .edge_secret_previous
+        .as_deref()
+        .unwrap_or_default();
     // Both compared every time, so the time taken does not tell which one matched.
     let current_matches = same_secret(given.as_bytes(), secret.as_bytes());
     let previous_matches =

@@ -1,7 +1,6 @@
 //! The one state type shared by every handler, and how a running collector takes a new configuration.
 
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
-use std::time::Duration;
 
 use footfall_ingest::{GeoLookup, Ingestor, MaxMindGeo, SchemaRegistry};
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -35,12 +34,9 @@ pub(crate) struct Inner {
 pub(crate) struct Settings {
     pub(crate) ingestor: Ingestor,
     pub(crate) limiter: Option<Arc<KeyLimiter>>,
-    pub(crate) retry_after: Duration,
-    pub(crate) edge_secret: Option<String>,
-    /// Accepted beside `edge_secret` during a rotation.
-    pub(crate) edge_secret_previous: Option<String>,
-    /// What these settings were built from, to tell what the next reload changes.
-    config: Config,
+    /// What these settings were built from: Retry-After and the edge secrets are read from it, and
+    /// the next reload compares with it.
+    pub(crate) config: Config,
 }
 
 impl std::fmt::Debug for AppState {
@@ -50,7 +46,7 @@ impl std::fmt::Debug for AppState {
             .field("ingestor", &settings.ingestor)
             .field("sink", &self.0.sink.name())
             .field("rate_limited", &settings.limiter.is_some())
-            .field("edge_relay", &settings.edge_secret.is_some())
+            .field("edge_relay", &settings.config.edge_secret.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -84,9 +80,6 @@ impl AppState {
             settings: RwLock::new(Arc::new(Settings {
                 ingestor,
                 limiter: KeyLimiter::new(config.rate_limit, &config.key_rate_limits).map(Arc::new),
-                retry_after: config.retry_after,
-                edge_secret: config.edge_secret.clone(),
-                edge_secret_previous: config.edge_secret_previous.clone(),
                 config: config.clone(),
             })),
             reloading: Mutex::new(()),
@@ -186,9 +179,6 @@ impl AppState {
                 geo,
             ),
             limiter,
-            retry_after: config.retry_after,
-            edge_secret: config.edge_secret.clone(),
-            edge_secret_previous: config.edge_secret_previous.clone(),
             config: in_force,
         };
         *self

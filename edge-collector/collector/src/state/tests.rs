@@ -1,5 +1,6 @@
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::Request;
