@@ -481,13 +481,7 @@ impl Config {
                 "rate_limit_burst must be at least 1".into(),
             ));
         }
-        let rate_limit = NonZeroU32::new(rate).map(|events_per_sec| {
-            let default = RateLimit::with_default_burst(events_per_sec);
-            RateLimit {
-                events_per_sec,
-                burst: burst.and_then(NonZeroU32::new).unwrap_or(default.burst),
-            }
-        });
+        let rate_limit = RateLimit::from_settings(rate, burst.and_then(NonZeroU32::new));
         let key_rate_limits = key_rate_limits(file.rate_limits, &write_keys)?;
 
         let sink = match args.sink.or(file.sink).unwrap_or(SinkKind::Memory) {

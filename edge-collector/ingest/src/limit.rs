@@ -39,6 +39,19 @@ impl RateLimit {
             burst: burst.max(NonZeroU32::new(1000).unwrap_or(NonZeroU32::MIN)),
         }
     }
+
+    /// The limit a setting of `events_per_sec` (0: no limit) and an optional burst describe, with the
+    /// default burst when none is given: the one rule of the collector's and the edge worker's
+    /// settings.
+    pub fn from_settings(events_per_sec: u32, burst: Option<NonZeroU32>) -> Option<Self> {
+        NonZeroU32::new(events_per_sec).map(|events_per_sec| {
+            let default = Self::with_default_burst(events_per_sec);
+            Self {
+                burst: burst.unwrap_or(default.burst),
+                ..default
+            }
+        })
+    }
 }
 
 /// Keys idle long enough to be back at a full budget are forgotten once the table passes this size.
@@ -158,22 +171,13 @@ pub struct KeyRateLimit {
 impl KeyRateLimit {
     /// The limit this sets, `None` for an exempt key; `Err` says what is wrong with it.
     pub fn limit(self) -> Result<Option<RateLimit>, &'static str> {
-        let Some(events_per_sec) = NonZeroU32::new(self.events_per_sec) else {
-            return match self.burst {
-                Some(_) => Err("a burst needs events_per_sec above 0 (0 exempts the key)"),
-                None => Ok(None),
-            };
-        };
-        match self.burst {
-            None => Ok(Some(RateLimit::with_default_burst(events_per_sec))),
-            Some(burst) => NonZeroU32::new(burst)
-                .map(|burst| {
-                    Some(RateLimit {
-                        events_per_sec,
-                        burst,
-                    })
-                })
-                .ok_or("burst must be at least 1"),
+        match (self.events_per_sec, self.burst) {
+            (0, Some(_)) => Err("a burst needs events_per_sec above 0 (0 exempts the key)"),
+            (_, Some(0)) => Err("burst must be at least 1"),
+            (rate, burst) => Ok(RateLimit::from_settings(
+                rate,
+                burst.and_then(NonZeroU32::new),
+            )),
         }
     }
 

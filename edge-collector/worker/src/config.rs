@@ -113,13 +113,8 @@ impl EdgeConfig {
             var("RATE_LIMIT_EVENTS_PER_SEC"),
         )?;
         let burst = number::<u32>("RATE_LIMIT_BURST", var("RATE_LIMIT_BURST"))?;
-        let rate_limit = rate.and_then(NonZeroU32::new).map(|events_per_sec| {
-            let default = RateLimit::with_default_burst(events_per_sec);
-            RateLimit {
-                burst: burst.and_then(NonZeroU32::new).unwrap_or(default.burst),
-                ..default
-            }
-        });
+        let rate_limit =
+            RateLimit::from_settings(rate.unwrap_or(0), burst.and_then(NonZeroU32::new));
         let key_rate_limits = key_rate_limits(var("RATE_LIMITS"), &keys)?;
         let anonymize_ip = match var("ANONYMIZE_IP").as_deref().map(str::trim) {
             None | Some("") | Some("false") => false,
