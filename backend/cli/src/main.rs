@@ -251,8 +251,9 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-/// Waits for Ctrl-C or SIGTERM; on each SIGHUP, reloads the collector's write keys from the
-/// configuration `load` reads again (the file; flags and variables keep their values from the start).
+/// Waits for Ctrl-C or SIGTERM; on each SIGHUP, reloads the collector's write keys and settings from
+/// the configuration `load` reads again (the files; flags and variables keep their values from the
+/// start).
 async fn serve_until_stopped(
     running: &serve::Running,
     load: impl Fn() -> anyhow::Result<config::ServeConfig> + Clone + Send + 'static,

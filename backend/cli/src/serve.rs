@@ -124,21 +124,17 @@ fn collector_config(config: &ServeConfig) -> anyhow::Result<CollectorConfig> {
     let mut collector_config = match &config.collector_config {
         None => CollectorConfig::new(config.write_keys.clone()),
         Some(path) => {
-            // serve's keys join the file's, as flags would.
-            let write_keys = config
-                .write_keys
-                .iter()
-                .map(|(key, source)| format!("{key}={}/{}", source.project_id, source.source_id))
-                .collect();
-            let args = footfall_collector::Args {
-                config: Some(path.clone()),
-                write_keys,
-                ..footfall_collector::Args::default()
-            };
-            let loaded = CollectorConfig::load(args)
-                .with_context(|| format!("collector config {}", path.display()))?;
-            warn_of_ignored_settings(path);
-            loaded
+            let mut file = footfall_collector::config::FileConfig::read(path)?;
+            warn_of_ignored_settings(path, &file);
+            // serve's keys join the file's and win over them, as the collector's own flags would.
+            file.write_keys.extend(
+                config
+                    .write_keys
+                    .iter()
+                    .map(|(key, source)| (key.to_owned(), source.clone())),
+            );
+            CollectorConfig::from_raw(footfall_collector::Args::default(), file)
+                .with_context(|| format!("collector config {}", path.display()))?
         }
     };
     collector_config.listen = config.listen;
@@ -165,14 +161,8 @@ fn collector_config(config: &ServeConfig) -> anyhow::Result<CollectorConfig> {
 
 /// Logs the settings of a `--collector-config` file that `serve` sets itself, so that they are not
 /// ignored in silence. A warning, not a refusal: one file may serve a standalone collector too.
-fn warn_of_ignored_settings(path: &std::path::Path) {
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return; // Config::load just read it; a file gone since is reported at the next reload.
-    };
-    let Ok(file) = toml::from_str::<footfall_collector::config::FileConfig>(&text) else {
-        return;
-    };
-    let ignored = settings_serve_sets(&file);
+fn warn_of_ignored_settings(path: &std::path::Path, file: &footfall_collector::config::FileConfig) {
+    let ignored = settings_serve_sets(file);
     if !ignored.is_empty() {
         tracing::warn!(
             file = %path.display(),

@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::num::{NonZeroU32, NonZeroUsize};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
@@ -227,6 +227,20 @@ pub struct FileConfig {
     pub kafka: Option<footfall_kafka::KafkaConfig>,
 }
 
+impl FileConfig {
+    /// Reads and parses the file at `path`; unknown keys are refused.
+    pub fn read(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+    }
+}
+
 /// Per-write-key rate limit: the edge worker uses the same one.
 pub use footfall_ingest::RateLimit;
 
@@ -364,16 +378,7 @@ impl Config {
     pub fn load(args: Args) -> Result<Self, ConfigError> {
         let file = match &args.config {
             None => FileConfig::default(),
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                    path: path.clone(),
-                    source,
-                })?;
-                toml::from_str(&text).map_err(|e| ConfigError::Parse {
-                    path: path.clone(),
-                    message: e.to_string(),
-                })?
-            }
+            Some(path) => FileConfig::read(path)?,
         };
         Self::from_raw(args, file)
     }
