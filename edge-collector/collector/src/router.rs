@@ -23,7 +23,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use footfall_ingest::relay::{MAX_RELAY_BYTES, RELAY_PATH};
-use footfall_ingest::{decode_body, Endpoint, Record, RequestInfo, MAX_WIRE_BYTES};
+use footfall_ingest::{decode_body, Endpoint, Record, RequestInfo, Source, MAX_WIRE_BYTES};
 use footfall_protocol::limits::MAX_BATCH_BYTES;
 use footfall_protocol::{BatchResponse, EventResult};
 use tower_http::cors::{Any, CorsLayer};
@@ -195,8 +195,7 @@ async fn handle(state: &AppState, endpoint: Endpoint, request: Request) -> Resul
     )?;
     let received = parsed.len();
     let source = parsed.source.clone();
-    admit(&settings, &parsed.write_key, received)
-        .inspect_err(|_| metrics::source_events(&source, SourceOutcome::RateLimited, received))?;
+    admit(&settings, &parsed.write_key, &source, received)?;
 
     let forwarded_for = join_forwarded_for(headers);
     let info = RequestInfo {
@@ -215,38 +214,38 @@ async fn handle(state: &AppState, endpoint: Endpoint, request: Request) -> Resul
     metrics::events_flagged("schema", processed.schema_flagged);
 
     let accepted = processed.accepted.len();
-    let invalid = processed.dead_letters.len();
     let refusal = processed.refusal();
-    if accepted > 0 || invalid > 0 {
+    if accepted > 0 || !processed.dead_letters.is_empty() {
         deliver(
             inner,
             &settings,
+            &source,
             processed.accepted,
             processed.dead_letters,
             received,
         )
-        .await
-        .inspect_err(|_| metrics::source_events(&source, SourceOutcome::Unavailable, received))?;
+        .await?;
     }
     metrics::events_accepted(accepted);
-    metrics::source_events(&source, SourceOutcome::Accepted, accepted);
-    metrics::source_events(&source, SourceOutcome::Invalid, invalid);
     if let Some((code, message)) = refusal {
         return Err(Error::AllDropped { code, message });
     }
     Ok(batch_answer(processed.results))
 }
 
-/// `POST /edge/v1/records`: what an edge worker already decoded, validated and enriched, made durable
-/// as it is. The edge secret is the trust: the records carry the client IP and geo the edge saw, which
-/// the origin must not replace with the worker's address.
 /// Counts what a request brought and spends its write key's rate-limit tokens: a request over the
 /// key's rate is refused whole, so a client's retry resends exactly what was refused.
-fn admit(settings: &Settings, write_key: &str, received: usize) -> Result<(), Error> {
+fn admit(
+    settings: &Settings,
+    write_key: &str,
+    source: &Source,
+    received: usize,
+) -> Result<(), Error> {
     metrics::events_received(received);
     if let Some(limiter) = &settings.limiter {
         if let Err(retry_after) = limiter.check(write_key, received) {
             metrics::events_dropped(DropCause::RateLimited, received);
+            metrics::source_events(source, SourceOutcome::RateLimited, received);
             return Err(Error::RateLimited { retry_after });
         }
     }
@@ -258,15 +257,22 @@ fn admit(settings: &Settings, write_key: &str, received: usize) -> Result<(), Er
 async fn deliver(
     inner: &Inner,
     settings: &Settings,
+    source: &Source,
     events: Vec<Record>,
     dead_letters: Vec<Record>,
     received: usize,
 ) -> Result<(), Error> {
+    let (accepted, invalid) = (events.len(), dead_letters.len());
     let start = Instant::now();
     let sent = inner.sink.send(events, dead_letters).await;
     metrics::sink_wait(inner.sink.name(), start.elapsed().as_secs_f64());
+    if sent.is_ok() {
+        metrics::source_events(source, SourceOutcome::Accepted, accepted);
+        metrics::source_events(source, SourceOutcome::Invalid, invalid);
+    }
     sent.map_err(|error| {
         metrics::events_dropped(DropCause::SinkUnavailable, received);
+        metrics::source_events(source, SourceOutcome::Unavailable, received);
         Error::Sink {
             error,
             retry_after: settings.config.retry_after,
@@ -301,6 +307,9 @@ fn same_secret(given: &[u8], expected: &[u8]) -> bool {
             == 0
 }
 
+/// `POST /edge/v1/records`: what an edge worker already decoded, validated and enriched, made durable
+/// as it is. The edge secret is the trust: the records carry the client IP and geo the edge saw, which
+/// the origin must not replace with the worker's address.
 async fn handle_relay(state: &AppState, request: Request) -> Result<Response, Error> {
     let inner = state.inner();
     let settings = state.settings();
@@ -336,24 +345,24 @@ async fn handle_relay(state: &AppState, request: Request) -> Result<Response, Er
         return Err(footfall_ingest::IngestError::UnknownWriteKey.into());
     };
     let received = batch.events.len() + batch.dead_letters.len();
-    admit(&settings, &batch.write_key, received)
-        .inspect_err(|_| metrics::source_events(source, SourceOutcome::RateLimited, received))?;
+    admit(&settings, &batch.write_key, source, received)?;
     for cause in &batch.drop_causes {
         metrics::events_dropped(DropCause::from(*cause), 1);
     }
     let (ids, events): (Vec<String>, Vec<_>) = batch.events.into_iter().unzip();
     let accepted = events.len();
-    let invalid = batch.dead_letters.len();
     if received > 0 {
-        deliver(inner, &settings, events, batch.dead_letters, received)
-            .await
-            .inspect_err(|_| {
-                metrics::source_events(source, SourceOutcome::Unavailable, received)
-            })?;
+        deliver(
+            inner,
+            &settings,
+            source,
+            events,
+            batch.dead_letters,
+            received,
+        )
+        .await?;
     }
     metrics::events_accepted(accepted);
-    metrics::source_events(source, SourceOutcome::Accepted, accepted);
-    metrics::source_events(source, SourceOutcome::Invalid, invalid);
     Ok(batch_answer(ids.into_iter().map(EventResult::ok).collect()))
 }
 
