@@ -13,6 +13,7 @@
 #   --rate EVENTS_PER_SEC     pace the latency runs at this rate instead of half of each build's peak
 #   --baseline BIN            another footfall-collector binary, measured alternately with this tree's
 #   --port PORT               where the collector listens (default 18080)
+#   --tls                     serve and send HTTPS, with a self-signed certificate made for the run
 #   --no-build                use the release binaries already built
 #
 # Example, a change against the build before it:
@@ -22,7 +23,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/env.sh
 
-sink=kafka runs=3 connections=64 duration=10 rate="" baseline="" port=18080 build=1
+sink=kafka runs=3 connections=64 duration=10 rate="" baseline="" port=18080 build=1 tls=0
 extra=()
 while (($#)); do
   case "$1" in
@@ -34,6 +35,7 @@ while (($#)); do
     --baseline) baseline="$2"; shift 2 ;;
     --port) port="$2"; shift 2 ;;
     --no-build) build=0; shift ;;
+    --tls) tls=1; shift ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     --) shift; extra=("$@"); break ;;
     *) echo "collector-goals: unknown option $1 (see --help)" >&2; exit 2 ;;
@@ -65,6 +67,17 @@ stop_collector() {
 }
 trap 'stop_collector; rm -rf "$work"' EXIT
 
+url="http://127.0.0.1:$port"
+tls_flags=() ca_flags=()
+if ((tls)); then
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=localhost \
+    -addext subjectAltName=DNS:localhost -addext basicConstraints=critical,CA:FALSE \
+    -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
+  url="https://localhost:$port"
+  tls_flags=(--tls-cert "$work/cert.pem" --tls-key "$work/key.pem")
+  ca_flags=(--ca-cert "$work/cert.pem")
+fi
+
 broker_started=0
 if [[ "$sink" == kafka ]] && ! scripts/infra/kafka.sh status >/dev/null 2>&1; then
   scripts/infra/kafka.sh start >&2
@@ -82,11 +95,11 @@ start_collector() {
     log) sink_flags=(--sink log --log-dir "$dir/events" --dead-letter-dir "$dir/dead-letters") ;;
     memory) sink_flags=(--sink memory) ;;
   esac
-  "${bin[$1]}" --listen "127.0.0.1:$port" --write-key wk_bench=bench/goals "${sink_flags[@]}" \
+  "${bin[$1]}" --listen "127.0.0.1:$port" --write-key wk_bench=bench/goals "${sink_flags[@]}" ${tls_flags[@]+"${tls_flags[@]}"} \
     ${extra[@]+"${extra[@]}"} >"$dir/collector.log" 2>&1 &
   collector_pid=$!
   for _ in $(seq 100); do
-    curl -sf "127.0.0.1:$port/ready" >/dev/null 2>&1 && return 0
+    curl -sfk "$url/ready" >/dev/null 2>&1 && return 0
     kill -0 "$collector_pid" 2>/dev/null || break
     sleep 0.1
   done
@@ -101,8 +114,8 @@ run() {
   shift
   start_collector "$build"
   # Warm-up: connections, the producer's metadata and the allocator's pages.
-  "$loadgen" --url "http://127.0.0.1:$port" --write-key wk_bench -c 32 -d 3 >/dev/null
-  "$loadgen" --url "http://127.0.0.1:$port" --write-key wk_bench -c "$connections" -d "$duration" \
+  "$loadgen" --url "$url" ${ca_flags[@]+"${ca_flags[@]}"} --write-key wk_bench -c 32 -d 3 >/dev/null
+  "$loadgen" --url "$url" ${ca_flags[@]+"${ca_flags[@]}"} --write-key wk_bench -c "$connections" -d "$duration" \
     --server-pid "$collector_pid" "$@" >"$work/report.md"
   stop_collector
   awk -F'|' '
@@ -111,7 +124,7 @@ run() {
     $2 ~ /^ latency p50 $/ { p50 = num($3) }
     $2 ~ /^ latency p99 $/ { p99 = num($3) }
     $2 ~ /^ events per server CPU-second $/ { cpu = num($3) }
-    END { if (eps == "" || cpu == "") exit 1; print eps, p50, p99, cpu }' "$work/report.md" >"$work/result" || {
+    END { if (eps == "" || eps == 0 || cpu == "") exit 1; print eps, p50, p99, cpu }' "$work/report.md" >"$work/result" || {
     echo "collector-goals: the load generator's report has no figures:" >&2
     cat "$work/report.md" >&2
     exit 1
@@ -153,7 +166,7 @@ for ((i = 1; i <= runs; i++)); do
   done
 done
 
-echo "Collector into $sink, $connections connections, ${duration} s per run, $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "Collector into $sink$( ((tls)) && echo " over HTTPS"), $connections connections, ${duration} s per run, $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo
 echo "| build | run | events/s | p50 | p99 | events per server CPU-second |"
 echo "|---|---|---|---|---|---|"

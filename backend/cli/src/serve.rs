@@ -407,4 +407,20 @@ mod tests {
             toml::from_str("trusted_proxies = [\"10.0.0.0/8\"]\nanonymize_ip = true\n").unwrap();
         assert!(settings_serve_sets(&only_enrichment).is_empty());
     }
+
+    #[test]
+    fn the_collectors_file_can_make_serves_collector_port_speak_https() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("collector.toml");
+        std::fs::write(
+            &file,
+            "tls_cert = \"/etc/footfall/cert.pem\"\ntls_key = \"/etc/footfall/key.pem\"\n",
+        )
+        .unwrap();
+        let mut config = ServeConfig::embedded(dir.path().to_path_buf()).unwrap();
+        config.collector_config = Some(file);
+        let tls = collector_config(&config).unwrap().tls.unwrap();
+        assert_eq!(tls.cert, std::path::Path::new("/etc/footfall/cert.pem"));
+        assert_eq!(tls.key, std::path::Path::new("/etc/footfall/key.pem"));
+    }
 }

@@ -2,8 +2,8 @@
 //! deploy, without binding the port, opening the logs or contacting a broker.
 //!
 //! [`Config::load`] has already merged and validated the flags, variables and file. [`check`] then
-//! does what only start-up did: it compiles the schema directory and reads the GeoIP database (the
-//! same code as [`AppState::new`]), has librdkafka check every Kafka setting, and makes sure the sink's
+//! does what only start-up did: it compiles the schema directory and reads the GeoIP database and the
+//! TLS certificate and key (the same code as [`AppState::new`]), has librdkafka check every Kafka setting, and makes sure the sink's
 //! directories are not files. Its [`CheckReport`] prints the effective settings as a config file.
 
 use std::fmt;
@@ -20,6 +20,8 @@ pub struct CheckReport {
     pub schemas: usize,
     /// Whether a GeoIP database was read.
     pub geoip: bool,
+    /// Whether a TLS certificate and key were read (the collector serves HTTPS).
+    pub https: bool,
     /// The settings in effect, credentials left out.
     pub effective: FileConfig,
     /// The settings left out of `effective` because they are credentials.
@@ -50,6 +52,7 @@ pub fn check(config: &Config) -> Result<CheckReport, Error> {
     Ok(CheckReport {
         schemas: state.schemas().get().len(),
         geoip: config.geoip_db.is_some(),
+        https: config.tls.is_some(),
         effective,
         hidden,
     })
@@ -72,9 +75,14 @@ impl fmt::Display for CheckReport {
         writeln!(f, "# footfall-collector: the configuration is valid.")?;
         writeln!(
             f,
-            "# {} event schema(s) compiled; GeoIP database {}.",
+            "# {} event schema(s) compiled; GeoIP database {}; {}.",
             self.schemas,
-            if self.geoip { "read" } else { "not configured" }
+            if self.geoip { "read" } else { "not configured" },
+            if self.https {
+                "TLS certificate and key read (HTTPS)"
+            } else {
+                "plain HTTP"
+            }
         )?;
         if !self.hidden.is_empty() {
             writeln!(

@@ -132,6 +132,13 @@ pub struct Args {
     /// Log format on stderr [default: text]. Filter with RUST_LOG.
     #[arg(long, env = "FOOTFALL_COLLECTOR_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
+    /// PEM certificate chain (leaf first) to serve HTTPS with, on the same port; needs --tls-key.
+    /// Read again on SIGHUP, so a renewed certificate needs no restart.
+    #[arg(long, env = "FOOTFALL_COLLECTOR_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert (PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "FOOTFALL_COLLECTOR_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
     /// Threads that serve HTTP and validate events [default: one per CPU]. On a small machine shared
     /// with the sink's own threads (librdkafka's compression and sends, the log's writer), fewer cost
     /// less CPU per event at peak but lengthen the latency tail: see docs/benchmarks.md.
@@ -207,6 +214,12 @@ pub struct FileConfig {
     /// Log format.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_format: Option<LogFormat>,
+    /// PEM certificate chain for HTTPS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for HTTPS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<PathBuf>,
     /// Threads that serve HTTP and validate events.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub worker_threads: Option<usize>,
@@ -266,6 +279,15 @@ pub enum SinkConfig {
     Kafka(footfall_kafka::KafkaConfig),
 }
 
+/// The PEM files the collector serves HTTPS with ([`crate::tls`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// The certificate's private key.
+    pub key: PathBuf,
+}
+
 /// The validated configuration. Its `Debug` form hides the edge secret.
 #[derive(Clone)]
 pub struct Config {
@@ -291,6 +313,8 @@ pub struct Config {
     pub retry_after: Duration,
     /// Log format.
     pub log_format: LogFormat,
+    /// HTTPS on the listen port, if set; plain HTTP otherwise.
+    pub tls: Option<TlsFiles>,
     /// Threads of the async runtime that serves HTTP and validates events (used by `main`).
     pub worker_threads: NonZeroUsize,
     /// Shared secret of the edge workers; `None` turns `POST /edge/v1/records` off (404).
@@ -313,6 +337,7 @@ impl std::fmt::Debug for Config {
             .field("sink", &self.sink)
             .field("retry_after", &self.retry_after)
             .field("log_format", &self.log_format)
+            .field("tls", &self.tls)
             .field("worker_threads", &self.worker_threads)
             .field(
                 "edge_secret",
@@ -368,6 +393,7 @@ impl Config {
             sink: SinkConfig::Memory,
             retry_after: Duration::from_secs(5),
             log_format: LogFormat::Text,
+            tls: None,
             worker_threads: available_cpus(),
             edge_secret: None,
             edge_secret_previous: None,
@@ -409,6 +435,8 @@ impl Config {
             log_max_disk_bytes: None,
             retry_after_secs: Some(self.retry_after.as_secs()),
             log_format: Some(self.log_format),
+            tls_cert: self.tls.as_ref().map(|tls| tls.cert.clone()),
+            tls_key: self.tls.as_ref().map(|tls| tls.key.clone()),
             worker_threads: Some(self.worker_threads.get()),
             edge_secret: None,
             edge_secret_previous: None,
@@ -570,6 +598,22 @@ impl Config {
                     .into(),
             ));
         }
+        let tls = match (
+            args.tls_cert.or(file.tls_cert),
+            args.tls_key.or(file.tls_key),
+        ) {
+            (None, None) => None,
+            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            (Some(_), None) => return Err(ConfigError::Invalid(
+                "tls_cert is set without tls_key: HTTPS needs the certificate's private key too"
+                    .into(),
+            )),
+            (None, Some(_)) => {
+                return Err(ConfigError::Invalid(
+                    "tls_key is set without tls_cert: HTTPS needs the certificate chain too".into(),
+                ))
+            }
+        };
         let worker_threads = match args.worker_threads.or(file.worker_threads) {
             None => available_cpus(),
             Some(n) => NonZeroUsize::new(n)
@@ -598,6 +642,7 @@ impl Config {
             sink,
             retry_after: Duration::from_secs(retry_after_secs),
             log_format: args.log_format.or(file.log_format).unwrap_or_default(),
+            tls,
             worker_threads,
             edge_secret,
             edge_secret_previous,
@@ -885,6 +930,10 @@ mod tests {
         );
         assert_eq!(config.key_rate_limits["wk_server_789"], None);
         assert!(config.enrich.anonymize_ip);
+        assert_eq!(
+            config.tls.unwrap().key,
+            Path::new("/etc/letsencrypt/live/collect.example.com/privkey.pem")
+        );
         assert_eq!(config.log_format, LogFormat::Json);
         assert_eq!(config.worker_threads.get(), 2);
         assert!(matches!(

@@ -18,6 +18,8 @@
 //! * [`schemas`]: the schema registry loaded from a directory and reloaded when it changes.
 //! * [`check`]: `--check-config`, the start-up checks without starting, and the effective settings.
 //! * [`reload_on_hangup`]: a new configuration without a restart, on `SIGHUP` ([`AppState::reload`]).
+//! * [`tls`]: HTTPS on the same port when a certificate is configured, renewed on `SIGHUP`; HTTP/2
+//!   over TLS (ALPN) and with prior knowledge on the plain port.
 //!
 //! # Example
 //!
@@ -76,6 +78,7 @@ mod router;
 pub mod schemas;
 pub mod sinks;
 mod state;
+pub mod tls;
 
 /// Serves the collector on `listener` until `shutdown` resolves, then finishes requests in flight.
 ///
@@ -158,10 +161,24 @@ where
     let reloader = config
         .schema_dir
         .map(|dir| schemas::spawn_reloader(state.schemas().clone(), dir, config.schema_reload));
+    let tls = state.inner().tls.clone();
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    let served = axum::serve(without_nagle(listener), app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let served = match tls {
+        Some(cert) => {
+            // An empty tap: axum gives `ConnectInfo<SocketAddr>` (the client's address) for its own
+            // TCP listener and for tapped listeners, not for other listeners.
+            let listener =
+                tls::TlsListener::new(listener, tls::server_config(cert)?).tap_io(|_| {});
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+        None => {
+            axum::serve(without_nagle(listener), app)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+    };
     if let Some(reloader) = reloader {
         reloader.abort();
     }

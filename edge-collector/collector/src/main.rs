@@ -76,6 +76,7 @@ fn run(config: Config, args: Args) -> anyhow::Result<()> {
         tracing::info!(
             addr = %listener.local_addr()?,
             sink = ?config.sink,
+            https = config.tls.is_some(),
             worker_threads = config.worker_threads,
             "footfall-collector listening"
         );

@@ -62,6 +62,7 @@ pub fn reload_with(
             tracing::info!(
                 applied = ?reloaded.applied,
                 geoip_reread = reloaded.geoip_reread,
+                certificate_reread = reloaded.certificate_reread,
                 write_keys = reloaded.write_keys,
                 "configuration reloaded"
             );

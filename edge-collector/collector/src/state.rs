@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::limiter::KeyLimiter;
 use crate::schemas::{load_dir, SchemaStore};
 use crate::sinks::EventSink;
+use crate::tls::{read_certified_key, ServerCert};
 use crate::Error;
 
 type ClockFn = dyn Fn() -> OffsetDateTime + Send + Sync;
@@ -27,6 +28,8 @@ pub(crate) struct Inner {
     pub(crate) sink: Arc<dyn EventSink>,
     pub(crate) metrics: PrometheusHandle,
     pub(crate) clock: Box<ClockFn>,
+    /// The certificate served when the collector speaks HTTPS; a reload replaces what it holds.
+    pub(crate) tls: Option<Arc<ServerCert>>,
 }
 
 /// The part of the state a reload replaces. A request takes one snapshot when it starts, so that it
@@ -60,12 +63,15 @@ pub struct Reloaded {
     pub need_restart: Vec<&'static str>,
     /// Whether the GeoIP database was read again (it may have been replaced in place).
     pub geoip_reread: bool,
+    /// Whether the TLS certificate and key were read again (a renewal replaces them in place).
+    pub certificate_reread: bool,
     /// How many write keys are in force now.
     pub write_keys: usize,
 }
 
 impl AppState {
-    /// Builds the state: reads the GeoIP database and the schema directory named in `config`.
+    /// Builds the state: reads the GeoIP database, the schema directory and the TLS certificate named
+    /// in `config`.
     pub fn new(config: &Config, sink: Arc<dyn EventSink>) -> Result<Self, Error> {
         let ingestor = Ingestor::new(config.write_keys.clone(), config.enrich.clone());
         let ingestor = match load_geo(config)? {
@@ -75,6 +81,10 @@ impl AppState {
         let registry = match &config.schema_dir {
             Some(dir) => load_dir(dir)?,
             None => SchemaRegistry::new(),
+        };
+        let tls = match &config.tls {
+            Some(files) => Some(Arc::new(ServerCert::load(files)?)),
+            None => None,
         };
         Ok(Self(Arc::new(Inner {
             settings: RwLock::new(Arc::new(Settings {
@@ -87,22 +97,25 @@ impl AppState {
             sink,
             metrics: crate::metrics::handle(),
             clock: Box::new(OffsetDateTime::now_utc),
+            tls,
         })))
     }
 
     /// Puts `config` in force without a restart, as `SIGHUP` does: the write keys, the rate limits,
-    /// the client-IP options, the GeoIP database (read again even when its path is the same, since
-    /// updaters replace it in place), Retry-After and the edge secret. Requests already running finish
-    /// with the settings they started with.
+    /// the client-IP options, the GeoIP database and the TLS certificate (both read again even when
+    /// their paths are the same, since updaters replace them in place), Retry-After and the edge
+    /// secret. Requests already running finish with the settings they started with, and open
+    /// connections with the certificate they were made with.
     ///
-    /// The listen address, the sink, the log format, the thread count and the schema directory need a
-    /// restart; a change to them is reported in [`Reloaded::need_restart`] and otherwise ignored. The
-    /// schema directory's files are reloaded on their own when they change.
+    /// The listen address, the sink, the log format, the thread count, the schema directory and
+    /// turning HTTPS on or off need a restart; such a change is reported in
+    /// [`Reloaded::need_restart`] and otherwise ignored. The schema directory's files are reloaded on
+    /// their own when they change.
     ///
-    /// A configuration that cannot be put in force (a GeoIP database that cannot be read) changes
-    /// nothing.
+    /// A configuration that cannot be put in force (a GeoIP database or a certificate that cannot be
+    /// read) changes nothing.
     ///
-    /// The GeoIP database is read on the calling thread: call this off the async workers.
+    /// The files are read on the calling thread: call this off the async workers.
     pub fn reload(&self, config: &Config) -> Result<Reloaded, Error> {
         let _one_at_a_time = self
             .0
@@ -112,8 +125,14 @@ impl AppState {
         let current = self.settings();
         let old = &current.config;
         let geo = load_geo(config)?;
+        // Read only while serving HTTPS: the listener is chosen at start.
+        let certificate = match (&self.0.tls, &config.tls) {
+            (Some(_), Some(files)) => Some(read_certified_key(files)?),
+            _ => None,
+        };
         let mut reloaded = Reloaded {
             geoip_reread: geo.is_some(),
+            certificate_reread: certificate.is_some(),
             write_keys: config.write_keys.len(),
             ..Reloaded::default()
         };
@@ -136,6 +155,10 @@ impl AppState {
                 old.edge_secret != config.edge_secret
                     || old.edge_secret_previous != config.edge_secret_previous,
             ),
+            (
+                "tls_cert",
+                old.tls.is_some() && config.tls.is_some() && old.tls != config.tls,
+            ),
         ];
         let need_restart = [
             ("listen", old.listen != config.listen),
@@ -146,6 +169,7 @@ impl AppState {
                 old.worker_threads != config.worker_threads,
             ),
             ("schema_dir", old.schema_dir != config.schema_dir),
+            ("tls", old.tls.is_some() != config.tls.is_some()),
             (
                 "schema_reload_secs",
                 old.schema_reload != config.schema_reload,
@@ -163,6 +187,9 @@ impl AppState {
         in_force.worker_threads = old.worker_threads;
         in_force.schema_dir = old.schema_dir.clone();
         in_force.schema_reload = old.schema_reload;
+        if old.tls.is_some() != config.tls.is_some() {
+            in_force.tls = old.tls.clone();
+        }
 
         // Unchanged limits keep their limiter, so a reload does not refill every key's budget.
         let limits_unchanged =
@@ -186,6 +213,9 @@ impl AppState {
             .settings
             .write()
             .unwrap_or_else(PoisonError::into_inner) = Arc::new(settings);
+        if let (Some(served), Some(certificate)) = (&self.0.tls, certificate) {
+            served.replace(certificate);
+        }
         Ok(reloaded)
     }
 

@@ -24,12 +24,16 @@ fn stderr(output: &Output) -> String {
     String::from_utf8(output.stderr.clone()).unwrap()
 }
 
-/// The example file, with its schema directory and GeoIP database (which do not exist here) left
-/// out, written into `dir`.
+/// The example file, with its schema directory, GeoIP database and TLS files (which do not exist
+/// here) left out, written into `dir`.
 fn example_in(dir: &Path) -> String {
     let text: String = EXAMPLE
         .lines()
-        .filter(|line| !line.starts_with("schema_dir") && !line.starts_with("geoip_db"))
+        .filter(|line| {
+            !["schema_dir", "geoip_db", "tls_cert", "tls_key"]
+                .iter()
+                .any(|setting| line.starts_with(setting))
+        })
         .map(|line| format!("{line}\n"))
         .collect();
     let path = dir.join("collector.toml");
@@ -135,9 +139,8 @@ fn an_invalid_schema_file_is_named() {
     std::fs::remove_file(schemas.join("signed-up.json")).unwrap();
     let output = check(&["--write-key", "k=p/s", "--schema-dir", schema_dir]);
     assert!(output.status.success(), "{}", stderr(&output));
-    assert!(
-        stdout(&output).contains("# 1 event schema(s) compiled; GeoIP database not configured.")
-    );
+    assert!(stdout(&output)
+        .contains("# 1 event schema(s) compiled; GeoIP database not configured; plain HTTP."));
 }
 
 #[test]
@@ -167,6 +170,39 @@ fn a_missing_geoip_database_and_a_file_in_place_of_a_log_directory_are_refused()
     assert_refused(&output, "exists and is not a directory");
     // Nothing was created: the check has no side effects.
     assert!(!dir.path().join("dead").exists());
+}
+
+#[test]
+fn a_tls_key_that_is_not_the_certificates_is_refused_and_a_matching_one_is_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let names = vec!["collector.test".to_owned()];
+    let one = rcgen::generate_simple_self_signed(names.clone()).unwrap();
+    let other = rcgen::generate_simple_self_signed(names).unwrap();
+    let cert = dir.path().join("cert.pem");
+    let key = dir.path().join("key.pem");
+    std::fs::write(&cert, one.cert.pem()).unwrap();
+    std::fs::write(&key, other.key_pair.serialize_pem()).unwrap();
+    let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
+    let flags = ["--write-key", "k=p/s", "--tls-cert", cert, "--tls-key", key];
+
+    let output = check(&flags);
+    assert_refused(&output, "does not belong to the certificate");
+
+    std::fs::write(key, one.key_pair.serialize_pem()).unwrap();
+    let output = check(&flags);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let printed = stdout(&output);
+    assert!(
+        printed.contains("TLS certificate and key read (HTTPS)"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains(&format!("tls_cert = \"{cert}\"")),
+        "{printed}"
+    );
+
+    let output = check(&["--write-key", "k=p/s", "--tls-cert", cert]);
+    assert_refused(&output, "tls_cert is set without tls_key");
 }
 
 #[test]

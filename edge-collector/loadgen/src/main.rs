@@ -7,6 +7,9 @@
 //! generator spends its CPU on sending, not on JSON. With `--server-pid`, the server's user+system CPU
 //! time is read from `/proc/<pid>/stat` before and after, giving events per server CPU-second.
 //!
+//! An `https://` URL measures the collector's TLS (`--ca-cert` names the certificate to trust): each
+//! connection makes one handshake and then keeps it, as an SDK's keep-alive connection does.
+//!
 //! With `--rate`, each connection sends on a fixed schedule and latency counts from when a request was
 //! due. A request can only be sent once its connection's previous answer is back; that wait is the
 //! "send lag", reported separately so that a slow answer's knock-on delay on the next request is visible.
@@ -29,9 +32,12 @@ use footfall_loadgen::{first_due, Arrivals};
 #[derive(Debug, Parser)]
 #[command(name = "footfall-loadgen", version, about, long_about)]
 struct Args {
-    /// Collector base URL (http only), e.g. http://127.0.0.1:8080.
+    /// Collector base URL, e.g. http://127.0.0.1:8080, or https://localhost:8443 with --ca-cert.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     url: String,
+    /// PEM certificate(s) to trust for an https:// URL (a self-signed certificate, or its CA).
+    #[arg(long)]
+    ca_cert: Option<std::path::PathBuf>,
     /// Write key sent in Basic auth.
     #[arg(long, default_value = "wk_load")]
     write_key: String,
@@ -100,6 +106,35 @@ fn bodies(args: &Args) -> Vec<(Bytes, usize)> {
         .collect()
 }
 
+/// A TLS client that trusts only the certificates in `ca_cert`, for the host part of `host:port`.
+fn tls_connector(
+    ca_cert: &std::path::Path,
+    host: &str,
+) -> anyhow::Result<(
+    tokio_rustls::TlsConnector,
+    rustls::pki_types::ServerName<'static>,
+)> {
+    use rustls::pki_types::pem::PemObject as _;
+    let mut roots = rustls::RootCertStore::empty();
+    let pem =
+        std::fs::read(ca_cert).with_context(|| format!("cannot read {}", ca_cert.display()))?;
+    for cert in rustls::pki_types::CertificateDer::pem_slice_iter(&pem) {
+        roots.add(cert.with_context(|| format!("{} is not PEM", ca_cert.display()))?)?;
+    }
+    if roots.is_empty() {
+        bail!("no certificate in {}", ca_cert.display());
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = host.rsplit_once(':').map_or(host, |(name, _port)| name);
+    let name = rustls::pki_types::ServerName::try_from(name.to_owned())
+        .with_context(|| format!("{name} is not a host name for TLS"))?;
+    Ok((tokio_rustls::TlsConnector::from(Arc::new(config)), name))
+}
+
 fn server_cpu_ticks(pid: u32) -> anyhow::Result<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .with_context(|| format!("no process {pid}"))?;
@@ -129,6 +164,11 @@ struct Outcome {
 /// What every connection sends, and the shared stop condition.
 struct Plan {
     host: String,
+    /// For an https:// URL: how to make the TLS connection, and the name the certificate must have.
+    tls: Option<(
+        tokio_rustls::TlsConnector,
+        rustls::pki_types::ServerName<'static>,
+    )>,
     authorization: String,
     path: String,
     gzip: bool,
@@ -157,10 +197,22 @@ async fn worker(plan: Arc<Plan>, seed: usize, start_offset: Duration) -> anyhow:
         .await
         .with_context(|| format!("cannot connect to {host}"))?;
     stream.set_nodelay(true)?;
-    let (mut sender, connection) = http1::handshake(TokioIo::new(stream)).await?;
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
+    let mut sender = match &plan.tls {
+        None => {
+            let (sender, connection) = http1::handshake(TokioIo::new(stream)).await?;
+            tokio::spawn(connection);
+            sender
+        }
+        Some((connector, name)) => {
+            let stream = connector
+                .connect(name.clone(), stream)
+                .await
+                .with_context(|| format!("TLS handshake with {host} failed"))?;
+            let (sender, connection) = http1::handshake(TokioIo::new(stream)).await?;
+            tokio::spawn(connection);
+            sender
+        }
+    };
     let mut outcome = Outcome {
         latency: Some(Histogram::new_with_bounds(1, 60_000_000, 3)?),
         send_lag: Some(Histogram::new_with_bounds(1, 60_000_000, 3)?),
@@ -230,10 +282,21 @@ async fn worker(plan: Arc<Plan>, seed: usize, start_offset: Duration) -> anyhow:
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let Some(rest) = args.url.strip_prefix("http://") else {
-        bail!("--url must start with http://");
+    let (rest, https) = match (
+        args.url.strip_prefix("http://"),
+        args.url.strip_prefix("https://"),
+    ) {
+        (Some(rest), _) => (rest, false),
+        (_, Some(rest)) => (rest, true),
+        _ => bail!("--url must start with http:// or https://"),
     };
     let (host, base_path) = rest.split_once('/').map_or((rest, ""), |(h, p)| (h, p));
+    let tls = match (https, &args.ca_cert) {
+        (false, None) => None,
+        (false, Some(_)) => bail!("--ca-cert is for an https:// URL"),
+        (true, None) => bail!("an https:// URL needs --ca-cert, the certificate to trust"),
+        (true, Some(ca_cert)) => Some(tls_connector(ca_cert, host)?),
+    };
     let path = format!(
         "/{}v1/batch",
         if base_path.is_empty() {
@@ -262,6 +325,7 @@ fn main() -> anyhow::Result<()> {
     };
     let plan = Arc::new(Plan {
         host,
+        tls,
         authorization,
         path,
         gzip: args.gzip,
@@ -315,7 +379,7 @@ fn main() -> anyhow::Result<()> {
                 ok_requests += o.ok_requests;
                 ok_events += o.ok_events;
             }
-            Err(e) => errors.push(e.to_string()),
+            Err(e) => errors.push(format!("{e:#}")),
         }
     }
     let ms = |q: f64| latency.value_at_quantile(q) as f64 / 1000.0;

@@ -1,0 +1,232 @@
+//! HTTPS on the collector's own port, for a deployment without a reverse proxy in front: a page
+//! served over HTTPS may not post to plain `http://` (browsers block it as mixed content), so the
+//! web SDK needs this or a proxy.
+//!
+//! - The certificate chain and key are PEM files ([`crate::config::TlsFiles`]). They are read at
+//!   start, by `--check-config`, and again on every `SIGHUP`, so a renewed certificate (certbot,
+//!   cert-manager) is served without a restart: [`ServerCert`] is the rustls resolver whose
+//!   certificate a reload swaps. Connections already open keep the one they were made with.
+//! - ALPN offers `h2` and `http/1.1`; the plain port serves HTTP/1.1 and HTTP/2 with prior
+//!   knowledge (h2c), as a load balancer's connection to its backends may use.
+//! - [`TlsListener`] runs handshakes concurrently, each limited to [`HANDSHAKE_TIMEOUT`], so a client
+//!   that connects and stays silent holds up nobody else. A failed handshake is counted
+//!   (`footfall_collector_tls_handshakes_failed_total`) and logged at debug level: scanners make many.
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
+
+use rustls::crypto::CryptoProvider;
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
+use rustls::ServerConfig;
+use rustls_pki_types::pem::PemObject as _;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
+use tokio_rustls::server::TlsStream;
+use tokio_rustls::TlsAcceptor;
+
+use crate::config::TlsFiles;
+use crate::Error;
+
+/// How long a client has to finish its TLS handshake.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The certificate the collector presents, replaced in place by a reload.
+#[derive(Debug)]
+pub struct ServerCert {
+    current: RwLock<Arc<CertifiedKey>>,
+}
+
+impl ServerCert {
+    /// Reads the chain and key `files` names.
+    pub fn load(files: &TlsFiles) -> Result<Self, Error> {
+        Ok(Self {
+            current: RwLock::new(Arc::new(read_certified_key(files)?)),
+        })
+    }
+
+    /// Presents `key` from the next handshake on.
+    pub fn replace(&self, key: CertifiedKey) {
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(key);
+    }
+
+    fn get(&self) -> Arc<CertifiedKey> {
+        Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+impl ResolvesServerCert for ServerCert {
+    fn resolve(&self, _client_hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.get())
+    }
+}
+
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// Reads a PEM certificate chain (leaf first) and its private key (PKCS#8, PKCS#1 or SEC1), and
+/// checks that they belong together. Each error names the file and what is wrong with it.
+pub fn read_certified_key(files: &TlsFiles) -> Result<CertifiedKey, Error> {
+    let invalid =
+        |path: &Path, why: String| Error::Startup(format!("TLS: {}: {why}", path.display()));
+    let read =
+        |path: &Path| std::fs::read(path).map_err(|e| invalid(path, format!("cannot read: {e}")));
+
+    let chain_pem = read(&files.cert)?;
+    let chain = CertificateDer::pem_slice_iter(&chain_pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| invalid(&files.cert, format!("not a PEM certificate chain: {e}")))?;
+    if chain.is_empty() {
+        return Err(invalid(
+            &files.cert,
+            "no certificate in it (expected -----BEGIN CERTIFICATE-----)".into(),
+        ));
+    }
+    let key_pem = read(&files.key)?;
+    let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| {
+        invalid(
+            &files.key,
+            format!("no PEM private key in it (PKCS#8, PKCS#1 or SEC1): {e}"),
+        )
+    })?;
+    let signing_key = provider()
+        .key_provider
+        .load_private_key(key)
+        .map_err(|e| invalid(&files.key, format!("unusable private key: {e}")))?;
+    let certified = CertifiedKey::new(chain, signing_key);
+    match certified.keys_match() {
+        Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch)) => {
+            Err(invalid(
+                &files.key,
+                format!(
+                    "this key does not belong to the certificate in {}",
+                    files.cert.display()
+                ),
+            ))
+        }
+        // `Unknown`: the key cannot tell its public half; the handshake will.
+        _ => Ok(certified),
+    }
+}
+
+/// The rustls server configuration over `cert`: TLS 1.2 and 1.3, ALPN `h2` then `http/1.1`.
+pub fn server_config(cert: Arc<ServerCert>) -> Result<Arc<ServerConfig>, Error> {
+    let mut config = ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Startup(format!("TLS: {e}")))?
+        .with_no_client_auth()
+        .with_cert_resolver(cert);
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// A listener that hands axum connections whose TLS handshake is done (see the [module docs](self)).
+pub struct TlsListener {
+    tcp: TcpListener,
+    acceptor: TlsAcceptor,
+    handshakes: JoinSet<(Result<TlsStream<TcpStream>, HandshakeFailure>, SocketAddr)>,
+}
+
+enum HandshakeFailure {
+    TimedOut,
+    Failed(io::Error),
+}
+
+impl HandshakeFailure {
+    fn label(&self) -> &'static str {
+        match self {
+            HandshakeFailure::TimedOut => "timed_out",
+            HandshakeFailure::Failed(_) => "failed",
+        }
+    }
+}
+
+impl TlsListener {
+    /// Serves TLS with `config` on `tcp`.
+    pub fn new(tcp: TcpListener, config: Arc<ServerConfig>) -> Self {
+        Self {
+            tcp,
+            acceptor: TlsAcceptor::from(config),
+            handshakes: JoinSet::new(),
+        }
+    }
+
+    fn start_handshake(&mut self, tcp: TcpStream, peer: SocketAddr) {
+        // As on the plain port: answers leave when written (see `crate::without_nagle`).
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%error, "cannot set TCP_NODELAY on an accepted connection");
+        }
+        let acceptor = self.acceptor.clone();
+        self.handshakes.spawn(async move {
+            let outcome = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await
+            {
+                Ok(Ok(stream)) => Ok(stream),
+                Ok(Err(error)) => Err(HandshakeFailure::Failed(error)),
+                Err(_) => Err(HandshakeFailure::TimedOut),
+            };
+            (outcome, peer)
+        });
+    }
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = TlsStream<TcpStream>;
+    type Addr = SocketAddr;
+
+    // Both branches are cancel-safe: a connection accepted from the socket is owned by the join set
+    // before the next await, so a dropped `accept` (graceful shutdown) loses none.
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            tokio::select! {
+                accepted = self.tcp.accept() => match accepted {
+                    Ok((tcp, peer)) => self.start_handshake(tcp, peer),
+                    Err(error) => accept_failed(error).await,
+                },
+                Some(done) = self.handshakes.join_next(), if !self.handshakes.is_empty() => {
+                    match done {
+                        Ok((Ok(stream), peer)) => return (stream, peer),
+                        Ok((Err(failure), peer)) => {
+                            crate::metrics::tls_handshake_failed(failure.label());
+                            match failure {
+                                HandshakeFailure::TimedOut => {
+                                    tracing::debug!(%peer, "TLS handshake timed out");
+                                }
+                                HandshakeFailure::Failed(error) => {
+                                    tracing::debug!(%peer, %error, "TLS handshake failed");
+                                }
+                            }
+                        }
+                        Err(error) => tracing::warn!(%error, "TLS handshake task ended abnormally"),
+                    }
+                }
+            }
+        }
+    }
+
+    fn local_addr(&self) -> io::Result<Self::Addr> {
+        self.tcp.local_addr()
+    }
+}
+
+/// What axum's own TCP listener does: a connection that failed before it was accepted is nobody's
+/// problem; anything else (out of file descriptors) is logged and retried after a pause, so that a
+/// busy loop does not make it worse.
+async fn accept_failed(error: io::Error) {
+    use io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    if matches!(
+        error.kind(),
+        ConnectionRefused | ConnectionAborted | ConnectionReset
+    ) {
+        return;
+    }
+    tracing::error!(%error, "cannot accept a connection; retrying in 1 s");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+}
+
+#[cfg(test)]
+mod tests;
