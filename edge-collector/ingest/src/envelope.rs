@@ -20,6 +20,17 @@ use crate::IngestError;
 pub(crate) struct Fields<'a>(pub(crate) Vec<(Cow<'a, str>, &'a RawValue)>);
 
 impl<'a> Fields<'a> {
+    /// These fields, then each of `defaults`' whose key they lack: how Segment applies a batch's own
+    /// `context` and `integrations` to each message's.
+    pub(crate) fn with_defaults(mut self, defaults: &Fields<'a>) -> Self {
+        for (key, value) in &defaults.0 {
+            if self.get(key).is_none() {
+                self.0.push((key.clone(), value));
+            }
+        }
+        self
+    }
+
     /// The value of `name` (the last one if the key is repeated, as JSON parsers usually do).
     pub(crate) fn get(&self, name: &str) -> Option<&'a RawValue> {
         self.0
@@ -117,6 +128,10 @@ pub(crate) struct Envelope<'a> {
     pub(crate) sent_at: Option<String>,
     /// The `writeKey` in the body, if any.
     pub(crate) write_key: Option<String>,
+    /// The batch's own `context`, for every message's (empty on single-message endpoints).
+    pub(crate) context: Fields<'a>,
+    /// The batch's own `integrations`, for every message's.
+    pub(crate) integrations: Fields<'a>,
 }
 
 /// The body as text: UTF-8 is checked before any JSON, so that its error is clear.
@@ -210,7 +225,23 @@ fn read_batch_body(text: &str, reading: Reading) -> Result<Option<Envelope<'_>>,
         messages,
         sent_at: optional_string(&fields, "sentAt")?,
         write_key: optional_string(&fields, "writeKey")?,
+        context: batch_object(&fields, "context")?,
+        integrations: batch_object(&fields, "integrations")?,
     }))
+}
+
+/// A batch's own `context` or `integrations`, which Segment's batch endpoint applies to each message
+/// (analytics-java sends its `context.library` that way, and not in the messages).
+fn batch_object<'a>(fields: &Fields<'a>, name: &str) -> Result<Fields<'a>, IngestError> {
+    match fields.get(name) {
+        None => Ok(Fields::default()),
+        Some(raw) if raw.get() == "null" => Ok(Fields::default()),
+        Some(raw) => Fields::parse(raw.get()).map_err(|_| {
+            IngestError::InvalidRequest(format!(
+                "{name}: must be an object (the batch's own {name}, applied to each message)"
+            ))
+        }),
+    }
 }
 
 struct ReadState<'de> {
@@ -487,6 +518,8 @@ pub(crate) fn parse_single(body: &[u8]) -> Result<Envelope<'_>, IngestError> {
         messages: vec![Message::raw(message)],
         sent_at: None,
         write_key: optional_string(&fields, "writeKey")?,
+        context: Fields::default(),
+        integrations: Fields::default(),
     })
 }
 

@@ -18,6 +18,10 @@
 //!   `clampedTimestamp: true` marks an event whose timestamp was more than 23 h ahead and was replaced
 //!   by `receivedAt`. A client's own `context.footfall` is replaced.
 //!
+//! A batch's own `context` and `integrations` objects (beside `batch`, as analytics-java sends its
+//! `context.library`) apply to each of its messages: a message gets each of their keys it lacks, and
+//! keeps its own value for the keys it has.
+//!
 //! Its ordering key is `"<writeKey>:<userId or anonymousId>"`, so one person's events stay in order.
 //!
 //! # What a dead letter looks like
@@ -165,6 +169,8 @@ pub struct Parsed<'a> {
     endpoint: Endpoint,
     messages: Vec<Message<'a>>,
     sent_at: Option<String>,
+    batch_context: Fields<'a>,
+    batch_integrations: Fields<'a>,
 }
 
 impl Parsed<'_> {
@@ -313,6 +319,8 @@ impl Ingestor {
             endpoint,
             messages: envelope.messages,
             sent_at: envelope.sent_at,
+            batch_context: envelope.context,
+            batch_integrations: envelope.integrations,
         })
     }
 
@@ -379,6 +387,9 @@ struct RequestContext<'r> {
     client_ip_json: String,
     /// `{"projectId":…,"sourceId":…` of `context.footfall`, the same for every event of the request.
     footfall_head: Vec<u8>,
+    /// The batch's own `context` and `integrations`: defaults for each message's.
+    batch_context: &'r Fields<'r>,
+    batch_integrations: &'r Fields<'r>,
     header_user_agent: Option<&'r str>,
     known_geo: Option<&'r Geo>,
     /// The last address looked up and its serialized `geo` object.
@@ -544,6 +555,8 @@ impl<'r> RequestContext<'r> {
             client_ip,
             client_ip_json: shown_ip_json(client_ip, ingestor.options.anonymize_ip),
             footfall_head,
+            batch_context: &parsed.batch_context,
+            batch_integrations: &parsed.batch_integrations,
             header_user_agent: request.user_agent,
             known_geo: request.known_geo,
             geo_cache: None,
@@ -720,6 +733,7 @@ impl<'r> RequestContext<'r> {
             }
             (None, _) => Fields::default(),
         };
+        let context = context.with_defaults(self.batch_context);
         let payload = self.write_event(
             &fields,
             &known,
@@ -769,10 +783,28 @@ impl<'r> RequestContext<'r> {
         out.extend_from_slice(b",\"messageId\":");
         push_json_str(&mut out, message_id);
         let mut first = false;
+        let merge_integrations = !self.batch_integrations.0.is_empty();
         for (key, value) in &fields.0 {
-            if !is_replaced(key) {
+            let merged_below = merge_integrations && key == "integrations";
+            if !is_replaced(key) && !merged_below {
                 push_read_field(&mut out, &mut first, key, value.get().as_bytes());
             }
+        }
+        if merge_integrations {
+            // Checked by now: the message's own `integrations` is an object or null.
+            let own = known
+                .integrations
+                .and_then(|raw| Fields::parse(raw.get()).ok())
+                .unwrap_or_default();
+            let merged = own.with_defaults(self.batch_integrations);
+            let mut object = Vec::with_capacity(64);
+            object.push(b'{');
+            let mut first_entry = true;
+            for (key, value) in &merged.0 {
+                push_read_field(&mut object, &mut first_entry, key, value.get().as_bytes());
+            }
+            object.push(b'}');
+            push_field(&mut out, &mut first, "integrations", &object);
         }
         out.extend_from_slice(b",\"timestamp\":\"");
         out.extend_from_slice(&rfc3339_millis_bytes(unix_millis(timestamp)));

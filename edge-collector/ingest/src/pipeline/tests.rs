@@ -568,3 +568,83 @@ fn paths_name_their_endpoint_with_or_without_a_trailing_slash() {
     assert_eq!(IngestError::TooLarge { limit: 1 }.status(), 413);
     assert_eq!(IngestError::InvalidJson("x".into()).status(), 400);
 }
+
+#[test]
+fn a_batchs_own_context_and_integrations_apply_to_each_message_that_lacks_their_keys() {
+    // analytics-java's shape: `context.library` once, beside `batch`.
+    let body = json!({
+        "batch": [
+            {"type": "track", "event": "A", "userId": "u1", "messageId": "m1"},
+            {"type": "track", "event": "B", "userId": "u1", "messageId": "m2",
+             "context": {"library": {"name": "own"}, "locale": "fr-FR"},
+             "integrations": {"Mixpanel": false}},
+            {"type": "track", "event": "C", "userId": "u1", "messageId": "m3", "context": null},
+        ],
+        "context": {
+            "library": {"name": "analytics-java", "version": "3.5.1"},
+            "ip": "203.0.113.9",
+            "userAgent": "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1"
+        },
+        "integrations": {"All": true, "Mixpanel": true}
+    });
+    let out = run(
+        &ingestor(EnrichOptions::default()),
+        Endpoint::Batch,
+        &body,
+        &SchemaRegistry::new(),
+    );
+    let events: Vec<Value> = out.accepted.iter().map(payload).collect();
+    assert_eq!(events.len(), 3);
+
+    let first = &events[0];
+    assert_eq!(first["context"]["library"]["name"], "analytics-java");
+    // The batch's ip and user agent are the message's: enrichment reads them.
+    assert_eq!(first["context"]["ip"], "203.0.113.9");
+    assert_eq!(
+        first["context"]["footfall"]["ua"]["os"], "iPhone",
+        "{first}"
+    );
+    assert_eq!(
+        first["integrations"],
+        json!({"All": true, "Mixpanel": true})
+    );
+
+    // A message's own keys win, key by key; the batch fills in the rest.
+    let second = &events[1];
+    assert_eq!(second["context"]["library"], json!({"name": "own"}));
+    assert_eq!(second["context"]["locale"], "fr-FR");
+    assert_eq!(second["context"]["ip"], "203.0.113.9");
+    assert_eq!(
+        second["integrations"],
+        json!({"Mixpanel": false, "All": true})
+    );
+    assert_eq!(events[2]["context"]["library"]["version"], "3.5.1");
+}
+
+#[test]
+fn a_batchs_own_context_that_is_not_an_object_refuses_the_request() {
+    let ingestor = ingestor(EnrichOptions::default());
+    let auth = basic_authorization("wk");
+    for body in [
+        br#"{"batch":[{"type":"track","event":"A","userId":"u"}],"context":"web"}"#.as_slice(),
+        br#"{"batch":[{"type":"track","event":"A","userId":"u"}],"integrations":[1]}"#,
+    ] {
+        let error = ingestor
+            .parse(Endpoint::Batch, Some(&auth), body)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("must be an object (the batch's own"),
+            "{error}"
+        );
+    }
+    // null is no context at all.
+    let body = br#"{"batch":[{"type":"track","event":"A","userId":"u"}],"context":null}"#;
+    let parsed = ingestor.parse(Endpoint::Batch, Some(&auth), body).unwrap();
+    let out = ingestor.process(
+        parsed,
+        &request("2026-11-22T10:00:00Z"),
+        &SchemaRegistry::new(),
+    );
+    assert_eq!(out.accepted.len(), 1);
+}
