@@ -139,6 +139,13 @@ pub struct Args {
     /// PEM private key of --tls-cert (PKCS#8, PKCS#1 or SEC1).
     #[arg(long, env = "FOOTFALL_COLLECTOR_TLS_KEY")]
     pub tls_key: Option<PathBuf>,
+    /// Seconds a connection may wait for a request's headers, idle keep-alive time included; slow
+    /// senders and idle connections are closed after it [default: 75, longer than load balancers' 60].
+    #[arg(long, env = "FOOTFALL_COLLECTOR_IDLE_TIMEOUT_SECS")]
+    pub idle_timeout_secs: Option<u64>,
+    /// Connections open at once; past it new ones wait in the kernel's backlog [default: 10000].
+    #[arg(long, env = "FOOTFALL_COLLECTOR_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
     /// Threads that serve HTTP and validate events [default: one per CPU]. On a small machine shared
     /// with the sink's own threads (librdkafka's compression and sends, the log's writer), fewer cost
     /// less CPU per event at peak but lengthen the latency tail: see docs/benchmarks.md.
@@ -214,6 +221,12 @@ pub struct FileConfig {
     /// Log format.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_format: Option<LogFormat>,
+    /// Seconds a connection may wait for a request's headers, idle time included.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idle_timeout_secs: Option<u64>,
+    /// Connections open at once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_connections: Option<usize>,
     /// PEM certificate chain for HTTPS.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_cert: Option<PathBuf>,
@@ -315,6 +328,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// HTTPS on the listen port, if set; plain HTTP otherwise.
     pub tls: Option<TlsFiles>,
+    /// The idle timeout and the most connections open at once.
+    pub connection_limits: crate::ConnectionLimits,
     /// Threads of the async runtime that serves HTTP and validates events (used by `main`).
     pub worker_threads: NonZeroUsize,
     /// Shared secret of the edge workers; `None` turns `POST /edge/v1/records` off (404).
@@ -338,6 +353,7 @@ impl std::fmt::Debug for Config {
             .field("retry_after", &self.retry_after)
             .field("log_format", &self.log_format)
             .field("tls", &self.tls)
+            .field("connection_limits", &self.connection_limits)
             .field("worker_threads", &self.worker_threads)
             .field(
                 "edge_secret",
@@ -394,6 +410,7 @@ impl Config {
             retry_after: Duration::from_secs(5),
             log_format: LogFormat::Text,
             tls: None,
+            connection_limits: crate::ConnectionLimits::default(),
             worker_threads: available_cpus(),
             edge_secret: None,
             edge_secret_previous: None,
@@ -435,6 +452,8 @@ impl Config {
             log_max_disk_bytes: None,
             retry_after_secs: Some(self.retry_after.as_secs()),
             log_format: Some(self.log_format),
+            idle_timeout_secs: Some(self.connection_limits.idle_timeout.as_secs()),
+            max_connections: Some(self.connection_limits.max_connections),
             tls_cert: self.tls.as_ref().map(|tls| tls.cert.clone()),
             tls_key: self.tls.as_ref().map(|tls| tls.key.clone()),
             worker_threads: Some(self.worker_threads.get()),
@@ -614,6 +633,29 @@ impl Config {
                 ))
             }
         };
+        let defaults = crate::ConnectionLimits::default();
+        let idle_timeout_secs = args
+            .idle_timeout_secs
+            .or(file.idle_timeout_secs)
+            .unwrap_or(defaults.idle_timeout.as_secs());
+        if idle_timeout_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "idle_timeout_secs must be at least 1".into(),
+            ));
+        }
+        let max_connections = args
+            .max_connections
+            .or(file.max_connections)
+            .unwrap_or(defaults.max_connections);
+        if max_connections == 0 {
+            return Err(ConfigError::Invalid(
+                "max_connections must be at least 1".into(),
+            ));
+        }
+        let connection_limits = crate::ConnectionLimits {
+            idle_timeout: Duration::from_secs(idle_timeout_secs),
+            max_connections,
+        };
         let worker_threads = match args.worker_threads.or(file.worker_threads) {
             None => available_cpus(),
             Some(n) => NonZeroUsize::new(n)
@@ -643,6 +685,7 @@ impl Config {
             retry_after: Duration::from_secs(retry_after_secs),
             log_format: args.log_format.or(file.log_format).unwrap_or_default(),
             tls,
+            connection_limits,
             worker_threads,
             edge_secret,
             edge_secret_previous,
@@ -704,6 +747,10 @@ mod tests {
             worker_threads: Some(3),
             listen: Some("127.0.0.1:9000".parse().unwrap()),
             schema_reload_secs: Some(7),
+            idle_timeout_secs: Some(65),
+            max_connections: Some(500),
+            tls_cert: Some("/etc/footfall/cert.pem".into()),
+            tls_key: Some("/etc/footfall/key.pem".into()),
             ..Args::default()
         };
         let config = Config::from_raw(args, FileConfig::default()).unwrap();
@@ -987,5 +1034,35 @@ mod tests {
             available_cpus(),
             "one thread per CPU by default"
         );
+    }
+
+    #[test]
+    fn connection_limits_come_from_the_flag_then_the_file_and_are_never_zero() {
+        let args = |extra: &[&str]| {
+            let mut argv = vec!["footfall-collector", "--write-key", "k=p/s"];
+            argv.extend_from_slice(extra);
+            Args::parse_from(argv)
+        };
+        let default = Config::from_raw(args(&[]), FileConfig::default()).unwrap();
+        assert_eq!(
+            default.connection_limits,
+            crate::ConnectionLimits::default()
+        );
+        let from_file = file("idle_timeout_secs = 30\nmax_connections = 200\n");
+        let config = Config::from_raw(args(&["--max-connections", "300"]), from_file).unwrap();
+        assert_eq!(
+            config.connection_limits,
+            crate::ConnectionLimits {
+                idle_timeout: Duration::from_secs(30),
+                max_connections: 300,
+            }
+        );
+        for (flag, setting) in [
+            ("--idle-timeout-secs", "idle_timeout_secs"),
+            ("--max-connections", "max_connections"),
+        ] {
+            let err = Config::from_raw(args(&[flag, "0"]), FileConfig::default()).unwrap_err();
+            assert!(err.to_string().contains(setting), "{err}");
+        }
     }
 }

@@ -52,13 +52,13 @@
 #![deny(missing_docs)]
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::serve::ListenerExt as _;
 
 pub use check::{check, CheckReport};
 pub use config::{Args, Config, LogFormat, SinkConfig};
+pub use connections::{serve_connections, ConnectionLimits};
 pub use error::Error;
 pub use reload::{reload_on_hangup, reload_with};
 pub use router::router;
@@ -70,6 +70,7 @@ pub use state::{AppState, Reloaded};
 
 mod check;
 pub mod config;
+mod connections;
 pub mod error;
 mod limiter;
 pub mod metrics;
@@ -162,27 +163,19 @@ where
         .schema_dir
         .map(|dir| schemas::spawn_reloader(state.schemas().clone(), dir, config.schema_reload));
     let tls = state.inner().tls.clone();
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    let served = match tls {
+    let limits = config.connection_limits;
+    let app = router(state);
+    match tls {
         Some(cert) => {
-            // An empty tap: axum gives `ConnectInfo<SocketAddr>` (the client's address) for its own
-            // TCP listener and for tapped listeners, not for other listeners.
-            let listener =
-                tls::TlsListener::new(listener, tls::server_config(cert)?).tap_io(|_| {});
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await
+            let listener = tls::TlsListener::new(listener, tls::server_config(cert)?);
+            serve_connections(listener, app, limits, shutdown).await;
         }
-        None => {
-            axum::serve(without_nagle(listener), app)
-                .with_graceful_shutdown(shutdown)
-                .await
-        }
-    };
+        None => serve_connections(without_nagle(listener), app, limits, shutdown).await,
+    }
     if let Some(reloader) = reloader {
         reloader.abort();
     }
-    served.map_err(|e| Error::Startup(format!("server error: {e}")))
+    Ok(())
 }
 
 #[cfg(test)]

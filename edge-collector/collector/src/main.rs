@@ -65,6 +65,7 @@ fn run(config: Config, args: Args) -> anyhow::Result<()> {
         LogFormat::Json => subscriber.json().init(),
         LogFormat::Text => subscriber.init(),
     }
+    raise_open_files_limit(config.connection_limits.max_connections);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(config.worker_threads.get())
         .enable_all()
@@ -88,6 +89,23 @@ fn run(config: Config, args: Args) -> anyhow::Result<()> {
         tracing::info!("footfall-collector stopped");
         Ok(())
     })
+}
+
+/// Raises the soft limit on open files to the hard one: each connection and each log segment is a
+/// file descriptor, and a soft limit of 1024 would refuse connections (and segments) long before
+/// `max_connections`. Warns when even the hard limit is below it.
+fn raise_open_files_limit(max_connections: usize) {
+    #[cfg(unix)]
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) if limit < max_connections as u64 + 256 => tracing::warn!(
+            open_files = limit,
+            max_connections,
+            "the open-files limit is below max_connections plus what the sinks need; \
+             raise it (LimitNOFILE=, ulimit -n) or lower max_connections"
+        ),
+        Ok(limit) => tracing::debug!(open_files = limit, "open-files limit"),
+        Err(error) => tracing::warn!(%error, "cannot raise the open-files limit"),
+    }
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

@@ -11,6 +11,7 @@
 //! | `footfall_collector_request_duration_seconds` (histogram) | `endpoint`, `status` |
 //! | `footfall_collector_config_reloads_total`: reloads on `SIGHUP` | `result` = `applied` \| `refused` |
 //! | `footfall_collector_config_last_reload_successful` (gauge, 0 after a refused reload, absent before the first) | |
+//! | `footfall_collector_open_connections` (gauge): HTTP connections open now, against `max_connections` | |
 //! | `footfall_collector_tls_handshakes_failed_total`: HTTPS connections that never became requests (scanners, old clients, a certificate the client refuses) | `reason` = `failed` \| `timed_out` |
 //! | `footfall_collector_sink_wait_seconds` (histogram): how long a request waited for its events to be durable, the part of its duration that is the sink's (fsync, or Kafka's acknowledgement) | `sink` = `memory` \| `log` \| `kafka` |
 //!
@@ -189,6 +190,16 @@ pub fn source_events(source: &footfall_ingest::Source, outcome: SourceOutcome, n
         )
         .increment(n as u64);
     }
+}
+
+/// A connection accepted.
+pub fn connection_opened() {
+    metrics::gauge!("footfall_collector_open_connections").increment(1.0);
+}
+
+/// A connection closed.
+pub fn connection_closed() {
+    metrics::gauge!("footfall_collector_open_connections").decrement(1.0);
 }
 
 /// An HTTPS connection whose handshake failed or timed out.

@@ -107,8 +107,8 @@ impl AppState {
     /// secret. Requests already running finish with the settings they started with, and open
     /// connections with the certificate they were made with.
     ///
-    /// The listen address, the sink, the log format, the thread count, the schema directory and
-    /// turning HTTPS on or off need a restart; such a change is reported in
+    /// The listen address, the sink, the log format, the thread count, the schema directory, the
+    /// connection limits and turning HTTPS on or off need a restart; such a change is reported in
     /// [`Reloaded::need_restart`] and otherwise ignored. The schema directory's files are reloaded on
     /// their own when they change.
     ///
@@ -171,6 +171,14 @@ impl AppState {
             ("schema_dir", old.schema_dir != config.schema_dir),
             ("tls", old.tls.is_some() != config.tls.is_some()),
             (
+                "idle_timeout_secs",
+                old.connection_limits.idle_timeout != config.connection_limits.idle_timeout,
+            ),
+            (
+                "max_connections",
+                old.connection_limits.max_connections != config.connection_limits.max_connections,
+            ),
+            (
                 "schema_reload_secs",
                 old.schema_reload != config.schema_reload,
             ),
@@ -187,6 +195,7 @@ impl AppState {
         in_force.worker_threads = old.worker_threads;
         in_force.schema_dir = old.schema_dir.clone();
         in_force.schema_reload = old.schema_reload;
+        in_force.connection_limits = old.connection_limits;
         if old.tls.is_some() != config.tls.is_some() {
             in_force.tls = old.tls.clone();
         }

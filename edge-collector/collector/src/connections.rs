@@ -1,0 +1,109 @@
+//! The accept loop: hyper's connections, with the limits a collector facing the internet needs, which
+//! `axum::serve` does not set.
+//!
+//! - **Idle and slow clients.** A connection that does not send a request's headers within
+//!   [`ConnectionLimits::idle_timeout`] is closed. That covers a client sending its headers a byte at a
+//!   time (slowloris) and a keep-alive connection left idle. The default, 75 s, is longer than the 60 s
+//!   idle timeout of common load balancers: the balancer must be the one to close an idle connection,
+//!   or it may send a request on a connection the collector is closing, and answer its client 502.
+//!   HTTP/2 connections are pinged at that interval, so that a peer that vanished is noticed.
+//! - **Open connections.** At most [`ConnectionLimits::max_connections`] at once. Past it, the collector
+//!   stops accepting until one closes (new clients wait in the kernel's backlog), instead of running
+//!   out of file descriptors, which the event log needs to open its segments.
+//!   `footfall_collector_open_connections` shows how many are open.
+//!
+//! Shutting down stops accepting and lets every connection finish the request it is serving, as
+//! `axum::serve`'s graceful shutdown does.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ConnectInfo;
+use axum::extract::Request;
+use axum::Router;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::sync::Semaphore;
+use tower::Service as _;
+
+/// The limits of [`serve_connections`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// How long a connection may wait for the next request's headers, idle time included.
+    pub idle_timeout: Duration,
+    /// Connections open at once.
+    pub max_connections: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self {
+            idle_timeout: Duration::from_secs(75),
+            max_connections: 10_000,
+        }
+    }
+}
+
+/// Serves `router` on the connections `listener` accepts until `shutdown` resolves, then lets the
+/// requests in flight finish.
+pub async fn serve_connections<L, F>(
+    mut listener: L,
+    router: Router,
+    limits: ConnectionLimits,
+    shutdown: F,
+) where
+    L: axum::serve::Listener<Addr = SocketAddr>,
+    F: Future<Output = ()> + Send,
+{
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.idle_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(limits.idle_timeout);
+    let graceful = GracefulShutdown::new();
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    tokio::pin!(shutdown);
+    loop {
+        // A free slot first, so that a full collector leaves new connections in the backlog.
+        let slot = tokio::select! {
+            slot = Arc::clone(&slots).acquire_owned() => slot.expect("the semaphore is never closed"),
+            () = &mut shutdown => break,
+        };
+        let (io, peer) = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut shutdown => break,
+        };
+        let router = router.clone();
+        // What `into_make_service_with_connect_info` gives each request: the client's address.
+        let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            router.clone().call(request)
+        });
+        let connection = builder
+            .serve_connection_with_upgrades(TokioIo::new(io), service)
+            .into_owned();
+        let connection = graceful.watch(connection);
+        crate::metrics::connection_opened();
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                // Timeouts, resets and malformed requests: the client's doing, not the collector's.
+                tracing::debug!(%peer, %error, "connection closed with an error");
+            }
+            crate::metrics::connection_closed();
+            drop(slot);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+}
+
+#[cfg(test)]
+mod tests;
