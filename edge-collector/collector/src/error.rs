@@ -5,6 +5,7 @@
 //! | malformed JSON, invalid UTF-8, bad encoding, wrong envelope, every message invalid | 400 | no: Segment and Rudder clients drop a 400; rudder-python drops it because the body has `code` and `message` |
 //! | missing or unknown write key; edge relay without the edge secret | 401 | no |
 //! | body over 500 KB (after decompression) | 413 | no |
+//! | nothing of the body arrived for the idle timeout (a client that stopped mid-body) | 408 | rarely seen: such a client has usually lost its connection, and resends on its own |
 //! | per-key rate limit | 429 + `Retry-After` | yes, after `Retry-After` |
 //! | sink unavailable, full or broken | 503 + `Retry-After` | yes, with backoff |
 //!
@@ -36,6 +37,12 @@ pub enum Error {
     /// The body could not be read.
     #[error("the request body could not be read: {0}")]
     BodyRead(String),
+    /// Nothing more of the body arrived for the idle timeout.
+    #[error("the request body stopped arriving: nothing for {} s", after.as_secs())]
+    BodyStalled {
+        /// How long nothing came.
+        after: Duration,
+    },
     /// Every message of the request was invalid (their dead letters are stored).
     #[error("{message}")]
     AllDropped {
@@ -80,6 +87,7 @@ impl Error {
             Error::EdgeUnauthorized => (StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized),
             Error::BodyTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::BatchTooLarge),
             Error::BodyRead(_) => (StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest),
+            Error::BodyStalled { .. } => (StatusCode::REQUEST_TIMEOUT, ErrorCode::InvalidRequest),
             Error::AllDropped { code, .. } => (StatusCode::BAD_REQUEST, *code),
             Error::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited),
             Error::Sink { .. } => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable),

@@ -126,7 +126,15 @@ fn header_str<'h>(headers: &'h HeaderMap, name: &header::HeaderName) -> Option<&
 const DRAIN_MAX_BYTES: usize = 8 * 1024 * 1024;
 const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
-async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<bytes::Bytes, Error> {
+/// Reads a body of at most `limit` bytes. A body of which nothing arrives for `stall` (the idle
+/// timeout) is given up with a 408, so that a client that stopped mid-body does not hold its request
+/// for ever; a slow one that keeps sending is read to the end.
+async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+    stall: std::time::Duration,
+) -> Result<bytes::Bytes, Error> {
     use http_body_util::BodyExt as _;
     let declared =
         header_str(headers, &header::CONTENT_LENGTH).and_then(|v| v.parse::<usize>().ok());
@@ -136,7 +144,11 @@ async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<byte
         return Err(Error::BodyTooLarge { limit });
     }
     let mut collected = bytes::BytesMut::with_capacity(declared.unwrap_or(0));
-    while let Some(frame) = body.frame().await {
+    loop {
+        let Ok(next) = tokio::time::timeout(stall, body.frame()).await else {
+            return Err(Error::BodyStalled { after: stall });
+        };
+        let Some(frame) = next else { break };
         let frame = frame.map_err(|e| Error::BodyRead(e.to_string()))?;
         let Ok(data) = frame.into_data() else {
             continue; // Trailers: nothing to keep.
@@ -182,7 +194,8 @@ async fn handle(state: &AppState, endpoint: Endpoint, request: Request) -> Resul
         });
     let received_at = (inner.clock)();
 
-    let raw = read_body(headers, body, MAX_WIRE_BYTES).await?;
+    let stall = settings.config.connection_limits.idle_timeout;
+    let raw = read_body(headers, body, MAX_WIRE_BYTES, stall).await?;
     let decoded = decode_body(
         &raw,
         header_str(headers, &header::CONTENT_ENCODING),
@@ -333,7 +346,8 @@ async fn handle_relay(state: &AppState, request: Request) -> Result<Response, Er
     if !(current_matches | previous_matches) {
         return Err(Error::EdgeUnauthorized);
     }
-    let raw = read_body(headers, body, MAX_RELAY_BYTES).await?;
+    let stall = settings.config.connection_limits.idle_timeout;
+    let raw = read_body(headers, body, MAX_RELAY_BYTES, stall).await?;
     let decoded = decode_body(
         &raw,
         header_str(headers, &header::CONTENT_ENCODING),

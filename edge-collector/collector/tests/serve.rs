@@ -224,3 +224,58 @@ async fn an_oversized_body_still_being_sent_gets_its_413() {
     stop.send(()).unwrap();
     server.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn a_body_that_stops_arriving_gets_a_408_and_a_slow_one_is_read_to_the_end() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut config = common::config();
+    config.connection_limits.idle_timeout = std::time::Duration::from_secs(1);
+    let sink = Arc::new(MemorySink::new());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve_with_sink(config, sink.clone(), listener, async {
+        let _ = stopped.await;
+    }));
+    let body = br#"{"type":"track","event":"Slow","userId":"u1","messageId":"m-slow"}"#;
+    let head = format!(
+        "POST /v1/track HTTP/1.1\r\nhost: {addr}\r\nauthorization: {}\r\ncontent-length: {}\r\n\r\n",
+        footfall_protocol::auth::basic_authorization(common::KEY),
+        body.len()
+    );
+    let answer = |mut stream: tokio::net::TcpStream| async move {
+        let mut answer = vec![0u8; 4096];
+        let n = stream.read(&mut answer).await.unwrap();
+        String::from_utf8_lossy(&answer[..n]).into_owned()
+    };
+
+    // Slow but steady: a piece every 400 ms, each within the 1 s timeout, 2.4 s in all.
+    let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
+    slow.write_all(head.as_bytes()).await.unwrap();
+    for piece in body.chunks(body.len() / 6 + 1) {
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        slow.write_all(piece).await.unwrap();
+    }
+    let slow_answer = answer(slow).await;
+    assert!(slow_answer.starts_with("HTTP/1.1 200"), "{slow_answer}");
+    assert_eq!(sink.events().len(), 1);
+
+    // Half a body, then nothing.
+    let mut stalled = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stalled.write_all(head.as_bytes()).await.unwrap();
+    stalled.write_all(&body[..10]).await.unwrap();
+    let stalled_answer = tokio::time::timeout(std::time::Duration::from_secs(10), answer(stalled))
+        .await
+        .expect("a stalled body was waited for beyond the idle timeout");
+    assert!(
+        stalled_answer.starts_with("HTTP/1.1 408"),
+        "{stalled_answer}"
+    );
+    assert!(
+        stalled_answer.contains("the request body stopped arriving"),
+        "{stalled_answer}"
+    );
+    assert_eq!(sink.events().len(), 1);
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+}
