@@ -63,14 +63,20 @@ impl Running {
     }
 }
 
-fn tls_config(dir: &std::path::Path) -> (Config, TlsFiles) {
+/// A collector serving HTTPS with a fresh self-signed certificate, written to files in its own
+/// directory (kept as long as the first value lives).
+async fn serving_https() -> (tempfile::TempDir, TlsFiles, rcgen::CertifiedKey, Running) {
+    let dir = tempfile::tempdir().unwrap();
     let files = TlsFiles {
-        cert: dir.join("cert.pem"),
-        key: dir.join("key.pem"),
+        cert: dir.path().join("cert.pem"),
+        key: dir.path().join("key.pem"),
     };
+    let generated = self_signed();
+    install(&files, &generated);
     let mut config = common::config();
     config.tls = Some(files.clone());
-    (config, files)
+    let running = Running::start(config).await;
+    (dir, files, generated, running)
 }
 
 /// A client that trusts only `trusted` and finds the collector at `addr` under [`HOST`]; a new one
@@ -98,11 +104,7 @@ async fn track(client: &Client, url: &str) -> reqwest::Result<(u16, Version)> {
 
 #[tokio::test]
 async fn https_serves_http2_and_http1_and_the_events_are_stored() {
-    let dir = tempfile::tempdir().unwrap();
-    let (config, files) = tls_config(dir.path());
-    let generated = self_signed();
-    install(&files, &generated);
-    let running = Running::start(config).await;
+    let (_dir, _files, generated, running) = serving_https().await;
 
     let h2 = client(&generated, running.addr).build().unwrap();
     let (status, version) = track(&h2, &running.https("/v1/track")).await.unwrap();
@@ -142,11 +144,7 @@ async fn https_serves_http2_and_http1_and_the_events_are_stored() {
 
 #[tokio::test]
 async fn a_client_that_never_finishes_its_handshake_holds_up_nobody() {
-    let dir = tempfile::tempdir().unwrap();
-    let (config, files) = tls_config(dir.path());
-    let generated = self_signed();
-    install(&files, &generated);
-    let running = Running::start(config).await;
+    let (_dir, _files, generated, running) = serving_https().await;
 
     // Connected and silent: a handshake done in the accept loop would keep everyone else waiting
     // until it timed out (10 s).
@@ -165,11 +163,7 @@ async fn a_client_that_never_finishes_its_handshake_holds_up_nobody() {
 
 #[tokio::test]
 async fn a_renewed_certificate_is_served_after_a_reload_and_a_broken_one_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let (config, files) = tls_config(dir.path());
-    let first = self_signed();
-    install(&files, &first);
-    let running = Running::start(config).await;
+    let (_dir, files, first, running) = serving_https().await;
     let url = running.https("/v1/track");
     let trusting_first = || client(&first, running.addr).build().unwrap();
     assert_eq!(track(&trusting_first(), &url).await.unwrap().0, 200);
