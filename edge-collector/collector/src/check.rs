@@ -20,8 +20,9 @@ pub struct CheckReport {
     pub schemas: usize,
     /// Whether a GeoIP database was read.
     pub geoip: bool,
-    /// Whether a TLS certificate and key were read (the collector serves HTTPS).
-    pub https: bool,
+    /// The certificate read, when the collector serves HTTPS: whom it names and when it expires
+    /// (`None` inside for a certificate whose dates cannot be read).
+    pub https: Option<Option<crate::tls::CertificateInfo>>,
     /// The settings in effect, credentials left out.
     pub effective: FileConfig,
     /// The settings left out of `effective` because they are credentials.
@@ -52,7 +53,7 @@ pub fn check(config: &Config) -> Result<CheckReport, Error> {
     Ok(CheckReport {
         schemas: state.schemas().get().len(),
         geoip: config.geoip_db.is_some(),
-        https: config.tls.is_some(),
+        https: state.inner().tls.as_ref().map(|cert| cert.info()),
         effective,
         hidden,
     })
@@ -78,10 +79,14 @@ impl fmt::Display for CheckReport {
             "# {} event schema(s) compiled; GeoIP database {}; {}.",
             self.schemas,
             if self.geoip { "read" } else { "not configured" },
-            if self.https {
-                "TLS certificate and key read (HTTPS)"
-            } else {
-                "plain HTTP"
+            match &self.https {
+                None => "plain HTTP".to_owned(),
+                Some(None) => "TLS certificate and key read (HTTPS)".to_owned(),
+                Some(Some(cert)) => format!(
+                    "TLS certificate and key read (HTTPS), for {}, valid until {}",
+                    cert.subject,
+                    cert.expires()
+                ),
             }
         )?;
         if !self.hidden.is_empty() {

@@ -8,6 +8,10 @@
 //!   certificate a reload swaps. Connections already open keep the one they were made with.
 //! - ALPN offers `h2` and `http/1.1`; the plain port serves HTTP/1.1 and HTTP/2 with prior
 //!   knowledge (h2c), as a load balancer's connection to its backends may use.
+//! - The certificate's expiry is on `/metrics`
+//!   (`footfall_collector_tls_certificate_expiry_timestamp_seconds`, for an alert well before it), in
+//!   `--check-config`'s report, and in the log whenever a certificate is put in force: a warning
+//!   within [`EXPIRY_WARNING`] of it, an error once it has passed.
 //! - [`TlsListener`] runs handshakes concurrently, each limited to [`HANDSHAKE_TIMEOUT`], so a client
 //!   that connects and stays silent holds up nobody else. A failed handshake is counted
 //!   (`footfall_collector_tls_handshakes_failed_total`) and logged at debug level: scanners make many.
@@ -24,6 +28,7 @@ use rustls::sign::CertifiedKey;
 use rustls::ServerConfig;
 use rustls_pki_types::pem::PemObject as _;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use time::OffsetDateTime;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 use tokio_rustls::server::TlsStream;
@@ -35,6 +40,58 @@ use crate::Error;
 /// How long a client has to finish its TLS handshake.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long before its expiry a certificate put in force is logged as a warning.
+pub const EXPIRY_WARNING: Duration = Duration::from_secs(14 * 24 * 3600);
+
+/// Whom a certificate names and until when it is valid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateInfo {
+    /// The subject's distinguished name, such as `CN=collect.example.com`.
+    pub subject: String,
+    /// The end of its validity.
+    pub not_after: OffsetDateTime,
+}
+
+impl CertificateInfo {
+    /// The leaf certificate's, or `None` if it cannot be parsed (rustls checks it at the handshake).
+    pub fn of(key: &CertifiedKey) -> Option<Self> {
+        let (_, leaf) = x509_parser::parse_x509_certificate(key.cert.first()?.as_ref()).ok()?;
+        Some(Self {
+            subject: leaf.subject().to_string(),
+            not_after: OffsetDateTime::from_unix_timestamp(leaf.validity().not_after.timestamp())
+                .ok()?,
+        })
+    }
+
+    /// The end of its validity, in RFC 3339.
+    pub fn expires(&self) -> String {
+        footfall_protocol::format_rfc3339_millis(self.not_after.unix_timestamp() * 1000)
+    }
+
+    /// Publishes the expiry on `/metrics` and logs the certificate put in force.
+    fn announce(&self) {
+        crate::metrics::tls_certificate_expiry(self.not_after.unix_timestamp());
+        let expires = self.expires();
+        let left = self.not_after - OffsetDateTime::now_utc();
+        if left.is_negative() {
+            tracing::error!(subject = %self.subject, %expires,
+                "the TLS certificate has expired: clients refuse it; renew it and reload (SIGHUP)");
+        } else if left < EXPIRY_WARNING {
+            tracing::warn!(subject = %self.subject, %expires, days_left = left.whole_days(),
+                "the TLS certificate expires soon; renew it and reload (SIGHUP)");
+        } else {
+            tracing::info!(subject = %self.subject, %expires, "TLS certificate in force");
+        }
+    }
+}
+
+fn announce(key: &CertifiedKey) {
+    match CertificateInfo::of(key) {
+        Some(info) => info.announce(),
+        None => tracing::warn!("the TLS certificate's expiry cannot be read"),
+    }
+}
+
 /// The certificate the collector presents, replaced in place by a reload.
 #[derive(Debug)]
 pub struct ServerCert {
@@ -44,14 +101,22 @@ pub struct ServerCert {
 impl ServerCert {
     /// Reads the chain and key `files` names.
     pub fn load(files: &TlsFiles) -> Result<Self, Error> {
+        let key = read_certified_key(files)?;
+        announce(&key);
         Ok(Self {
-            current: RwLock::new(Arc::new(read_certified_key(files)?)),
+            current: RwLock::new(Arc::new(key)),
         })
     }
 
     /// Presents `key` from the next handshake on.
     pub fn replace(&self, key: CertifiedKey) {
+        announce(&key);
         *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(key);
+    }
+
+    /// Whom the certificate in force names, and until when.
+    pub fn info(&self) -> Option<CertificateInfo> {
+        CertificateInfo::of(&self.get())
     }
 
     fn get(&self) -> Arc<CertifiedKey> {

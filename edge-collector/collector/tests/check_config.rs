@@ -193,7 +193,7 @@ fn a_tls_key_that_is_not_the_certificates_is_refused_and_a_matching_one_is_shown
     assert!(output.status.success(), "{}", stderr(&output));
     let printed = stdout(&output);
     assert!(
-        printed.contains("TLS certificate and key read (HTTPS)"),
+        printed.contains("TLS certificate and key read (HTTPS), for CN=rcgen self signed cert, valid until 4096-01-01T00:00:00.000Z"),
         "{printed}"
     );
     assert!(

@@ -522,7 +522,7 @@ pub async fn real_client_requests_are_accepted_unchanged(target: &Target) {
         }
         replayed += 1;
     }
-    assert_eq!(replayed, 5);
+    assert_eq!(replayed, 6);
 }
 
 /// Concurrent clients: every event answered `ok` is in the log, once.

@@ -102,3 +102,20 @@ fn alpn_offers_http2_first() {
         vec![b"h2".to_vec(), b"http/1.1".to_vec()]
     );
 }
+
+#[test]
+fn the_certificates_subject_and_expiry_are_read() {
+    let mut params = rcgen::CertificateParams::new(vec!["collector.test".to_owned()]).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "collector.test");
+    let not_after = OffsetDateTime::from_unix_timestamp(1_900_000_000).unwrap();
+    params.not_after = not_after;
+    let key_pair = rcgen::KeyPair::generate().unwrap();
+    let cert = params.self_signed(&key_pair).unwrap();
+    let written = write(&cert.pem(), &key_pair.serialize_pem());
+    let info = ServerCert::load(&written.files).unwrap().info().unwrap();
+    assert_eq!(info.subject, "CN=collector.test");
+    assert_eq!(info.not_after, not_after);
+    assert_eq!(info.expires(), "2030-03-17T17:46:40.000Z");
+}
