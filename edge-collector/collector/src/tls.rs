@@ -13,8 +13,9 @@
 //!   `--check-config`'s report, and in the log whenever a certificate is put in force: a warning
 //!   within [`EXPIRY_WARNING`] of it, an error once it has passed.
 //! - [`TlsListener`] runs handshakes concurrently, each limited to [`HANDSHAKE_TIMEOUT`], so a client
-//!   that connects and stays silent holds up nobody else. A failed handshake is counted
-//!   (`footfall_collector_tls_handshakes_failed_total`) and logged at debug level: scanners make many.
+//!   that connects and stays silent holds up nobody else; at most [`MAX_PENDING_HANDSHAKES`] at
+//!   once. A failed handshake is counted (`footfall_collector_tls_handshakes_failed_total`) and logged
+//!   at debug level: scanners make many.
 
 use std::io;
 use std::net::SocketAddr;
@@ -39,6 +40,11 @@ use crate::Error;
 
 /// How long a client has to finish its TLS handshake.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Handshakes in progress at once; past it, new connections wait in the kernel's backlog. Finished
+/// connections count against `max_connections`; these are the ones not finished yet, which a flood
+/// of silent clients would otherwise multiply.
+pub const MAX_PENDING_HANDSHAKES: usize = 1024;
 
 /// How long before its expiry a certificate put in force is logged as a warning.
 pub const EXPIRY_WARNING: Duration = Duration::from_secs(14 * 24 * 3600);
@@ -248,7 +254,7 @@ impl axum::serve::Listener for TlsListener {
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         loop {
             tokio::select! {
-                accepted = self.tcp.accept() => match accepted {
+                accepted = self.tcp.accept(), if self.handshakes.len() < MAX_PENDING_HANDSHAKES => match accepted {
                     Ok((tcp, peer)) => self.start_handshake(tcp, peer),
                     Err(error) => accept_failed(error).await,
                 },
