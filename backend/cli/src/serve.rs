@@ -351,13 +351,10 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
         );
         let shutdown = shutdown();
         servers.push(tokio::spawn(async move {
+            // The collector's accept loop: its idle timeout and connection limit protect the API too.
             let listener = footfall_collector::without_nagle(listener);
-            if let Err(e) = axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await
-            {
-                tracing::error!(error = %e, "query API stopped");
-            }
+            let limits = footfall_collector::ConnectionLimits::default();
+            footfall_collector::serve_connections(listener, app, limits, shutdown).await;
         }));
     }
     tracing::info!(
