@@ -61,6 +61,8 @@ pub use transport::{
 
 mod config;
 pub mod delivery;
+#[cfg(feature = "dev-broker")]
+pub mod dev_broker;
 mod source;
 mod stats;
 mod transport;

@@ -76,12 +76,6 @@ async fn produce(
     (acked, failures)
 }
 
-async fn shell(args: &'static [&'static str]) {
-    tokio::task::spawn_blocking(move || kafka_sh(args))
-        .await
-        .expect("kafka.sh task");
-}
-
 /// With the broker down, a delivery whose spill budget is tiny fills it and
 /// then refuses with DiskBudgetExceeded and a Retry-After.
 async fn disk_budget_is_enforced_while_kafka_is_down() {
@@ -167,7 +161,7 @@ async fn a_30s_broker_outage_loses_no_acknowledged_record_and_keeps_key_order() 
     );
     assert_eq!(before.mode, DeliveryMode::Direct);
 
-    shell(&["stop"]).await;
+    let broker = stop_broker().await;
     let stopped_at = Instant::now();
     disk_budget_is_enforced_while_kafka_is_down().await;
     tokio::time::sleep(OUTAGE.saturating_sub(stopped_at.elapsed())).await;
@@ -181,7 +175,7 @@ async fn a_30s_broker_outage_loses_no_acknowledged_record_and_keeps_key_order() 
         during.spilled_total > 0,
         "nothing spilled during the outage: {during:?}"
     );
-    shell(&["start"]).await;
+    broker.start().await;
     let outage = stopped_at.elapsed();
 
     // While the producers keep going, the drainer must catch up and hand

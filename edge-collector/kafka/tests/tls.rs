@@ -31,7 +31,7 @@ fn tls_config(
     message_timeout_ms: u64,
 ) -> KafkaConfig {
     let mut config = KafkaConfig {
-        brokers: vec![kafka_sh_output(&["bootstrap-tls"])],
+        brokers: vec![kafka_sh(&["bootstrap-tls"])],
         message_timeout_ms,
         ..delivery_config(events, dead, spill)
     };
@@ -46,7 +46,7 @@ fn tls_config(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_delivered_over_tls_come_back() {
-    let ca = kafka_sh_output(&["tls-ca"]);
+    let ca = kafka_sh(&["tls-ca"]);
     let (events, dead) = fresh_topics("tls", 1).await;
     let spill = tempfile::tempdir().unwrap();
     // Generous: a broker the outage tests just restarted took over 3 s for its first TLS records.
@@ -101,9 +101,9 @@ fn sasl_config(
     password: &str,
     message_timeout_ms: u64,
 ) -> KafkaConfig {
-    let ca = kafka_sh_output(&["tls-ca"]);
+    let ca = kafka_sh(&["tls-ca"]);
     let mut config = tls_config(events, dead, spill, &ca, message_timeout_ms);
-    config.brokers = vec![kafka_sh_output(&["bootstrap-sasl"])];
+    config.brokers = vec![kafka_sh(&["bootstrap-sasl"])];
     for (key, value) in [
         ("security.protocol", "sasl_ssl"),
         ("sasl.mechanisms", "SCRAM-SHA-512"),

@@ -3,12 +3,13 @@
 #![allow(dead_code)]
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use footfall_collector::{serve, SinkConfig};
+#[allow(unused_imports)] // Each test binary uses a subset.
+pub use footfall_kafka::dev_broker::{bootstrap, stop_broker, BrokerStopped};
 use footfall_kafka::{KafkaConfig, KafkaSource, KafkaSourceConfig};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
@@ -20,10 +21,6 @@ pub fn http() -> HttpClient {
     Client::builder(TokioExecutor::new()).build_http()
 }
 
-pub fn bootstrap() -> String {
-    std::env::var("FOOTFALL_KAFKA_BOOTSTRAP").unwrap_or_else(|_| "127.0.0.1:19092".to_owned())
-}
-
 /// A topic name no earlier run used.
 pub fn unique(name: &str) -> String {
     let nanos = SystemTime::now()
@@ -31,58 +28,6 @@ pub fn unique(name: &str) -> String {
         .unwrap()
         .as_nanos();
     format!("ff-collector-{name}-{}-{nanos}", std::process::id())
-}
-
-/// Runs `scripts/infra/kafka.sh <command>`, failing the test with its output if it fails.
-pub fn kafka_sh(command: &str) {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/infra/kafka.sh");
-    let output = Command::new("bash")
-        .arg(script)
-        .arg(command)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "kafka.sh {command} failed:\n{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-/// The dev broker, stopped by a test. [`BrokerStopped::start`] starts it again; if the test fails
-/// first, dropping this starts it, so the tests after it do not find the broker down.
-pub struct BrokerStopped {
-    started: bool,
-}
-
-/// Stops the dev broker (`kafka.sh stop`).
-pub async fn stop_broker() -> BrokerStopped {
-    tokio::task::spawn_blocking(|| kafka_sh("stop"))
-        .await
-        .unwrap();
-    BrokerStopped { started: false }
-}
-
-impl BrokerStopped {
-    /// Starts the broker again (`kafka.sh start`, which waits until it answers).
-    pub async fn start(mut self) {
-        tokio::task::spawn_blocking(|| kafka_sh("start"))
-            .await
-            .unwrap();
-        self.started = true;
-    }
-}
-
-impl Drop for BrokerStopped {
-    fn drop(&mut self) {
-        if !self.started {
-            // Unwinding already: report, never panic again.
-            let script =
-                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/infra/kafka.sh");
-            let started = Command::new("bash").arg(script).arg("start").status();
-            eprintln!("the test failed with the broker stopped; kafka.sh start: {started:?}");
-        }
-    }
 }
 
 /// Serves a collector on the Kafka sink; returns its address and a handle that stops it.

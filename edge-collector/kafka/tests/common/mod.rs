@@ -2,19 +2,14 @@
 //! `scripts/infra/kafka.sh`, unique topics, and reading topics back.
 #![allow(dead_code)] // Each test binary uses a subset.
 
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+#[allow(unused_imports)] // Each test binary uses a subset.
+pub use footfall_kafka::dev_broker::{bootstrap, kafka_sh, stop_broker};
 use footfall_kafka::{KafkaConfig, KafkaSource, KafkaSourceConfig, SourceRecord};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::ClientConfig;
-
-/// The test broker (`FOOTFALL_KAFKA_BOOTSTRAP` overrides).
-pub fn bootstrap() -> String {
-    std::env::var("FOOTFALL_KAFKA_BOOTSTRAP").unwrap_or_else(|_| "127.0.0.1:19092".to_owned())
-}
 
 /// A topic name no earlier run used.
 pub fn unique(name: &str) -> String {
@@ -23,32 +18,6 @@ pub fn unique(name: &str) -> String {
         .unwrap()
         .as_nanos();
     format!("ff-test-{name}-{}-{nanos}", std::process::id())
-}
-
-/// Runs `scripts/infra/kafka.sh <args>` and panics with its output if it fails.
-pub fn kafka_sh(args: &[&str]) {
-    kafka_sh_output(args);
-}
-
-/// Runs `scripts/infra/kafka.sh <args>`, panics with its output if it fails, and returns what it
-/// printed on stdout, trimmed.
-pub fn kafka_sh_output(args: &[&str]) -> String {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/infra/kafka.sh");
-    let started = Instant::now();
-    let output = Command::new("bash")
-        .arg(&script)
-        .args(args)
-        .output()
-        .expect("running scripts/infra/kafka.sh");
-    assert!(
-        output.status.success(),
-        "kafka.sh {args:?} failed ({}):\n{}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    eprintln!("kafka.sh {args:?} took {:?}", started.elapsed());
-    String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
 
 /// Creates `topics` with `partitions` partitions each.
