@@ -22,6 +22,10 @@
 //!   tests.
 //! - [`KafkaSource`] is the backend's at-least-once consumer-group reader:
 //!   batches of [`SourceRecord`]s, offsets committed only on request.
+//! - `dev_broker` (feature `dev-broker`): the development broker of
+//!   `scripts/infra/kafka.sh`, for integration tests here and in the
+//!   collector, with a guard that starts it again when a test fails while
+//!   it is stopped.
 //!
 //! # Example
 //!
