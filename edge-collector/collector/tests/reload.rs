@@ -1,5 +1,6 @@
 //! `SIGHUP` on the real collector binary: the config file is read again and its write keys are put in
-//! force without a restart; a broken file is refused and the running configuration stays.
+//! force without a restart; a broken file is refused and the running configuration stays; a renewed
+//! TLS certificate is served from the next connection.
 
 mod common;
 
@@ -125,4 +126,75 @@ async fn sighup_puts_the_files_write_keys_in_force_and_a_broken_file_changes_not
         collector.is_running(),
         "a broken file stopped the collector"
     );
+}
+
+/// A client over a fresh connection each time, trusting only `trusted`, that tracks one event at
+/// `https://collector.test:<port>`; `None` when the handshake (or anything else) fails.
+async fn track_over_https(trusted: &rcgen::CertifiedKey, port: u16) -> Option<u16> {
+    let client = reqwest::Client::builder()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(trusted.cert.pem().as_bytes()).ok()?)
+        .resolve("collector.test", ([127, 0, 0, 1], port).into())
+        .timeout(Duration::from_secs(5))
+        .build()
+        .ok()?;
+    let response = client
+        .post(format!("https://collector.test:{port}/v1/track"))
+        .basic_auth("wk_tls", Some(""))
+        .body(r#"{"event":"Signed Up","userId":"u1"}"#)
+        .send()
+        .await
+        .ok()?;
+    Some(response.status().as_u16())
+}
+
+#[tokio::test]
+async fn sighup_serves_a_certificate_renewed_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let install = |generated: &rcgen::CertifiedKey| {
+        std::fs::write(&cert, generated.cert.pem()).unwrap();
+        std::fs::write(&key, generated.key_pair.serialize_pem()).unwrap();
+    };
+    let first = rcgen::generate_simple_self_signed(vec!["collector.test".into()]).unwrap();
+    install(&first);
+    let config = dir.path().join("collector.toml");
+    let file = format!(
+        "tls_cert = {:?}\ntls_key = {:?}\n{}",
+        cert.to_str().unwrap(),
+        key.to_str().unwrap(),
+        keys_file(&["wk_tls"])
+    );
+    std::fs::write(&config, file).unwrap();
+    let port = StdListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut collector = CollectorProcess::start([
+        "--config".as_ref(),
+        config.as_os_str(),
+        "--listen".as_ref(),
+        format!("127.0.0.1:{port}").as_ref(),
+    ]);
+    eventually("the collector answers over HTTPS", || async {
+        track_over_https(&first, port).await == Some(200)
+    })
+    .await;
+
+    // Renewed in place, as certbot does, then `systemctl reload`.
+    let renewed = rcgen::generate_simple_self_signed(vec!["collector.test".into()]).unwrap();
+    install(&renewed);
+    assert_eq!(
+        track_over_https(&renewed, port).await,
+        None,
+        "the renewal is served before the reload"
+    );
+    collector.hang_up();
+    eventually("the renewed certificate is served", || async {
+        track_over_https(&renewed, port).await == Some(200)
+    })
+    .await;
+    assert_eq!(track_over_https(&first, port).await, None);
+    assert!(collector.is_running());
 }
