@@ -57,6 +57,22 @@ where
     }
 }
 
+/// The collector binary with `--config <config>`, on a free loopback port.
+fn start_with(config: &std::path::Path) -> (CollectorProcess, u16) {
+    let port = StdListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let collector = CollectorProcess::start([
+        "--config".as_ref(),
+        config.as_os_str(),
+        "--listen".as_ref(),
+        format!("127.0.0.1:{port}").as_ref(),
+    ]);
+    (collector, port)
+}
+
 fn sample(metrics: &str, series: &str) -> f64 {
     metrics
         .lines()
@@ -69,18 +85,8 @@ async fn sighup_puts_the_files_write_keys_in_force_and_a_broken_file_changes_not
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("collector.toml");
     std::fs::write(&config, keys_file(&["wk_old"])).unwrap();
-    let port = StdListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
-    let mut collector = CollectorProcess::start([
-        "--config".as_ref(),
-        config.as_os_str(),
-        "--listen".as_ref(),
-        format!("127.0.0.1:{port}").as_ref(),
-    ]);
+    let (mut collector, port) = start_with(&config);
     eventually("the collector is ready", || async {
         get(&client, port, "/ready")
             .await
@@ -166,17 +172,7 @@ async fn sighup_serves_a_certificate_renewed_in_place() {
         keys_file(&["wk_tls"])
     );
     std::fs::write(&config, file).unwrap();
-    let port = StdListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut collector = CollectorProcess::start([
-        "--config".as_ref(),
-        config.as_os_str(),
-        "--listen".as_ref(),
-        format!("127.0.0.1:{port}").as_ref(),
-    ]);
+    let (mut collector, port) = start_with(&config);
     eventually("the collector answers over HTTPS", || async {
         track_over_https(&first, port).await == Some(200)
     })
