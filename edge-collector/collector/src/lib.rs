@@ -167,7 +167,8 @@ where
     let app = router(state);
     match tls {
         Some(cert) => {
-            let listener = tls::TlsListener::new(listener, tls::server_config(cert)?);
+            let listener =
+                tls::TlsListener::new(without_nagle(listener), tls::server_config(cert)?);
             serve_connections(listener, app, limits, shutdown).await;
         }
         None => serve_connections(without_nagle(listener), app, limits, shutdown).await,

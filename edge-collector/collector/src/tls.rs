@@ -30,7 +30,7 @@ use rustls::ServerConfig;
 use rustls_pki_types::pem::PemObject as _;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use time::OffsetDateTime;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::task::JoinSet;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
@@ -197,8 +197,11 @@ pub fn server_config(cert: Arc<ServerCert>) -> Result<Arc<ServerConfig>, Error> 
 }
 
 /// A listener that hands axum connections whose TLS handshake is done (see the [module docs](self)).
-pub struct TlsListener {
-    tcp: TcpListener,
+///
+/// It takes its TCP connections from another listener (the collector's, with Nagle off), which also
+/// handles failed accepts as axum does.
+pub struct TlsListener<L> {
+    tcp: L,
     acceptor: TlsAcceptor,
     handshakes: JoinSet<(Result<TlsStream<TcpStream>, HandshakeFailure>, SocketAddr)>,
 }
@@ -217,9 +220,12 @@ impl HandshakeFailure {
     }
 }
 
-impl TlsListener {
-    /// Serves TLS with `config` on `tcp`.
-    pub fn new(tcp: TcpListener, config: Arc<ServerConfig>) -> Self {
+impl<L> TlsListener<L>
+where
+    L: axum::serve::Listener<Io = TcpStream, Addr = SocketAddr>,
+{
+    /// Serves TLS with `config` on the connections `tcp` accepts.
+    pub fn new(tcp: L, config: Arc<ServerConfig>) -> Self {
         Self {
             tcp,
             acceptor: TlsAcceptor::from(config),
@@ -228,10 +234,6 @@ impl TlsListener {
     }
 
     fn start_handshake(&mut self, tcp: TcpStream, peer: SocketAddr) {
-        // As on the plain port: answers leave when written (see `crate::without_nagle`).
-        if let Err(error) = tcp.set_nodelay(true) {
-            tracing::debug!(%error, "cannot set TCP_NODELAY on an accepted connection");
-        }
         let acceptor = self.acceptor.clone();
         self.handshakes.spawn(async move {
             let outcome = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await
@@ -245,7 +247,10 @@ impl TlsListener {
     }
 }
 
-impl axum::serve::Listener for TlsListener {
+impl<L> axum::serve::Listener for TlsListener<L>
+where
+    L: axum::serve::Listener<Io = TcpStream, Addr = SocketAddr>,
+{
     type Io = TlsStream<TcpStream>;
     type Addr = SocketAddr;
 
@@ -254,10 +259,9 @@ impl axum::serve::Listener for TlsListener {
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         loop {
             tokio::select! {
-                accepted = self.tcp.accept(), if self.handshakes.len() < MAX_PENDING_HANDSHAKES => match accepted {
-                    Ok((tcp, peer)) => self.start_handshake(tcp, peer),
-                    Err(error) => accept_failed(error).await,
-                },
+                (tcp, peer) = self.tcp.accept(), if self.handshakes.len() < MAX_PENDING_HANDSHAKES => {
+                    self.start_handshake(tcp, peer);
+                }
                 Some(done) = self.handshakes.join_next(), if !self.handshakes.is_empty() => {
                     match done {
                         Ok((Ok(stream), peer)) => return (stream, peer),
@@ -282,21 +286,6 @@ impl axum::serve::Listener for TlsListener {
     fn local_addr(&self) -> io::Result<Self::Addr> {
         self.tcp.local_addr()
     }
-}
-
-/// What axum's own TCP listener does: a connection that failed before it was accepted is nobody's
-/// problem; anything else (out of file descriptors) is logged and retried after a pause, so that a
-/// busy loop does not make it worse.
-async fn accept_failed(error: io::Error) {
-    use io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
-    if matches!(
-        error.kind(),
-        ConnectionRefused | ConnectionAborted | ConnectionReset
-    ) {
-        return;
-    }
-    tracing::error!(%error, "cannot accept a connection; retrying in 1 s");
-    tokio::time::sleep(Duration::from_secs(1)).await;
 }
 
 #[cfg(test)]
