@@ -181,6 +181,16 @@ struct Plan {
     interval: Option<std::time::Duration>,
 }
 
+/// An HTTP/1.1 client connection over `io`, its connection task running.
+async fn http1_over<I>(io: I) -> anyhow::Result<http1::SendRequest<Full<Bytes>>>
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, connection) = http1::handshake(TokioIo::new(io)).await?;
+    tokio::spawn(connection);
+    Ok(sender)
+}
+
 async fn worker(plan: Arc<Plan>, seed: usize, start_offset: Duration) -> anyhow::Result<Outcome> {
     let Plan {
         host,
@@ -198,19 +208,13 @@ async fn worker(plan: Arc<Plan>, seed: usize, start_offset: Duration) -> anyhow:
         .with_context(|| format!("cannot connect to {host}"))?;
     stream.set_nodelay(true)?;
     let mut sender = match &plan.tls {
-        None => {
-            let (sender, connection) = http1::handshake(TokioIo::new(stream)).await?;
-            tokio::spawn(connection);
-            sender
-        }
+        None => http1_over(stream).await?,
         Some((connector, name)) => {
             let stream = connector
                 .connect(name.clone(), stream)
                 .await
                 .with_context(|| format!("TLS handshake with {host} failed"))?;
-            let (sender, connection) = http1::handshake(TokioIo::new(stream)).await?;
-            tokio::spawn(connection);
-            sender
+            http1_over(stream).await?
         }
     };
     let mut outcome = Outcome {
