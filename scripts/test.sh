@@ -15,13 +15,9 @@ cd "$here/.."
 # Again: setup may have installed what env.sh configures (ccache).
 . "$here/env.sh"
 
-# Every clone at a new path leaves its own incremental-compilation caches in the shared target
-# directory, and nothing reuses them: 596 of them (9 GB, within two days) had piled up by 2026-12-07.
-# Caches untouched for 12 hours are dropped; cargo makes new ones as it needs them.
-for incremental in "$CARGO_TARGET_DIR"/*/incremental; do
-  [ -d "$incremental" ] || continue
-  find "$incremental" -mindepth 1 -maxdepth 1 -mmin +720 -exec rm -rf {} +
-done
+# shellcheck source=lib/tidy-target.sh
+. "$here/lib/tidy-target.sh"
+tidy_target "$CARGO_TARGET_DIR" "${FOOTFALL_MIN_FREE_GIB:-20}"
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
