@@ -146,6 +146,12 @@ pub struct Args {
     /// Connections open at once; past it new ones wait in the kernel's backlog [default: 10000].
     #[arg(long, env = "FOOTFALL_COLLECTOR_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
+    /// Memory that requests in progress may hold at once, in bytes: their bodies, decompressed, and
+    /// their events until the sink has them. Past it a request waits, unread, until others finish,
+    /// so that a flood of clients slows answers down instead of running the collector out of memory
+    /// [default: 268435456, 256 MiB].
+    #[arg(long, env = "FOOTFALL_COLLECTOR_MAX_REQUEST_MEMORY_BYTES")]
+    pub max_request_memory_bytes: Option<u64>,
     /// Threads that serve HTTP and validate events [default: one per CPU]. On a small machine shared
     /// with the sink's own threads (librdkafka's compression and sends, the log's writer), fewer cost
     /// less CPU per event at peak but lengthen the latency tail: see docs/benchmarks.md.
@@ -227,6 +233,9 @@ pub struct FileConfig {
     /// Connections open at once.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_connections: Option<usize>,
+    /// Memory that requests in progress may hold at once, bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_request_memory_bytes: Option<u64>,
     /// PEM certificate chain for HTTPS.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_cert: Option<PathBuf>,
@@ -330,6 +339,8 @@ pub struct Config {
     pub tls: Option<TlsFiles>,
     /// The idle timeout and the most connections open at once.
     pub connection_limits: crate::ConnectionLimits,
+    /// Memory that requests in progress may hold at once, bytes.
+    pub max_request_memory_bytes: u64,
     /// Threads of the async runtime that serves HTTP and validates events (used by `main`).
     pub worker_threads: NonZeroUsize,
     /// Shared secret of the edge workers; `None` turns `POST /edge/v1/records` off (404).
@@ -354,6 +365,7 @@ impl std::fmt::Debug for Config {
             .field("log_format", &self.log_format)
             .field("tls", &self.tls)
             .field("connection_limits", &self.connection_limits)
+            .field("max_request_memory_bytes", &self.max_request_memory_bytes)
             .field("worker_threads", &self.worker_threads)
             .field(
                 "edge_secret",
@@ -366,6 +378,13 @@ impl std::fmt::Debug for Config {
             .finish()
     }
 }
+
+/// The default of `max_request_memory_bytes`: 256 MiB, room for about 8 000 typical 16 KB batches
+/// at once, or 200 at the 500 KB limit, compressed.
+pub const DEFAULT_MAX_REQUEST_MEMORY_BYTES: u64 = 256 * 1024 * 1024;
+
+/// The least `max_request_memory_bytes` accepted: one batch at its limits, received compressed.
+const MIN_REQUEST_MEMORY_BYTES: u64 = 4 * 1024 * 1024;
 
 /// The shortest edge secret accepted, so that it cannot be guessed.
 pub const MIN_EDGE_SECRET_LEN: usize = 32;
@@ -411,6 +430,7 @@ impl Config {
             log_format: LogFormat::Text,
             tls: None,
             connection_limits: crate::ConnectionLimits::default(),
+            max_request_memory_bytes: DEFAULT_MAX_REQUEST_MEMORY_BYTES,
             worker_threads: available_cpus(),
             edge_secret: None,
             edge_secret_previous: None,
@@ -454,6 +474,7 @@ impl Config {
             log_format: Some(self.log_format),
             idle_timeout_secs: Some(self.connection_limits.idle_timeout.as_secs()),
             max_connections: Some(self.connection_limits.max_connections),
+            max_request_memory_bytes: Some(self.max_request_memory_bytes),
             tls_cert: self.tls.as_ref().map(|tls| tls.cert.clone()),
             tls_key: self.tls.as_ref().map(|tls| tls.key.clone()),
             worker_threads: Some(self.worker_threads.get()),
@@ -656,6 +677,16 @@ impl Config {
             idle_timeout: Duration::from_secs(idle_timeout_secs),
             max_connections,
         };
+        let max_request_memory_bytes = args
+            .max_request_memory_bytes
+            .or(file.max_request_memory_bytes)
+            .unwrap_or(DEFAULT_MAX_REQUEST_MEMORY_BYTES);
+        if max_request_memory_bytes < MIN_REQUEST_MEMORY_BYTES {
+            return Err(ConfigError::Invalid(format!(
+                "max_request_memory_bytes must be at least {MIN_REQUEST_MEMORY_BYTES} (4 MiB), so that \
+                 a batch at the size limit fits, not {max_request_memory_bytes}"
+            )));
+        }
         let worker_threads = match args.worker_threads.or(file.worker_threads) {
             None => available_cpus(),
             Some(n) => NonZeroUsize::new(n)
@@ -686,6 +717,7 @@ impl Config {
             log_format: args.log_format.or(file.log_format).unwrap_or_default(),
             tls,
             connection_limits,
+            max_request_memory_bytes,
             worker_threads,
             edge_secret,
             edge_secret_previous,
@@ -749,6 +781,7 @@ mod tests {
             schema_reload_secs: Some(7),
             idle_timeout_secs: Some(65),
             max_connections: Some(500),
+            max_request_memory_bytes: Some(64 << 20),
             tls_cert: Some("/etc/footfall/cert.pem".into()),
             tls_key: Some("/etc/footfall/key.pem".into()),
             ..Args::default()
@@ -1064,5 +1097,32 @@ mod tests {
             let err = Config::from_raw(args(&[flag, "0"]), FileConfig::default()).unwrap_err();
             assert!(err.to_string().contains(setting), "{err}");
         }
+    }
+
+    #[test]
+    fn the_request_memory_budget_comes_from_the_flag_then_the_file_and_fits_a_batch() {
+        let args = |extra: &[&str]| {
+            let mut argv = vec!["footfall-collector", "--write-key", "k=p/s"];
+            argv.extend_from_slice(extra);
+            Args::parse_from(argv)
+        };
+        let default = Config::from_raw(args(&[]), FileConfig::default()).unwrap();
+        assert_eq!(default.max_request_memory_bytes, 256 << 20);
+        let from_file = || file("max_request_memory_bytes = 100000000\n");
+        let config = Config::from_raw(args(&[]), from_file()).unwrap();
+        assert_eq!(config.max_request_memory_bytes, 100_000_000);
+        let flag = ["--max-request-memory-bytes", "50000000"];
+        let config = Config::from_raw(args(&flag), from_file()).unwrap();
+        assert_eq!(config.max_request_memory_bytes, 50_000_000);
+        let err = Config::from_raw(
+            args(&["--max-request-memory-bytes", "1000000"]),
+            FileConfig::default(),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("max_request_memory_bytes must be at least 4194304"),
+            "{err}"
+        );
     }
 }

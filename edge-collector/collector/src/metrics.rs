@@ -12,6 +12,8 @@
 //! | `footfall_collector_config_reloads_total`: reloads on `SIGHUP` | `result` = `applied` \| `refused` |
 //! | `footfall_collector_config_last_reload_successful` (gauge, 0 after a refused reload, absent before the first) | |
 //! | `footfall_collector_open_connections` (gauge): HTTP connections open now, against `max_connections` | |
+//! | `footfall_collector_request_memory_bytes` (gauge): what requests in progress hold of `max_request_memory_bytes` ([`crate::memory`]) | |
+//! | `footfall_collector_request_memory_waits_total`: requests that waited, unread, for others to finish because that budget was spent | |
 //! | `footfall_collector_tls_certificate_expiry_timestamp_seconds` (gauge): when the certificate in force expires, for an alert well before | |
 //! | `footfall_collector_tls_handshakes_failed_total`: HTTPS connections that never became requests (scanners, old clients, a certificate the client refuses) | `reason` = `failed` \| `timed_out` |
 //! | `footfall_collector_sink_wait_seconds` (histogram): how long a request waited for its events to be durable, the part of its duration that is the sink's (fsync, or Kafka's acknowledgement) | `sink` = `memory` \| `log` \| `kafka` |
@@ -201,6 +203,16 @@ pub fn connection_opened() {
 /// A connection closed.
 pub fn connection_closed() {
     metrics::gauge!("footfall_collector_open_connections").decrement(1.0);
+}
+
+/// Request memory reserved (positive) or given back (negative).
+pub fn request_memory_reserved(bytes: f64) {
+    metrics::gauge!("footfall_collector_request_memory_bytes").increment(bytes);
+}
+
+/// A request that found the request memory budget spent and waited.
+pub fn request_memory_waited() {
+    metrics::counter!("footfall_collector_request_memory_waits_total").increment(1);
 }
 
 /// The certificate put in force expires at `unix_seconds`.

@@ -13,6 +13,7 @@
 //! Every API path also answers with a trailing slash. The body may be JSON of any `Content-Type`
 //! (`text/plain` from `sendBeacon`, `application/x-www-form-urlencoded` from rudder-node), gzipped or not.
 
+use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Instant;
 
@@ -23,11 +24,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use footfall_ingest::relay::{MAX_RELAY_BYTES, RELAY_PATH};
-use footfall_ingest::{decode_body, Endpoint, Record, RequestInfo, Source, MAX_WIRE_BYTES};
+use footfall_ingest::{
+    decode_body, is_compressed, Endpoint, Record, RequestInfo, Source, MAX_WIRE_BYTES,
+};
 use footfall_protocol::limits::MAX_BATCH_BYTES;
 use footfall_protocol::{BatchResponse, EventResult};
 use tower_http::cors::{Any, CorsLayer};
 
+use crate::memory::{footprint, Reservation};
 use crate::metrics::{self, DropCause, SourceOutcome};
 use crate::state::{Inner, Settings};
 use crate::{AppState, Error};
@@ -126,18 +130,53 @@ fn header_str<'h>(headers: &'h HeaderMap, name: &header::HeaderName) -> Option<&
 const DRAIN_MAX_BYTES: usize = 8 * 1024 * 1024;
 const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// Reads a request's body and undoes its gzip within the request memory budget ([`crate::memory`]):
+/// at most `wire_limit` bytes as received and `decoded_limit` decoded. The reservation is to be held
+/// until the request is answered, since its events live that long.
+async fn read_and_decode(
+    inner: &Inner,
+    headers: &HeaderMap,
+    body: Body,
+    (wire_limit, decoded_limit): (usize, usize),
+    stall: std::time::Duration,
+) -> Result<(Reservation, bytes::Bytes), Error> {
+    let declared =
+        header_str(headers, &header::CONTENT_LENGTH).and_then(|v| v.parse::<usize>().ok());
+    let encoding = header_str(headers, &header::CONTENT_ENCODING);
+    // A body without Content-Encoding is taken as plain until its first bytes say otherwise.
+    let says_compressed = encoding
+        .map(str::trim)
+        .is_some_and(|e| !e.is_empty() && !e.eq_ignore_ascii_case("identity"));
+    let wire = declared.unwrap_or(wire_limit).min(wire_limit);
+    let mut reservation = inner
+        .memory
+        .reserve(footprint(wire, says_compressed.then_some(decoded_limit)))
+        .await;
+    let raw = read_body(declared, body, wire_limit, stall).await?;
+    if is_compressed(&raw, encoding)? {
+        reservation
+            .grow_to(footprint(raw.len(), Some(decoded_limit)))
+            .await;
+    }
+    let decoded = match decode_body(&raw, encoding, decoded_limit)? {
+        Cow::Borrowed(_) => raw.clone(),
+        Cow::Owned(decoded) => bytes::Bytes::from(decoded),
+    };
+    // From here on the compressed body is gone: the decoded text and its events remain.
+    reservation.shrink_to(footprint(decoded.len(), None));
+    Ok((reservation, decoded))
+}
+
 /// Reads a body of at most `limit` bytes. A body of which nothing arrives for `stall` (the idle
 /// timeout) is given up with a 408, so that a client that stopped mid-body does not hold its request
 /// for ever; a slow one that keeps sending is read to the end.
 async fn read_body(
-    headers: &HeaderMap,
+    declared: Option<usize>,
     body: Body,
     limit: usize,
     stall: std::time::Duration,
 ) -> Result<bytes::Bytes, Error> {
     use http_body_util::BodyExt as _;
-    let declared =
-        header_str(headers, &header::CONTENT_LENGTH).and_then(|v| v.parse::<usize>().ok());
     let mut body = body;
     if declared.is_some_and(|len| len > limit) {
         drain(&mut body, declared).await;
@@ -195,12 +234,8 @@ async fn handle(state: &AppState, endpoint: Endpoint, request: Request) -> Resul
     let received_at = (inner.clock)();
 
     let stall = settings.config.connection_limits.idle_timeout;
-    let raw = read_body(headers, body, MAX_WIRE_BYTES, stall).await?;
-    let decoded = decode_body(
-        &raw,
-        header_str(headers, &header::CONTENT_ENCODING),
-        MAX_BATCH_BYTES,
-    )?;
+    let limits = (MAX_WIRE_BYTES, MAX_BATCH_BYTES);
+    let (_reservation, decoded) = read_and_decode(inner, headers, body, limits, stall).await?;
     let parsed = settings.ingestor.parse(
         endpoint,
         header_str(headers, &header::AUTHORIZATION),
@@ -347,12 +382,8 @@ async fn handle_relay(state: &AppState, request: Request) -> Result<Response, Er
         return Err(Error::EdgeUnauthorized);
     }
     let stall = settings.config.connection_limits.idle_timeout;
-    let raw = read_body(headers, body, MAX_RELAY_BYTES, stall).await?;
-    let decoded = decode_body(
-        &raw,
-        header_str(headers, &header::CONTENT_ENCODING),
-        MAX_RELAY_BYTES,
-    )?;
+    let limits = (MAX_RELAY_BYTES, MAX_RELAY_BYTES);
+    let (_reservation, decoded) = read_and_decode(inner, headers, body, limits, stall).await?;
     let batch = footfall_ingest::relay::decode(&decoded)?;
     let Some(source) = settings.ingestor.source(&batch.write_key) else {
         // The edge and the origin disagree on the keys; the worker turns this into a retry.

@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 
 use crate::config::Config;
 use crate::limiter::KeyLimiter;
+use crate::memory::RequestMemory;
 use crate::schemas::{load_dir, SchemaStore};
 use crate::sinks::EventSink;
 use crate::tls::{read_certified_key, ServerCert};
@@ -30,6 +31,8 @@ pub(crate) struct Inner {
     pub(crate) clock: Box<ClockFn>,
     /// The certificate served when the collector speaks HTTPS; a reload replaces what it holds.
     pub(crate) tls: Option<Arc<ServerCert>>,
+    /// What requests in progress may hold at once.
+    pub(crate) memory: RequestMemory,
 }
 
 /// The part of the state a reload replaces. A request takes one snapshot when it starts, so that it
@@ -98,6 +101,7 @@ impl AppState {
             metrics: crate::metrics::handle(),
             clock: Box::new(OffsetDateTime::now_utc),
             tls,
+            memory: RequestMemory::new(config.max_request_memory_bytes),
         })))
     }
 
@@ -108,9 +112,9 @@ impl AppState {
     /// connections with the certificate they were made with.
     ///
     /// The listen address, the sink, the log format, the thread count, the schema directory, the
-    /// connection limits and turning HTTPS on or off need a restart; such a change is reported in
-    /// [`Reloaded::need_restart`] and otherwise ignored. The schema directory's files are reloaded on
-    /// their own when they change.
+    /// connection limits, the request memory budget and turning HTTPS on or off need a restart; such
+    /// a change is reported in [`Reloaded::need_restart`] and otherwise ignored. The schema
+    /// directory's files are reloaded on their own when they change.
     ///
     /// A configuration that cannot be put in force (a GeoIP database or a certificate that cannot be
     /// read) changes nothing.
@@ -179,6 +183,10 @@ impl AppState {
                 old.connection_limits.max_connections != config.connection_limits.max_connections,
             ),
             (
+                "max_request_memory_bytes",
+                old.max_request_memory_bytes != config.max_request_memory_bytes,
+            ),
+            (
                 "schema_reload_secs",
                 old.schema_reload != config.schema_reload,
             ),
@@ -196,6 +204,7 @@ impl AppState {
         in_force.schema_dir = old.schema_dir.clone();
         in_force.schema_reload = old.schema_reload;
         in_force.connection_limits = old.connection_limits;
+        in_force.max_request_memory_bytes = old.max_request_memory_bytes;
         if old.tls.is_some() != config.tls.is_some() {
             in_force.tls = old.tls.clone();
         }

@@ -279,3 +279,78 @@ async fn a_body_that_stops_arriving_gets_a_408_and_a_slow_one_is_read_to_the_end
     stop.send(()).unwrap();
     server.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn requests_past_the_memory_budget_wait_unread_until_others_finish() {
+    use tokio::io::AsyncWriteExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut config = common::config();
+    config.max_request_memory_bytes = 4 * 1024 * 1024;
+    let sink = Arc::new(MemorySink::new());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve_with_sink(config, sink.clone(), listener, async {
+        let _ = stopped.await;
+    }));
+
+    // Each of these declares a 400 000-byte gzip body and sends none of it: it holds 400 000 bytes
+    // for the body and twice 500 000 for what that may decode to, 1.4 MB. Three of them are more
+    // than 4 MiB, so the third waits.
+    let head = format!(
+        "POST /v1/batch HTTP/1.1\r\nhost: {addr}\r\nauthorization: {}\r\ncontent-encoding: gzip\r\ncontent-length: 400000\r\n\r\n",
+        footfall_protocol::auth::basic_authorization(common::KEY),
+    );
+    let mut holders = Vec::new();
+    for _ in 0..3 {
+        let mut holder = tokio::net::TcpStream::connect(addr).await.unwrap();
+        holder.write_all(head.as_bytes()).await.unwrap();
+        holders.push(holder);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
+    // A small batch queues behind the waiting one rather than passing it, so that large requests
+    // are not starved by a stream of small ones.
+    let url = format!("http://{addr}/v1/batch");
+    let small = tokio::spawn(async move {
+        let body =
+            r#"{"batch":[{"type":"track","event":"Small","userId":"u","messageId":"m-small"}]}"#;
+        post(&client(), &url, body, false).await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(
+        !small.is_finished(),
+        "a request was served while the memory budget was spent"
+    );
+    assert!(sink.events().is_empty());
+
+    // The first holder's client goes away: its request ends and gives its memory back.
+    drop(holders.remove(0));
+    let (status, answer) = tokio::time::timeout(std::time::Duration::from_secs(10), small)
+        .await
+        .expect("the waiting requests were not let in once memory was given back")
+        .unwrap();
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(sink.events().len(), 1);
+
+    let metrics = client()
+        .get(format!("http://{addr}/metrics").parse().unwrap())
+        .await
+        .unwrap()
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes();
+    let metrics = String::from_utf8_lossy(&metrics);
+    let waits: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("footfall_collector_request_memory_waits_total "))
+        .expect("the waits counter is exported")
+        .parse()
+        .unwrap();
+    assert!(waits >= 2.0, "{metrics}");
+
+    drop(holders);
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+}

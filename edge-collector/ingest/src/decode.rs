@@ -15,6 +15,17 @@ use crate::IngestError;
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
+/// Whether [`decode_body`] will decompress `body`: `Content-Encoding: gzip`, or no encoding and the
+/// gzip magic bytes. An encoding other than gzip or identity is [`IngestError::UnsupportedEncoding`].
+pub fn is_compressed(body: &[u8], content_encoding: Option<&str>) -> Result<bool, IngestError> {
+    match content_encoding.map(str::trim).filter(|e| !e.is_empty()) {
+        None => Ok(body.starts_with(&GZIP_MAGIC)),
+        Some(e) if e.eq_ignore_ascii_case("gzip") || e.eq_ignore_ascii_case("x-gzip") => Ok(true),
+        Some(e) if e.eq_ignore_ascii_case("identity") => Ok(false),
+        Some(other) => Err(IngestError::UnsupportedEncoding(other.to_owned())),
+    }
+}
+
 /// Decodes a request body, returning it as is when it is not compressed.
 ///
 /// `limit` applies to the decoded bytes; an over-limit body is [`IngestError::TooLarge`].
@@ -23,14 +34,7 @@ pub fn decode_body<'a>(
     content_encoding: Option<&str>,
     limit: usize,
 ) -> Result<Cow<'a, [u8]>, IngestError> {
-    let encoding = content_encoding.map(str::trim).filter(|e| !e.is_empty());
-    let gzip = match encoding {
-        None => body.starts_with(&GZIP_MAGIC),
-        Some(e) if e.eq_ignore_ascii_case("gzip") || e.eq_ignore_ascii_case("x-gzip") => true,
-        Some(e) if e.eq_ignore_ascii_case("identity") => false,
-        Some(other) => return Err(IngestError::UnsupportedEncoding(other.to_owned())),
-    };
-    if !gzip {
+    if !is_compressed(body, content_encoding)? {
         if body.len() > limit {
             return Err(IngestError::TooLarge { limit });
         }
@@ -75,6 +79,21 @@ mod tests {
             b"{\"batch\":[]}"
         );
         assert_eq!(&*decode_body(&body, None, 100).unwrap(), b"{\"batch\":[]}");
+    }
+
+    #[test]
+    fn a_body_is_compressed_when_the_header_says_gzip_or_it_has_no_header_and_the_magic() {
+        let body = gzip(b"{}");
+        assert_eq!(is_compressed(b"{}", Some(" x-gzip ")), Ok(true));
+        assert_eq!(is_compressed(&body, None), Ok(true));
+        assert_eq!(is_compressed(&body, Some("")), Ok(true));
+        assert_eq!(is_compressed(b"{}", None), Ok(false));
+        // The header wins over the bytes.
+        assert_eq!(is_compressed(&body, Some("identity")), Ok(false));
+        assert_eq!(
+            is_compressed(b"{}", Some("br")),
+            Err(IngestError::UnsupportedEncoding("br".into()))
+        );
     }
 
     #[test]

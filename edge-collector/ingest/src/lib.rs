@@ -58,7 +58,7 @@
 /// decoded size is checked against the 500 KB limit; the margin covers incompressible gzip overhead.
 pub const MAX_WIRE_BYTES: usize = footfall_protocol::limits::MAX_BATCH_BYTES + 64 * 1024;
 
-pub use decode::decode_body;
+pub use decode::{decode_body, is_compressed};
 pub use error::IngestError;
 #[cfg(feature = "maxmind")]
 pub use geo::MaxMindGeo;

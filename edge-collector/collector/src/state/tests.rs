@@ -77,19 +77,25 @@ async fn settings_that_need_a_restart_are_reported_and_keep_their_old_values() {
         max_disk_bytes: None,
     };
     after.retry_after = Duration::from_secs(30);
+    after.max_request_memory_bytes = 64 << 20;
 
     let reloaded = state.reload(&after).unwrap();
     assert_eq!(reloaded.applied, ["retry_after_secs"]);
-    assert_eq!(reloaded.need_restart, ["listen", "sink"]);
+    let restart = ["listen", "sink", "max_request_memory_bytes"];
+    assert_eq!(reloaded.need_restart, restart);
     let in_force = state.config();
     assert_eq!(in_force.listen, before.listen);
     assert_eq!(in_force.sink, SinkConfig::Memory);
+    assert_eq!(
+        in_force.max_request_memory_bytes,
+        before.max_request_memory_bytes
+    );
     assert_eq!(in_force.retry_after, Duration::from_secs(30));
 
     // Still different from what is in force, so reported again; nothing else changed.
     let again = state.reload(&after).unwrap();
     assert!(again.applied.is_empty(), "{again:?}");
-    assert_eq!(again.need_restart, ["listen", "sink"]);
+    assert_eq!(again.need_restart, restart);
 }
 
 #[tokio::test]

@@ -1,0 +1,217 @@
+//! The memory that requests in progress may hold at once.
+//!
+//! Each request's size is bounded (500 KB of batch, 16 MiB from an edge worker), but their number is
+//! not: 10 000 connections, each with as many HTTP/2 streams as it likes, could hold gigabytes of
+//! bodies and decoded events while the sink is slow, and the kernel would end the collector with every
+//! request in it. So a request reserves what it may hold before its body is read, and one that finds
+//! the budget spent waits, unread, until others finish. Its client sees a slow answer, never an error
+//! for an event it did not send wrong: the collector refuses work with 503 only when its disk budget is
+//! full.
+//!
+//! A reservation is made for the worst the request's headers allow, because a request that held part
+//! and waited for more could wait on others doing the same; once the body is decompressed it is cut
+//! down to what the request really holds.
+
+use std::sync::Arc;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// The budget: bytes of request memory, shared by every request.
+#[derive(Debug, Clone)]
+pub(crate) struct RequestMemory {
+    permits: Arc<Semaphore>,
+    /// Reservations are capped at this, so that a request larger than the whole budget still runs,
+    /// alone.
+    budget: u32,
+}
+
+/// What one request holds of the budget, given back when it is dropped.
+#[derive(Debug)]
+pub(crate) struct Reservation {
+    memory: RequestMemory,
+    permit: OwnedSemaphorePermit,
+}
+
+/// What a request holds at its peak, for a body of `wire` bytes as received that decodes to `decoded`
+/// bytes when it is compressed: the body, its decoded text, and its events as the sink takes them,
+/// which are about as large as the text.
+pub(crate) fn footprint(wire: usize, decoded: Option<usize>) -> usize {
+    wire.saturating_add(decoded.map_or(wire, |d| d.saturating_mul(2)))
+}
+
+impl RequestMemory {
+    pub(crate) fn new(budget_bytes: u64) -> Self {
+        // `acquire_many` counts in u32; a budget past 4 GiB is as good as unbounded for one request.
+        let budget = u32::try_from(budget_bytes).unwrap_or(u32::MAX);
+        let total = usize::try_from(budget_bytes)
+            .unwrap_or(usize::MAX)
+            .min(Semaphore::MAX_PERMITS);
+        Self {
+            permits: Arc::new(Semaphore::new(total)),
+            budget,
+        }
+    }
+
+    /// Reserves `bytes`, waiting while the budget is spent.
+    pub(crate) async fn reserve(&self, bytes: usize) -> Reservation {
+        let permit = self.acquire(bytes).await;
+        crate::metrics::request_memory_reserved(permit.num_permits() as f64);
+        Reservation {
+            memory: self.clone(),
+            permit,
+        }
+    }
+
+    async fn acquire(&self, bytes: usize) -> OwnedSemaphorePermit {
+        let wanted = self.capped(bytes);
+        match Arc::clone(&self.permits).try_acquire_many_owned(wanted) {
+            Ok(permit) => permit,
+            Err(_) => {
+                crate::metrics::request_memory_waited();
+                Arc::clone(&self.permits)
+                    .acquire_many_owned(wanted)
+                    .await
+                    .expect("the semaphore is never closed")
+            }
+        }
+    }
+
+    fn capped(&self, bytes: usize) -> u32 {
+        u32::try_from(bytes).unwrap_or(u32::MAX).min(self.budget)
+    }
+}
+
+impl Reservation {
+    /// Grows the reservation to `bytes`, for a body that turned out to be compressed without saying
+    /// so. If the budget has not that much free, what is held is given back and the whole is waited
+    /// for, so that two requests each holding part can never wait on each other.
+    pub(crate) async fn grow_to(&mut self, bytes: usize) {
+        let wanted = self.memory.capped(bytes);
+        let held = u32::try_from(self.permit.num_permits()).unwrap_or(u32::MAX);
+        let Some(more) = wanted.checked_sub(held).filter(|more| *more > 0) else {
+            return;
+        };
+        match Arc::clone(&self.memory.permits).try_acquire_many_owned(more) {
+            Ok(extra) => self.permit.merge(extra),
+            Err(_) => {
+                // What is held goes back before the wait; the permit is left empty meanwhile.
+                drop(self.permit.split(self.permit.num_permits()));
+                let whole = self.memory.acquire(bytes).await;
+                self.permit.merge(whole);
+            }
+        }
+        crate::metrics::request_memory_reserved(f64::from(wanted - held));
+    }
+
+    /// Gives back all but `bytes`, once a request knows how large its body really was.
+    pub(crate) fn shrink_to(&mut self, bytes: usize) {
+        let excess = self.permit.num_permits().saturating_sub(bytes);
+        if excess == 0 {
+            return;
+        }
+        if let Some(returned) = self.permit.split(excess) {
+            crate::metrics::request_memory_reserved(-(returned.num_permits() as f64));
+        }
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        crate::metrics::request_memory_reserved(-(self.permit.num_permits() as f64));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn a_request_holds_its_body_and_its_events_and_the_decoded_text_when_compressed() {
+        assert_eq!(footprint(1_000, None), 2_000);
+        assert_eq!(footprint(1_000, Some(50_000)), 101_000);
+    }
+
+    #[tokio::test]
+    async fn a_request_waits_while_the_budget_is_spent_and_runs_once_one_finishes() {
+        let memory = RequestMemory::new(10_000);
+        let first = memory.reserve(6_000).await;
+        let waiting = tokio::spawn({
+            let memory = memory.clone();
+            async move { memory.reserve(6_000).await }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(
+            !waiting.is_finished(),
+            "6 000 + 6 000 bytes fit a 10 000-byte budget"
+        );
+        drop(first);
+        let second = tokio::time::timeout(Duration::from_secs(5), waiting)
+            .await
+            .expect("the waiting request gets its turn once the first finishes")
+            .unwrap();
+        assert_eq!(second.permit.num_permits(), 6_000);
+    }
+
+    #[tokio::test]
+    async fn shrinking_gives_back_what_the_body_turned_out_not_to_need() {
+        let memory = RequestMemory::new(10_000);
+        let mut first = memory.reserve(9_000).await;
+        first.shrink_to(2_000);
+        assert_eq!(first.permit.num_permits(), 2_000);
+        // What was given back is there for the next request at once.
+        let second = tokio::time::timeout(Duration::from_millis(100), memory.reserve(8_000))
+            .await
+            .expect("8 000 bytes are free after the first request shrank to 2 000");
+        assert_eq!(second.permit.num_permits(), 8_000);
+        // Never grown: a body larger than reserved keeps what it has.
+        first.shrink_to(5_000);
+        assert_eq!(first.permit.num_permits(), 2_000);
+    }
+
+    #[tokio::test]
+    async fn a_request_larger_than_the_whole_budget_still_runs_alone() {
+        let memory = RequestMemory::new(1_000);
+        let big = tokio::time::timeout(Duration::from_millis(100), memory.reserve(50_000))
+            .await
+            .expect("a reservation is capped at the budget");
+        assert_eq!(big.permit.num_permits(), 1_000);
+    }
+
+    #[tokio::test]
+    async fn growing_takes_free_bytes_at_once() {
+        let memory = RequestMemory::new(10_000);
+        let mut request = memory.reserve(2_000).await;
+        request.grow_to(7_000).await;
+        assert_eq!(request.permit.num_permits(), 7_000);
+        assert_eq!(memory.permits.available_permits(), 3_000);
+        // Growing to less than is held changes nothing.
+        request.grow_to(1_000).await;
+        assert_eq!(request.permit.num_permits(), 7_000);
+    }
+
+    #[tokio::test]
+    async fn two_requests_that_both_need_to_grow_do_not_wait_on_each_other() {
+        let memory = RequestMemory::new(10_000);
+        let mut first = memory.reserve(5_000).await;
+        let mut second = memory.reserve(5_000).await;
+        // Neither can grow while the other holds its half: each gives its half back and waits for the
+        // whole, so one of them gets it, finishes, and lets the other run.
+        let first_grows = tokio::spawn(async move {
+            first.grow_to(8_000).await;
+            assert_eq!(first.permit.num_permits(), 8_000);
+        });
+        let second_grows = tokio::spawn(async move {
+            second.grow_to(8_000).await;
+            assert_eq!(second.permit.num_permits(), 8_000);
+        });
+        tokio::time::timeout(Duration::from_secs(5), async {
+            first_grows.await.unwrap();
+            second_grows.await.unwrap();
+        })
+        .await
+        .expect("two growing requests deadlocked");
+        assert_eq!(memory.permits.available_permits(), 10_000);
+    }
+}
