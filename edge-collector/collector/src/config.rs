@@ -147,9 +147,9 @@ pub struct Args {
     #[arg(long, env = "FOOTFALL_COLLECTOR_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
     /// Memory that requests in progress may hold at once, in bytes: their bodies, decompressed, and
-    /// their events until the sink has them. Past it a request waits, unread, until others finish,
-    /// so that a flood of clients slows answers down instead of running the collector out of memory
-    /// [default: 268435456, 256 MiB].
+    /// their events until the sink has them. Past it a request whose body has arrived waits, before
+    /// decoding it, until others finish, so that a flood of clients or a slow sink slows answers down
+    /// instead of running the collector out of memory [default: 268435456, 256 MiB].
     #[arg(long, env = "FOOTFALL_COLLECTOR_MAX_REQUEST_MEMORY_BYTES")]
     pub max_request_memory_bytes: Option<u64>,
     /// Threads that serve HTTP and validate events [default: one per CPU]. On a small machine shared

@@ -1,16 +1,19 @@
 //! The memory that requests in progress may hold at once.
 //!
 //! Each request's size is bounded (500 KB of batch, 16 MiB from an edge worker), but their number is
-//! not: 10 000 connections, each with as many HTTP/2 streams as it likes, could hold gigabytes of
-//! bodies and decoded events while the sink is slow, and the kernel would end the collector with every
-//! request in it. So a request reserves what it may hold before its body is read, and one that finds
-//! the budget spent waits, unread, until others finish. Its client sees a slow answer, never an error
-//! for an event it did not send wrong: the collector refuses work with 503 only when its disk budget is
-//! full.
+//! not: 10 000 connections, HTTP/2 streams on top, could each hold a body decompressed to 500 KB and
+//! its events while the sink is slow, and the kernel would end the collector with every request in
+//! it. So once its body has arrived, a request reserves what it will hold, and one that finds the
+//! budget spent waits, before decompressing or parsing anything, until others finish. Its client sees
+//! a slow answer, never an error for an event it did not send wrong: the collector refuses work with
+//! 503 only when its disk budget is full.
 //!
-//! A reservation is made for the worst the request's headers allow, because a request that held part
-//! and waited for more could wait on others doing the same; once the body is decompressed it is cut
-//! down to what the request really holds.
+//! The reservation is made once the body is in, not from `Content-Length` before it is read, so that
+//! a client trickling a body holds none of the budget: a few hundred such clients would otherwise
+//! stall every other. What the budget bounds is what the collector makes of bodies (a small gzip
+//! body decodes to 500 KB) and the pile-up of requests waiting for a slow sink. The worst case is
+//! reserved (the decoded limit, for a compressed body) and cut down to the real size once decoded;
+//! each request takes its reservation whole, so no two can each hold part and wait for the other.
 
 use std::sync::Arc;
 
@@ -28,7 +31,6 @@ pub(crate) struct RequestMemory {
 /// What one request holds of the budget, given back when it is dropped.
 #[derive(Debug)]
 pub(crate) struct Reservation {
-    memory: RequestMemory,
     permit: OwnedSemaphorePermit,
 }
 
@@ -52,19 +54,12 @@ impl RequestMemory {
         }
     }
 
-    /// Reserves `bytes`, waiting while the budget is spent.
+    /// Reserves `bytes`, waiting while the budget is spent. Waiting requests are let in in turn, so
+    /// that a stream of small requests cannot starve a large one.
     pub(crate) async fn reserve(&self, bytes: usize) -> Reservation {
-        let permit = self.acquire(bytes).await;
-        crate::metrics::request_memory_reserved(permit.num_permits() as f64);
-        Reservation {
-            memory: self.clone(),
-            permit,
-        }
-    }
-
-    async fn acquire(&self, bytes: usize) -> OwnedSemaphorePermit {
-        let wanted = self.capped(bytes);
-        match Arc::clone(&self.permits).try_acquire_many_owned(wanted) {
+        let wanted = u32::try_from(bytes).unwrap_or(u32::MAX).min(self.budget);
+        let permits = Arc::clone(&self.permits);
+        let permit = match permits.try_acquire_many_owned(wanted) {
             Ok(permit) => permit,
             Err(_) => {
                 crate::metrics::request_memory_waited();
@@ -73,36 +68,13 @@ impl RequestMemory {
                     .await
                     .expect("the semaphore is never closed")
             }
-        }
-    }
-
-    fn capped(&self, bytes: usize) -> u32 {
-        u32::try_from(bytes).unwrap_or(u32::MAX).min(self.budget)
+        };
+        crate::metrics::request_memory_reserved(permit.num_permits() as f64);
+        Reservation { permit }
     }
 }
 
 impl Reservation {
-    /// Grows the reservation to `bytes`, for a body that turned out to be compressed without saying
-    /// so. If the budget has not that much free, what is held is given back and the whole is waited
-    /// for, so that two requests each holding part can never wait on each other.
-    pub(crate) async fn grow_to(&mut self, bytes: usize) {
-        let wanted = self.memory.capped(bytes);
-        let held = u32::try_from(self.permit.num_permits()).unwrap_or(u32::MAX);
-        let Some(more) = wanted.checked_sub(held).filter(|more| *more > 0) else {
-            return;
-        };
-        match Arc::clone(&self.memory.permits).try_acquire_many_owned(more) {
-            Ok(extra) => self.permit.merge(extra),
-            Err(_) => {
-                // What is held goes back before the wait; the permit is left empty meanwhile.
-                drop(self.permit.split(self.permit.num_permits()));
-                let whole = self.memory.acquire(bytes).await;
-                self.permit.merge(whole);
-            }
-        }
-        crate::metrics::request_memory_reserved(f64::from(wanted - held));
-    }
-
     /// Gives back all but `bytes`, once a request knows how large its body really was.
     pub(crate) fn shrink_to(&mut self, bytes: usize) {
         let excess = self.permit.num_permits().saturating_sub(bytes);
@@ -177,41 +149,5 @@ mod tests {
             .await
             .expect("a reservation is capped at the budget");
         assert_eq!(big.permit.num_permits(), 1_000);
-    }
-
-    #[tokio::test]
-    async fn growing_takes_free_bytes_at_once() {
-        let memory = RequestMemory::new(10_000);
-        let mut request = memory.reserve(2_000).await;
-        request.grow_to(7_000).await;
-        assert_eq!(request.permit.num_permits(), 7_000);
-        assert_eq!(memory.permits.available_permits(), 3_000);
-        // Growing to less than is held changes nothing.
-        request.grow_to(1_000).await;
-        assert_eq!(request.permit.num_permits(), 7_000);
-    }
-
-    #[tokio::test]
-    async fn two_requests_that_both_need_to_grow_do_not_wait_on_each_other() {
-        let memory = RequestMemory::new(10_000);
-        let mut first = memory.reserve(5_000).await;
-        let mut second = memory.reserve(5_000).await;
-        // Neither can grow while the other holds its half: each gives its half back and waits for the
-        // whole, so one of them gets it, finishes, and lets the other run.
-        let first_grows = tokio::spawn(async move {
-            first.grow_to(8_000).await;
-            assert_eq!(first.permit.num_permits(), 8_000);
-        });
-        let second_grows = tokio::spawn(async move {
-            second.grow_to(8_000).await;
-            assert_eq!(second.permit.num_permits(), 8_000);
-        });
-        tokio::time::timeout(Duration::from_secs(5), async {
-            first_grows.await.unwrap();
-            second_grows.await.unwrap();
-        })
-        .await
-        .expect("two growing requests deadlocked");
-        assert_eq!(memory.permits.available_permits(), 10_000);
     }
 }

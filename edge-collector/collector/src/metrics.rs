@@ -13,7 +13,7 @@
 //! | `footfall_collector_config_last_reload_successful` (gauge, 0 after a refused reload, absent before the first) | |
 //! | `footfall_collector_open_connections` (gauge): HTTP connections open now, against `max_connections` | |
 //! | `footfall_collector_request_memory_bytes` (gauge): what requests in progress hold of `max_request_memory_bytes` ([`crate::memory`]) | |
-//! | `footfall_collector_request_memory_waits_total`: requests that waited, unread, for others to finish because that budget was spent | |
+//! | `footfall_collector_request_memory_waits_total`: requests that waited, their bodies not yet decoded, for others to finish because that budget was spent | |
 //! | `footfall_collector_tls_certificate_expiry_timestamp_seconds` (gauge): when the certificate in force expires, for an alert well before | |
 //! | `footfall_collector_tls_handshakes_failed_total`: HTTPS connections that never became requests (scanners, old clients, a certificate the client refuses) | `reason` = `failed` \| `timed_out` |
 //! | `footfall_collector_sink_wait_seconds` (histogram): how long a request waited for its events to be durable, the part of its duration that is the sink's (fsync, or Kafka's acknowledgement) | `sink` = `memory` \| `log` \| `kafka` |

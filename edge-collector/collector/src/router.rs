@@ -130,9 +130,13 @@ fn header_str<'h>(headers: &'h HeaderMap, name: &header::HeaderName) -> Option<&
 const DRAIN_MAX_BYTES: usize = 8 * 1024 * 1024;
 const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Reads a request's body and undoes its gzip within the request memory budget ([`crate::memory`]):
-/// at most `wire_limit` bytes as received and `decoded_limit` decoded. The reservation is to be held
-/// until the request is answered, since its events live that long.
+fn content_length(headers: &HeaderMap) -> Option<usize> {
+    header_str(headers, &header::CONTENT_LENGTH).and_then(|v| v.parse::<usize>().ok())
+}
+
+/// Reads a request's body and undoes its gzip, within the request memory budget
+/// ([`crate::memory`]): at most `wire_limit` bytes as received and `decoded_limit` decoded. The
+/// reservation is to be held until the request is answered, since its events live that long.
 async fn read_and_decode(
     inner: &Inner,
     headers: &HeaderMap,
@@ -140,24 +144,13 @@ async fn read_and_decode(
     (wire_limit, decoded_limit): (usize, usize),
     stall: std::time::Duration,
 ) -> Result<(Reservation, bytes::Bytes), Error> {
-    let declared =
-        header_str(headers, &header::CONTENT_LENGTH).and_then(|v| v.parse::<usize>().ok());
     let encoding = header_str(headers, &header::CONTENT_ENCODING);
-    // A body without Content-Encoding is taken as plain until its first bytes say otherwise.
-    let says_compressed = encoding
-        .map(str::trim)
-        .is_some_and(|e| !e.is_empty() && !e.eq_ignore_ascii_case("identity"));
-    let wire = declared.unwrap_or(wire_limit).min(wire_limit);
+    let raw = read_body(content_length(headers), body, wire_limit, stall).await?;
+    let compressed = is_compressed(&raw, encoding)?;
     let mut reservation = inner
         .memory
-        .reserve(footprint(wire, says_compressed.then_some(decoded_limit)))
+        .reserve(footprint(raw.len(), compressed.then_some(decoded_limit)))
         .await;
-    let raw = read_body(declared, body, wire_limit, stall).await?;
-    if is_compressed(&raw, encoding)? {
-        reservation
-            .grow_to(footprint(raw.len(), Some(decoded_limit)))
-            .await;
-    }
     let decoded = match decode_body(&raw, encoding, decoded_limit)? {
         Cow::Borrowed(_) => raw.clone(),
         Cow::Owned(decoded) => bytes::Bytes::from(decoded),
@@ -233,14 +226,17 @@ async fn handle(state: &AppState, endpoint: Endpoint, request: Request) -> Resul
         });
     let received_at = (inner.clock)();
 
+    let mut body = body;
+    let authorization = header_str(headers, &header::AUTHORIZATION);
+    if let Err(refusal) = settings.ingestor.refuse_unknown_header_key(authorization) {
+        // Before the body is read: a client without a key holds none of the request memory.
+        drain(&mut body, content_length(headers)).await;
+        return Err(refusal.into());
+    }
     let stall = settings.config.connection_limits.idle_timeout;
     let limits = (MAX_WIRE_BYTES, MAX_BATCH_BYTES);
     let (_reservation, decoded) = read_and_decode(inner, headers, body, limits, stall).await?;
-    let parsed = settings.ingestor.parse(
-        endpoint,
-        header_str(headers, &header::AUTHORIZATION),
-        &decoded,
-    )?;
+    let parsed = settings.ingestor.parse(endpoint, authorization, &decoded)?;
     let received = parsed.len();
     let source = parsed.source.clone();
     admit(&settings, &parsed.write_key, &source, received)?;

@@ -280,77 +280,126 @@ async fn a_body_that_stops_arriving_gets_a_408_and_a_slow_one_is_read_to_the_end
     server.await.unwrap().unwrap();
 }
 
+/// A memory sink that holds every request until the gate opens, as a slow Kafka would.
+struct GatedSink {
+    inner: MemorySink,
+    entered: std::sync::atomic::AtomicUsize,
+    gate: tokio::sync::Semaphore,
+}
+
+impl footfall_collector::EventSink for GatedSink {
+    fn send(
+        &self,
+        events: Vec<footfall_collector::sinks::Record>,
+        dead_letters: Vec<footfall_collector::sinks::Record>,
+    ) -> footfall_collector::sinks::BoxFuture<'_, Result<(), footfall_collector::SinkError>> {
+        Box::pin(async move {
+            self.entered
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            drop(self.gate.acquire().await.unwrap());
+            self.inner.send(events, dead_letters).await
+        })
+    }
+
+    fn name(&self) -> &'static str {
+        "gated"
+    }
+}
+
 #[tokio::test]
-async fn requests_past_the_memory_budget_wait_unread_until_others_finish() {
-    use tokio::io::AsyncWriteExt;
+async fn requests_past_the_memory_budget_wait_for_others_to_finish_and_none_fails() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let mut config = common::config();
     config.max_request_memory_bytes = 4 * 1024 * 1024;
-    let sink = Arc::new(MemorySink::new());
+    let sink = Arc::new(GatedSink {
+        inner: MemorySink::new(),
+        entered: Default::default(),
+        gate: tokio::sync::Semaphore::new(0),
+    });
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(serve_with_sink(config, sink.clone(), listener, async {
         let _ = stopped.await;
     }));
 
-    // Each of these declares a 400 000-byte gzip body and sends none of it: it holds 400 000 bytes
-    // for the body and twice 500 000 for what that may decode to, 1.4 MB. Three of them are more
-    // than 4 MiB, so the third waits.
-    let head = format!(
-        "POST /v1/batch HTTP/1.1\r\nhost: {addr}\r\nauthorization: {}\r\ncontent-encoding: gzip\r\ncontent-length: 400000\r\n\r\n",
-        footfall_protocol::auth::basic_authorization(common::KEY),
-    );
-    let mut holders = Vec::new();
+    // 15 events of 30 KB: a 450 KB body, which holds 900 KB with its events. Four fit in 4 MiB
+    // and reach the sink; the fifth waits for memory, before the sink.
+    let padding = "x".repeat(30_000);
+    let body = |request: usize| {
+        let events: Vec<_> = (0..15)
+            .map(|i| {
+                serde_json::json!({"type": "track", "event": "Big", "userId": "u",
+                "messageId": format!("m-{request}-{i}"), "properties": {"padding": padding}})
+            })
+            .collect();
+        serde_json::json!({ "batch": events }).to_string()
+    };
+    // Clients still sending their bodies hold none of the budget, however large they say they are.
+    let mut trickling = Vec::new();
     for _ in 0..3 {
-        let mut holder = tokio::net::TcpStream::connect(addr).await.unwrap();
-        holder.write_all(head.as_bytes()).await.unwrap();
-        holders.push(holder);
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        use tokio::io::AsyncWriteExt;
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let head = format!(
+            "POST /v1/batch HTTP/1.1\r\nhost: {addr}\r\nauthorization: {}\r\ncontent-length: 450000\r\n\r\n",
+            footfall_protocol::auth::basic_authorization(common::KEY),
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        stream.write_all(&[b' '; 100_000]).await.unwrap();
+        trickling.push(stream);
     }
-
-    // A small batch queues behind the waiting one rather than passing it, so that large requests
-    // are not starved by a stream of small ones.
     let url = format!("http://{addr}/v1/batch");
-    let small = tokio::spawn(async move {
-        let body =
-            r#"{"batch":[{"type":"track","event":"Small","userId":"u","messageId":"m-small"}]}"#;
-        post(&client(), &url, body, false).await
-    });
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    assert!(
-        !small.is_finished(),
-        "a request was served while the memory budget was spent"
+    let requests: Vec<_> = (0..5)
+        .map(|request| {
+            let (url, body) = (url.clone(), body(request));
+            tokio::spawn(async move { post(&client(), &url, &body, false).await })
+        })
+        .collect();
+    let entered = || sink.entered.load(std::sync::atomic::Ordering::SeqCst);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while entered() < 4 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(
+        entered(),
+        4,
+        "four requests fit the budget, the fifth must wait"
     );
-    assert!(sink.events().is_empty());
+    let metrics = String::from_utf8_lossy(
+        &client()
+            .get(format!("http://{addr}/metrics").parse().unwrap())
+            .await
+            .unwrap()
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes(),
+    )
+    .into_owned();
+    let series = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+            .unwrap_or_else(|| panic!("{name} is not exported:\n{metrics}"))
+            .parse()
+            .unwrap()
+    };
+    assert!(series("footfall_collector_request_memory_waits_total") >= 1.0);
+    assert!(series("footfall_collector_request_memory_bytes") >= 3.0 * 900_000.0);
 
-    // The first holder's client goes away: its request ends and gives its memory back.
-    drop(holders.remove(0));
-    let (status, answer) = tokio::time::timeout(std::time::Duration::from_secs(10), small)
-        .await
-        .expect("the waiting requests were not let in once memory was given back")
-        .unwrap();
-    assert_eq!(status, 200, "{answer}");
-    assert_eq!(sink.events().len(), 1);
-
-    let metrics = client()
-        .get(format!("http://{addr}/metrics").parse().unwrap())
-        .await
-        .unwrap()
-        .into_body()
-        .collect()
-        .await
-        .unwrap()
-        .to_bytes();
-    let metrics = String::from_utf8_lossy(&metrics);
-    let waits: f64 = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("footfall_collector_request_memory_waits_total "))
-        .expect("the waits counter is exported")
-        .parse()
-        .unwrap();
-    assert!(waits >= 2.0, "{metrics}");
-
-    drop(holders);
+    // The sink catches up: every request is answered 200, none refused for memory.
+    sink.gate.add_permits(1_000);
+    for request in requests {
+        let (status, answer) = tokio::time::timeout(std::time::Duration::from_secs(10), request)
+            .await
+            .expect("a request waiting for memory was never let in")
+            .unwrap();
+        assert_eq!(status, 200, "{answer}");
+    }
+    assert_eq!(entered(), 5);
+    assert_eq!(sink.inner.events().len(), 5 * 15);
+    drop(trickling);
     stop.send(()).unwrap();
     server.await.unwrap().unwrap();
 }

@@ -260,6 +260,18 @@ pub async fn an_unknown_or_missing_write_key_is_401_and_nothing_is_stored(target
         .await;
     assert_eq!(reply.status, 401);
     assert_eq!(reply.json()["code"], "unauthorized");
+    // The header's key wins over the body's, so the body is not even read: 401, not 400 for it.
+    let reply = target
+        .send(
+            Call::post("/v1/batch")
+                .header(
+                    "authorization",
+                    &footfall_protocol::auth::basic_authorization("nope"),
+                )
+                .body("{not json"),
+        )
+        .await;
+    assert_eq!(reply.status, 401, "{}", reply.json());
     let reply = target
         .send(
             Call::post("/v1/batch")

@@ -287,6 +287,23 @@ impl Ingestor {
         self
     }
 
+    /// [`IngestError::UnknownWriteKey`] when the `Authorization` header yields a write key that is
+    /// not known. That key wins over one in the body, so the answer is known before the body is read:
+    /// a server can refuse without reading it, and an old app version still sending with a revoked
+    /// key costs no parsing. [`Ingestor::parse`] checks this first too, so that the answer is the
+    /// same 401 whatever the body holds, even when it is not JSON.
+    pub fn refuse_unknown_header_key(
+        &self,
+        authorization: Option<&str>,
+    ) -> Result<(), IngestError> {
+        match authorization.map(write_key_from_authorization) {
+            Some(Ok(key)) if self.write_keys.resolve(&key).is_none() => {
+                Err(IngestError::UnknownWriteKey)
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Reads a decoded body (see [`crate::decode_body`]) and resolves its write key.
     ///
     /// The key comes from `Authorization: Basic` when that header yields one, else from the body's
@@ -297,6 +314,7 @@ impl Ingestor {
         authorization: Option<&str>,
         body: &'a [u8],
     ) -> Result<Parsed<'a>, IngestError> {
+        self.refuse_unknown_header_key(authorization)?;
         let envelope = match endpoint {
             Endpoint::Batch => parse_batch(body)?,
             Endpoint::Single(_) => parse_single(body)?,

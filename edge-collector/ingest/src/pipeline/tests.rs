@@ -434,6 +434,24 @@ fn resolves_the_write_key_from_auth_or_body() {
             .unwrap_err(),
         IngestError::UnknownWriteKey
     );
+    // Known from the header alone, before the body is read, and whatever the body holds.
+    assert_eq!(
+        ing.refuse_unknown_header_key(Some(&other)),
+        Err(IngestError::UnknownWriteKey)
+    );
+    assert_eq!(
+        ing.parse(Endpoint::Batch, Some(&other), b"{not json")
+            .unwrap_err(),
+        IngestError::UnknownWriteKey
+    );
+    // A known key, a header that yields none (the body's key is used then), or no header: the body
+    // decides.
+    assert_eq!(
+        ing.refuse_unknown_header_key(Some(&basic_authorization("wk"))),
+        Ok(())
+    );
+    assert_eq!(ing.refuse_unknown_header_key(Some("Bearer x")), Ok(()));
+    assert_eq!(ing.refuse_unknown_header_key(None), Ok(()));
     let single = br#"{"type":"track","event":"A","userId":"u","writeKey":"wk"}"#;
     assert!(ing
         .parse(Endpoint::Single(MessageType::Track), None, single)
