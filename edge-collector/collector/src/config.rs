@@ -757,6 +757,13 @@ mod tests {
         toml::from_str(text).unwrap()
     }
 
+    /// The command line `footfall-collector --write-key k=p/s`, then `extra`.
+    fn args_with_one_key(extra: &[&str]) -> Args {
+        let mut argv = vec!["footfall-collector", "--write-key", "k=p/s"];
+        argv.extend_from_slice(extra);
+        Args::parse_from(argv)
+    }
+
     /// `config`'s effective settings, printed as TOML and loaded back.
     fn reloaded(config: &Config) -> Config {
         let (effective, _hidden) = config.effective_file();
@@ -917,7 +924,7 @@ mod tests {
     #[test]
     fn rejects_unknown_fields_and_incomplete_settings() {
         assert!(toml::from_str::<FileConfig>("lisen = \"x\"").is_err());
-        let args = || Args::parse_from(["footfall-collector", "--write-key", "k=p/s"]);
+        let args = || args_with_one_key(&[]);
         let log = FileConfig {
             sink: Some(SinkKind::Log),
             ..FileConfig::default()
@@ -933,26 +940,14 @@ mod tests {
 
     #[test]
     fn an_edge_secret_must_be_long_enough() {
-        let args = |secret: &str| {
-            Args::parse_from([
-                "footfall-collector",
-                "--write-key",
-                "k=p/s",
-                "--edge-secret",
-                secret,
-            ])
-        };
+        let args = |secret: &str| args_with_one_key(&["--edge-secret", secret]);
         let err = Config::from_raw(args("short"), FileConfig::default()).unwrap_err();
         assert!(err.to_string().contains("edge_secret"), "{err}");
         let previous_alone = FileConfig {
             edge_secret_previous: Some("p".repeat(MIN_EDGE_SECRET_LEN)),
             ..FileConfig::default()
         };
-        let err = Config::from_raw(
-            Args::parse_from(["footfall-collector", "--write-key", "k=p/s"]),
-            previous_alone,
-        )
-        .unwrap_err();
+        let err = Config::from_raw(args_with_one_key(&[]), previous_alone).unwrap_err();
         assert!(
             err.to_string()
                 .starts_with("edge_secret_previous is set without edge_secret"),
@@ -962,12 +957,9 @@ mod tests {
         let config = Config::from_raw(args(&long), FileConfig::default()).unwrap();
         assert_eq!(config.edge_secret.as_deref(), Some(long.as_str()));
         assert_eq!(
-            Config::from_raw(
-                Args::parse_from(["footfall-collector", "--write-key", "k=p/s"]),
-                FileConfig::default()
-            )
-            .unwrap()
-            .edge_secret,
+            Config::from_raw(args_with_one_key(&[]), FileConfig::default())
+                .unwrap()
+                .edge_secret,
             None
         );
     }
@@ -1046,22 +1038,19 @@ mod tests {
 
     #[test]
     fn worker_threads_come_from_the_flag_then_the_file_and_are_never_zero() {
-        let args = |extra: &[&str]| {
-            let mut argv = vec!["footfall-collector", "--write-key", "k=p/s"];
-            argv.extend_from_slice(extra);
-            Args::parse_from(argv)
-        };
         let file = || FileConfig {
             worker_threads: Some(3),
             ..FileConfig::default()
         };
-        let from_file = Config::from_raw(args(&[]), file()).unwrap();
+        let from_file = Config::from_raw(args_with_one_key(&[]), file()).unwrap();
         assert_eq!(from_file.worker_threads.get(), 3);
-        let from_flag = Config::from_raw(args(&["--worker-threads", "5"]), file()).unwrap();
+        let from_flag =
+            Config::from_raw(args_with_one_key(&["--worker-threads", "5"]), file()).unwrap();
         assert_eq!(from_flag.worker_threads.get(), 5);
-        let err = Config::from_raw(args(&["--worker-threads", "0"]), file()).unwrap_err();
+        let err =
+            Config::from_raw(args_with_one_key(&["--worker-threads", "0"]), file()).unwrap_err();
         assert!(err.to_string().contains("worker_threads"), "{err}");
-        let default = Config::from_raw(args(&[]), FileConfig::default()).unwrap();
+        let default = Config::from_raw(args_with_one_key(&[]), FileConfig::default()).unwrap();
         assert_eq!(
             default.worker_threads,
             available_cpus(),
@@ -1071,18 +1060,14 @@ mod tests {
 
     #[test]
     fn connection_limits_come_from_the_flag_then_the_file_and_are_never_zero() {
-        let args = |extra: &[&str]| {
-            let mut argv = vec!["footfall-collector", "--write-key", "k=p/s"];
-            argv.extend_from_slice(extra);
-            Args::parse_from(argv)
-        };
-        let default = Config::from_raw(args(&[]), FileConfig::default()).unwrap();
+        let default = Config::from_raw(args_with_one_key(&[]), FileConfig::default()).unwrap();
         assert_eq!(
             default.connection_limits,
             crate::ConnectionLimits::default()
         );
         let from_file = file("idle_timeout_secs = 30\nmax_connections = 200\n");
-        let config = Config::from_raw(args(&["--max-connections", "300"]), from_file).unwrap();
+        let config =
+            Config::from_raw(args_with_one_key(&["--max-connections", "300"]), from_file).unwrap();
         assert_eq!(
             config.connection_limits,
             crate::ConnectionLimits {
@@ -1094,28 +1079,24 @@ mod tests {
             ("--idle-timeout-secs", "idle_timeout_secs"),
             ("--max-connections", "max_connections"),
         ] {
-            let err = Config::from_raw(args(&[flag, "0"]), FileConfig::default()).unwrap_err();
+            let err = Config::from_raw(args_with_one_key(&[flag, "0"]), FileConfig::default())
+                .unwrap_err();
             assert!(err.to_string().contains(setting), "{err}");
         }
     }
 
     #[test]
     fn the_request_memory_budget_comes_from_the_flag_then_the_file_and_fits_a_batch() {
-        let args = |extra: &[&str]| {
-            let mut argv = vec!["footfall-collector", "--write-key", "k=p/s"];
-            argv.extend_from_slice(extra);
-            Args::parse_from(argv)
-        };
-        let default = Config::from_raw(args(&[]), FileConfig::default()).unwrap();
+        let default = Config::from_raw(args_with_one_key(&[]), FileConfig::default()).unwrap();
         assert_eq!(default.max_request_memory_bytes, 256 << 20);
         let from_file = || file("max_request_memory_bytes = 100000000\n");
-        let config = Config::from_raw(args(&[]), from_file()).unwrap();
+        let config = Config::from_raw(args_with_one_key(&[]), from_file()).unwrap();
         assert_eq!(config.max_request_memory_bytes, 100_000_000);
         let flag = ["--max-request-memory-bytes", "50000000"];
-        let config = Config::from_raw(args(&flag), from_file()).unwrap();
+        let config = Config::from_raw(args_with_one_key(&flag), from_file()).unwrap();
         assert_eq!(config.max_request_memory_bytes, 50_000_000);
         let err = Config::from_raw(
-            args(&["--max-request-memory-bytes", "1000000"]),
+            args_with_one_key(&["--max-request-memory-bytes", "1000000"]),
             FileConfig::default(),
         )
         .unwrap_err();

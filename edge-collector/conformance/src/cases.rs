@@ -248,29 +248,19 @@ pub async fn a_text_plain_beacon_with_the_write_key_in_the_body_is_accepted(targ
 /// 401 for an unknown write key and for none at all; nothing reaches the log.
 pub async fn an_unknown_or_missing_write_key_is_401_and_nothing_is_stored(target: &Target) {
     let mark = target.mark();
-    let reply = target
-        .send(
-            Call::post("/v1/batch")
-                .header(
-                    "authorization",
-                    &footfall_protocol::auth::basic_authorization("nope"),
-                )
-                .json(&batch(json!([track("m1")]))),
+    let unknown_key = || {
+        Call::post("/v1/batch").header(
+            "authorization",
+            &footfall_protocol::auth::basic_authorization("nope"),
         )
+    };
+    let reply = target
+        .send(unknown_key().json(&batch(json!([track("m1")]))))
         .await;
     assert_eq!(reply.status, 401);
     assert_eq!(reply.json()["code"], "unauthorized");
     // The header's key wins over the body's, so the body is not even read: 401, not 400 for it.
-    let reply = target
-        .send(
-            Call::post("/v1/batch")
-                .header(
-                    "authorization",
-                    &footfall_protocol::auth::basic_authorization("nope"),
-                )
-                .body("{not json"),
-        )
-        .await;
+    let reply = target.send(unknown_key().body("{not json")).await;
     assert_eq!(reply.status, 401, "{}", reply.json());
     let reply = target
         .send(
