@@ -354,7 +354,7 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
             // The collector's accept loop: its idle timeout and connection limit protect the API too.
             let listener = footfall_collector::without_nagle(listener);
             let limits = footfall_collector::ConnectionLimits::default();
-            footfall_collector::serve_connections(listener, app, limits, shutdown).await;
+            footfall_collector::serve_connections(listener, "api", app, limits, shutdown).await;
         }));
     }
     tracing::info!(

@@ -10,7 +10,7 @@
 //! - **Open connections.** At most [`ConnectionLimits::max_connections`] at once. Past it, the collector
 //!   stops accepting until one closes (new clients wait in the kernel's backlog), instead of running
 //!   out of file descriptors, which the event log needs to open its segments.
-//!   `footfall_collector_open_connections` shows how many are open.
+//!   `footfall_collector_open_connections` shows how many are open, per listener.
 //!
 //! Shutting down stops accepting and lets every connection finish the request it is serving, as
 //! `axum::serve`'s graceful shutdown does.
@@ -49,9 +49,11 @@ impl Default for ConnectionLimits {
 }
 
 /// Serves `router` on the connections `listener` accepts until `shutdown` resolves, then lets the
-/// requests in flight finish.
+/// requests in flight finish. `name` labels the open-connections gauge (`listener="collector"`), so
+/// that a process serving two ports (`footfall serve`: the collector's and the query API's) shows each.
 pub async fn serve_connections<L, F>(
     mut listener: L,
+    name: &'static str,
     router: Router,
     limits: ConnectionLimits,
     shutdown: F,
@@ -91,13 +93,13 @@ pub async fn serve_connections<L, F>(
             .serve_connection_with_upgrades(TokioIo::new(io), service)
             .into_owned();
         let connection = graceful.watch(connection);
-        crate::metrics::connection_opened();
+        crate::metrics::connection_opened(name);
         tokio::spawn(async move {
             if let Err(error) = connection.await {
                 // Timeouts, resets and malformed requests: the client's doing, not the collector's.
                 tracing::debug!(%peer, %error, "connection closed with an error");
             }
-            crate::metrics::connection_closed();
+            crate::metrics::connection_closed(name);
             drop(slot);
         });
     }

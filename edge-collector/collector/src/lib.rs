@@ -170,9 +170,11 @@ where
         Some(cert) => {
             let listener =
                 tls::TlsListener::new(without_nagle(listener), tls::server_config(cert)?);
-            serve_connections(listener, app, limits, shutdown).await;
+            serve_connections(listener, "collector", app, limits, shutdown).await;
         }
-        None => serve_connections(without_nagle(listener), app, limits, shutdown).await,
+        None => {
+            serve_connections(without_nagle(listener), "collector", app, limits, shutdown).await
+        }
     }
     if let Some(reloader) = reloader {
         reloader.abort();

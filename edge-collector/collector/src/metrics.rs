@@ -11,7 +11,7 @@
 //! | `footfall_collector_request_duration_seconds` (histogram) | `endpoint`, `status` |
 //! | `footfall_collector_config_reloads_total`: reloads on `SIGHUP` | `result` = `applied` \| `refused` |
 //! | `footfall_collector_config_last_reload_successful` (gauge, 0 after a refused reload, absent before the first) | |
-//! | `footfall_collector_open_connections` (gauge): HTTP connections open now, against `max_connections` | |
+//! | `footfall_collector_open_connections` (gauge): HTTP connections open now, against `max_connections` | `listener` = `collector` (\| `api`, the query API's port under `footfall serve`) |
 //! | `footfall_collector_request_memory_bytes` (gauge): what requests in progress hold of `max_request_memory_bytes` ([`crate::memory`]) | |
 //! | `footfall_collector_request_memory_waits_total`: requests that waited, their bodies not yet decoded, for others to finish because that budget was spent | |
 //! | `footfall_collector_tls_certificate_expiry_timestamp_seconds` (gauge): when the certificate in force expires, for an alert well before | |
@@ -195,14 +195,14 @@ pub fn source_events(source: &footfall_ingest::Source, outcome: SourceOutcome, n
     }
 }
 
-/// A connection accepted.
-pub fn connection_opened() {
-    metrics::gauge!("footfall_collector_open_connections").increment(1.0);
+/// A connection accepted on the port `listener` names.
+pub fn connection_opened(listener: &'static str) {
+    metrics::gauge!("footfall_collector_open_connections", "listener" => listener).increment(1.0);
 }
 
-/// A connection closed.
-pub fn connection_closed() {
-    metrics::gauge!("footfall_collector_open_connections").decrement(1.0);
+/// A connection closed on the port `listener` names.
+pub fn connection_closed(listener: &'static str) {
+    metrics::gauge!("footfall_collector_open_connections", "listener" => listener).decrement(1.0);
 }
 
 /// Request memory reserved (positive) or given back (negative).

@@ -10,6 +10,13 @@ const GET: &[u8] = b"GET / HTTP/1.1\r\nHost: collector\r\n\r\n";
 
 /// A router that answers with the client's address, served with `limits` until the guard drops.
 async fn start(limits: ConnectionLimits) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    start_named("test", limits).await
+}
+
+async fn start_named(
+    name: &'static str,
+    limits: ConnectionLimits,
+) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
     let router = Router::new().route(
         "/",
         get(|ConnectInfo(peer): ConnectInfo<SocketAddr>| async move { peer.to_string() }),
@@ -17,7 +24,7 @@ async fn start(limits: ConnectionLimits) -> (SocketAddr, tokio::sync::oneshot::S
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(serve_connections(listener, router, limits, async {
+    tokio::spawn(serve_connections(listener, name, router, limits, async {
         let _ = stopped.await;
     }));
     (addr, stop)
@@ -94,4 +101,34 @@ async fn past_max_connections_a_new_client_waits_for_a_free_slot() {
         .expect("the second client was not served once the first left")
         .unwrap();
     assert_eq!(&answer, b"HTTP/1.1 200");
+}
+
+#[tokio::test]
+async fn open_connections_are_counted_per_listener() {
+    let metrics = crate::metrics::handle();
+    let open = || {
+        let text = metrics.render();
+        text.lines()
+            .find_map(|l| {
+                l.strip_prefix(r#"footfall_collector_open_connections{listener="counted"} "#)
+            })
+            .map_or(0.0, |v| v.parse::<f64>().unwrap())
+    };
+    let settled = |want: f64| async move {
+        for _ in 0..200 {
+            if open() == want {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("open connections stayed at {}, not {want}", open());
+    };
+    let (addr, _stop) = start_named("counted", ConnectionLimits::default()).await;
+    let first = TcpStream::connect(addr).await.unwrap();
+    let second = TcpStream::connect(addr).await.unwrap();
+    settled(2.0).await;
+    drop(first);
+    settled(1.0).await;
+    drop(second);
+    settled(0.0).await;
 }
