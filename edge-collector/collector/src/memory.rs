@@ -35,8 +35,9 @@ pub(crate) struct Reservation {
 }
 
 /// What a request holds at its peak, for a body of `wire` bytes as received that decodes to `decoded`
-/// bytes when it is compressed: the body, its decoded text, and its events as the sink takes them,
-/// which are about as large as the text.
+/// bytes when it is compressed. Two copies of its text at each step: the text and the events built
+/// from it, then (the body dropped) the events and the sink's copy of them, since librdkafka copies
+/// each record. A compressed body adds itself while it is decoded.
 pub(crate) fn footprint(wire: usize, decoded: Option<usize>) -> usize {
     wire.saturating_add(decoded.map_or(wire, |d| d.saturating_mul(2)))
 }

@@ -251,6 +251,8 @@ async fn handle(state: &AppState, endpoint: Endpoint, request: Request) -> Resul
     };
     let schemas = inner.schemas.get();
     let processed = settings.ingestor.process(parsed, &info, &schemas);
+    // The events own their bytes now: the body goes before the wait for the sink, which may be long.
+    drop(decoded);
     for cause in &processed.drop_causes {
         metrics::events_dropped(DropCause::from(*cause), 1);
     }
@@ -381,6 +383,7 @@ async fn handle_relay(state: &AppState, request: Request) -> Result<Response, Er
     let limits = (MAX_RELAY_BYTES, MAX_RELAY_BYTES);
     let (_reservation, decoded) = read_and_decode(inner, headers, body, limits, stall).await?;
     let batch = footfall_ingest::relay::decode(&decoded)?;
+    drop(decoded);
     let Some(source) = settings.ingestor.source(&batch.write_key) else {
         // The edge and the origin disagree on the keys; the worker turns this into a retry.
         return Err(footfall_ingest::IngestError::UnknownWriteKey.into());
