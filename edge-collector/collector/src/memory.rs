@@ -117,7 +117,7 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert!(
             !waiting.is_finished(),
-            "6 000 + 6 000 bytes fit a 10 000-byte budget"
+            "the second request got in, but 6 000 + 6 000 bytes are more than the 10 000 budgeted"
         );
         drop(first);
         let second = tokio::time::timeout(Duration::from_secs(5), waiting)

@@ -216,7 +216,7 @@ async fn drain(body: &mut Body, declared: Option<usize>) {
 async fn handle(state: &AppState, endpoint: Endpoint, request: Request) -> Result<Response, Error> {
     let inner = state.inner();
     let settings = state.settings();
-    let (parts, body) = request.into_parts();
+    let (parts, mut body) = request.into_parts();
     let headers = &parts.headers;
     let peer = parts
         .extensions
@@ -226,7 +226,6 @@ async fn handle(state: &AppState, endpoint: Endpoint, request: Request) -> Resul
         });
     let received_at = (inner.clock)();
 
-    let mut body = body;
     let authorization = header_str(headers, &header::AUTHORIZATION);
     if let Err(refusal) = settings.ingestor.refuse_unknown_header_key(authorization) {
         // Before the body is read: a client without a key holds none of the request memory.
