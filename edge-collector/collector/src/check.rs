@@ -20,13 +20,23 @@ pub struct CheckReport {
     pub schemas: usize,
     /// Whether a GeoIP database was read.
     pub geoip: bool,
-    /// The certificate read, when the collector serves HTTPS: whom it names and when it expires
-    /// (`None` inside for a certificate whose dates cannot be read).
-    pub https: Option<Option<crate::tls::CertificateInfo>>,
+    /// Plain HTTP, or HTTPS and the certificate read.
+    pub https: Https,
     /// The settings in effect, credentials left out.
     pub effective: FileConfig,
     /// The settings left out of `effective` because they are credentials.
     pub hidden: Vec<String>,
+}
+
+/// Whether the collector serves HTTPS, and with what certificate.
+#[derive(Debug)]
+pub enum Https {
+    /// Plain HTTP: no certificate is configured.
+    Off,
+    /// HTTPS with a certificate naming `subject`, valid until its expiry.
+    On(crate::tls::CertificateInfo),
+    /// HTTPS with a certificate and key that load, but whose subject and dates cannot be read.
+    OnWithUnreadableDates,
 }
 
 /// Checks `config` as start-up would, without side effects.
@@ -53,7 +63,11 @@ pub fn check(config: &Config) -> Result<CheckReport, Error> {
     Ok(CheckReport {
         schemas: state.schemas().get().len(),
         geoip: config.geoip_db.is_some(),
-        https: state.inner().tls.as_ref().map(|cert| cert.info()),
+        https: match state.inner().tls.as_ref().map(|cert| cert.info()) {
+            None => Https::Off,
+            Some(Some(certificate)) => Https::On(certificate),
+            Some(None) => Https::OnWithUnreadableDates,
+        },
         effective,
         hidden,
     })
@@ -80,9 +94,9 @@ impl fmt::Display for CheckReport {
             self.schemas,
             if self.geoip { "read" } else { "not configured" },
             match &self.https {
-                None => "plain HTTP".to_owned(),
-                Some(None) => "TLS certificate and key read (HTTPS)".to_owned(),
-                Some(Some(cert)) => format!(
+                Https::Off => "plain HTTP".to_owned(),
+                Https::OnWithUnreadableDates => "TLS certificate and key read (HTTPS)".to_owned(),
+                Https::On(cert) => format!(
                     "TLS certificate and key read (HTTPS), for {}, valid until {}",
                     cert.subject,
                     cert.expires()

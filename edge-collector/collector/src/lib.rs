@@ -56,7 +56,7 @@ use std::sync::Arc;
 
 use axum::serve::ListenerExt as _;
 
-pub use check::{check, CheckReport};
+pub use check::{check, CheckReport, Https};
 pub use config::{Args, Config, LogFormat, SinkConfig};
 pub use connections::{serve_connections, ConnectionLimits};
 pub use error::Error;
