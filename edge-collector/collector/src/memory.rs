@@ -15,7 +15,9 @@
 //! reserved (the decoded limit, for a compressed body) and cut down to the real size once decoded;
 //! each request takes its reservation whole, so no two can each hold part and wait for the other.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -26,7 +28,13 @@ pub(crate) struct RequestMemory {
     /// Reservations are capped at this, so that a request larger than the whole budget still runs,
     /// alone.
     budget: u32,
+    /// When a wait was last logged (seconds since the epoch), so that an overload logs once a
+    /// minute, not once a request.
+    last_warned: Arc<AtomicU64>,
 }
+
+/// At most one warning about waiting requests in this long.
+const WARN_EVERY: Duration = Duration::from_secs(60);
 
 /// What one request holds of the budget, given back when it is dropped.
 #[derive(Debug)]
@@ -49,9 +57,11 @@ impl RequestMemory {
         let total = usize::try_from(budget_bytes)
             .unwrap_or(usize::MAX)
             .min(Semaphore::MAX_PERMITS);
+        crate::metrics::request_memory_budget(budget_bytes as f64);
         Self {
             permits: Arc::new(Semaphore::new(total)),
             budget,
+            last_warned: Arc::new(AtomicU64::new(0)),
         }
     }
 
@@ -64,6 +74,7 @@ impl RequestMemory {
             Ok(permit) => permit,
             Err(_) => {
                 crate::metrics::request_memory_waited();
+                self.warn_of_waiting();
                 Arc::clone(&self.permits)
                     .acquire_many_owned(wanted)
                     .await
@@ -72,6 +83,34 @@ impl RequestMemory {
         };
         crate::metrics::request_memory_reserved(permit.num_permits() as f64);
         Reservation { permit }
+    }
+}
+
+impl RequestMemory {
+    /// Whether a wait at `now` (seconds since the epoch) is the one to log: the first, and then
+    /// the first after each [`WARN_EVERY`].
+    fn warning_due(&self, now: u64) -> bool {
+        let last = self.last_warned.load(Ordering::Relaxed);
+        now >= last.saturating_add(WARN_EVERY.as_secs())
+            && self
+                .last_warned
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+    }
+
+    fn warn_of_waiting(&self) {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        if self.warning_due(now) {
+            tracing::warn!(
+                budget_bytes = self.budget,
+                "requests are waiting for memory: max_request_memory_bytes is spent by the requests \
+                 in progress (a slow sink, or more clients than this collector serves); raise it or \
+                 add collectors. footfall_collector_request_memory_waits_total counts the waits"
+            );
+        }
     }
 }
 
@@ -141,6 +180,17 @@ mod tests {
         // Never grown: a body larger than reserved keeps what it has.
         first.shrink_to(5_000);
         assert_eq!(first.permit.num_permits(), 2_000);
+    }
+
+    #[test]
+    fn waiting_is_logged_once_a_minute_at_most() {
+        let memory = RequestMemory::new(10_000);
+        let start = 1_800_000_000;
+        assert!(memory.warning_due(start), "the first wait is logged");
+        assert!(!memory.warning_due(start));
+        assert!(!memory.warning_due(start + 59));
+        assert!(memory.warning_due(start + 60));
+        assert!(!memory.warning_due(start + 61));
     }
 
     #[tokio::test]

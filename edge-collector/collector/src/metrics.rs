@@ -12,7 +12,7 @@
 //! | `footfall_collector_config_reloads_total`: reloads on `SIGHUP` | `result` = `applied` \| `refused` |
 //! | `footfall_collector_config_last_reload_successful` (gauge, 0 after a refused reload, absent before the first) | |
 //! | `footfall_collector_open_connections` (gauge): HTTP connections open now, against `max_connections` | `listener` = `collector` (\| `api`, the query API's port under `footfall serve`) |
-//! | `footfall_collector_request_memory_bytes` (gauge): what requests in progress hold of `max_request_memory_bytes` ([`crate::memory`]) | |
+//! | `footfall_collector_request_memory_bytes` (gauge): what requests in progress hold of `max_request_memory_bytes` ([`crate::memory`]), which `footfall_collector_request_memory_budget_bytes` shows | |
 //! | `footfall_collector_request_memory_waits_total`: requests that waited, their bodies not yet decoded, for others to finish because that budget was spent | |
 //! | `footfall_collector_tls_certificate_expiry_timestamp_seconds` (gauge): when the certificate in force expires, for an alert well before | |
 //! | `footfall_collector_tls_handshakes_failed_total`: HTTPS connections that never became requests (scanners, old clients, a certificate the client refuses) | `reason` = `failed` \| `timed_out` |
@@ -208,6 +208,11 @@ pub fn connection_closed(listener: &'static str) {
 /// Request memory reserved (positive) or given back (negative).
 pub fn request_memory_reserved(bytes: f64) {
     metrics::gauge!("footfall_collector_request_memory_bytes").increment(bytes);
+}
+
+/// The request memory budget, `max_request_memory_bytes`.
+pub fn request_memory_budget(bytes: f64) {
+    metrics::gauge!("footfall_collector_request_memory_budget_bytes").set(bytes);
 }
 
 /// A request that found the request memory budget spent and waited.
