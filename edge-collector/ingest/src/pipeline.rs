@@ -33,7 +33,7 @@ use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use footfall_protocol::auth::write_key_from_authorization;
+use footfall_protocol::auth::{write_key_from_authorization, AuthError};
 use footfall_protocol::json::push_str as push_json_str;
 use footfall_protocol::limits::MAX_MESSAGE_BYTES;
 use footfall_protocol::{format_rfc3339_millis, rfc3339_millis_bytes, EventResult, MessageType};
@@ -296,11 +296,21 @@ impl Ingestor {
         &self,
         authorization: Option<&str>,
     ) -> Result<(), IngestError> {
-        match authorization.map(write_key_from_authorization) {
-            Some(Ok(key)) if self.write_keys.resolve(&key).is_none() => {
+        self.header_key(authorization).map(drop)
+    }
+
+    /// What the `Authorization` header yields (`None` without one), refused as in
+    /// [`Ingestor::refuse_unknown_header_key`] when it names an unknown key.
+    fn header_key(
+        &self,
+        authorization: Option<&str>,
+    ) -> Result<Option<Result<String, AuthError>>, IngestError> {
+        let from_header = authorization.map(write_key_from_authorization);
+        match &from_header {
+            Some(Ok(key)) if self.write_keys.resolve(key).is_none() => {
                 Err(IngestError::UnknownWriteKey)
             }
-            _ => Ok(()),
+            _ => Ok(from_header),
         }
     }
 
@@ -314,12 +324,11 @@ impl Ingestor {
         authorization: Option<&str>,
         body: &'a [u8],
     ) -> Result<Parsed<'a>, IngestError> {
-        self.refuse_unknown_header_key(authorization)?;
+        let from_header = self.header_key(authorization)?;
         let envelope = match endpoint {
             Endpoint::Batch => parse_batch(body)?,
             Endpoint::Single(_) => parse_single(body)?,
         };
-        let from_header = authorization.map(write_key_from_authorization);
         let write_key = match (from_header, envelope.write_key) {
             (Some(Ok(key)), _) => key,
             (_, Some(key)) if !key.is_empty() => key,
