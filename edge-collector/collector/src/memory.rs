@@ -84,9 +84,7 @@ impl RequestMemory {
         crate::metrics::request_memory_reserved(permit.num_permits() as f64);
         Reservation { permit }
     }
-}
 
-impl RequestMemory {
     /// Whether a wait at `now` (seconds since the epoch) is the one to log: the first, and then
     /// the first after each [`WARN_EVERY`].
     fn warning_due(&self, now: u64) -> bool {
