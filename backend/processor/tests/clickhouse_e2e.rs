@@ -22,8 +22,9 @@ fn url() -> String {
 }
 
 fn clickhouse_sh(cmd: &str) {
-    let script =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/infra/clickhouse.sh");
+    // At run time, not `env!`: a shared target directory reuses builds made in other checkouts.
+    let script = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("run by cargo test"))
+        .join("../../scripts/infra/clickhouse.sh");
     let status = std::process::Command::new("bash")
         .arg(script)
         .arg(cmd)

@@ -21,7 +21,9 @@ use footfall_store::{ClickHouseStore, Store};
 const HOUR: i64 = 3_600_000;
 
 fn kafka_sh(args: &[&str], stdin: Option<&str>) -> String {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/infra/kafka.sh");
+    // At run time, not `env!`: a shared target directory reuses builds made in other checkouts.
+    let script = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("run by cargo test"))
+        .join("../../scripts/infra/kafka.sh");
     let mut child = Command::new("bash")
         .arg(script)
         .args(args)

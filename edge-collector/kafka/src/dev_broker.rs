@@ -10,8 +10,23 @@ pub fn bootstrap() -> String {
     std::env::var("FOOTFALL_KAFKA_BOOTSTRAP").unwrap_or_else(|_| "127.0.0.1:19092".to_owned())
 }
 
+/// The script, found from the directory of the package under test, which cargo names at run time.
+/// Not `env!`: builds in a shared `CARGO_TARGET_DIR` are reused by other checkouts of the workspace
+/// (a CI clone elsewhere), and a path fixed at compile time would name a checkout that is gone.
 fn script() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/infra/kafka.sh")
+    let package = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::current_dir().expect("a current directory"));
+    package
+        .ancestors()
+        .map(|dir| dir.join("scripts/infra/kafka.sh"))
+        .find(|script| script.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "scripts/infra/kafka.sh is not above {}: run the tests with cargo test",
+                package.display()
+            )
+        })
 }
 
 /// Runs `scripts/infra/kafka.sh <args>`, panics with its output if it fails, and returns what it
