@@ -87,6 +87,12 @@ impl Running {
         for s in self.servers.drain(..) {
             let _ = s.await;
         }
+        if let Some(collector) = &self.collector {
+            collector
+                .sink()
+                .close(footfall_collector::SINK_CLOSE_TIMEOUT)
+                .await;
+        }
         self.processor_stop.store(true, Ordering::SeqCst);
         if let Some(p) = self.processor.take() {
             let _ = tokio::task::spawn_blocking(move || p.join()).await;

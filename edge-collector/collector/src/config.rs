@@ -146,6 +146,17 @@ pub struct Args {
     /// Connections open at once; past it new ones wait in the kernel's backlog [default: 10000].
     #[arg(long, env = "FOOTFALL_COLLECTOR_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
+    /// Seconds to keep serving after SIGTERM while `/ready` answers 503, before the collector stops
+    /// accepting connections: time for a load balancer to take it out of rotation, so that no client
+    /// finds its port closed. Set it a little above the balancer's health-check interval times its
+    /// failure threshold (on Kubernetes, 5–10 s) [default: 0]. A second signal skips the wait.
+    #[arg(long, env = "FOOTFALL_COLLECTOR_SHUTDOWN_DELAY_SECS")]
+    pub shutdown_delay_secs: Option<u64>,
+    /// Seconds shutting down waits for the requests in flight once it stops accepting; the
+    /// connections still open then are closed, unanswered, so their clients send again. Keep the
+    /// delay plus this below the orchestrator's grace period (30 s on Kubernetes) [default: 20].
+    #[arg(long, env = "FOOTFALL_COLLECTOR_SHUTDOWN_TIMEOUT_SECS")]
+    pub shutdown_timeout_secs: Option<u64>,
     /// Memory that requests in progress may hold at once, in bytes: their bodies, decompressed, and
     /// their events until the sink has them. Past it a request whose body has arrived waits, before
     /// decoding it, until others finish, so that a flood of clients or a slow sink slows answers down
@@ -233,6 +244,12 @@ pub struct FileConfig {
     /// Connections open at once.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_connections: Option<usize>,
+    /// Seconds to keep serving after SIGTERM, not ready, before no longer accepting.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shutdown_delay_secs: Option<u64>,
+    /// Seconds shutting down waits for the requests in flight.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shutdown_timeout_secs: Option<u64>,
     /// Memory that requests in progress may hold at once, bytes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_request_memory_bytes: Option<u64>,
@@ -337,8 +354,10 @@ pub struct Config {
     pub log_format: LogFormat,
     /// HTTPS on the listen port, if set; plain HTTP otherwise.
     pub tls: Option<TlsFiles>,
-    /// The idle timeout and the most connections open at once.
+    /// The idle timeout, the most connections open at once and the shutdown's drain deadline.
     pub connection_limits: crate::ConnectionLimits,
+    /// How long to keep serving, not ready, between SIGTERM and no longer accepting.
+    pub shutdown_delay: Duration,
     /// Memory that requests in progress may hold at once, bytes.
     pub max_request_memory_bytes: u64,
     /// Threads of the async runtime that serves HTTP and validates events (used by `main`).
@@ -365,6 +384,7 @@ impl std::fmt::Debug for Config {
             .field("log_format", &self.log_format)
             .field("tls", &self.tls)
             .field("connection_limits", &self.connection_limits)
+            .field("shutdown_delay", &self.shutdown_delay)
             .field("max_request_memory_bytes", &self.max_request_memory_bytes)
             .field("worker_threads", &self.worker_threads)
             .field(
@@ -430,6 +450,7 @@ impl Config {
             log_format: LogFormat::Text,
             tls: None,
             connection_limits: crate::ConnectionLimits::default(),
+            shutdown_delay: Duration::ZERO,
             max_request_memory_bytes: DEFAULT_MAX_REQUEST_MEMORY_BYTES,
             worker_threads: available_cpus(),
             edge_secret: None,
@@ -474,6 +495,8 @@ impl Config {
             log_format: Some(self.log_format),
             idle_timeout_secs: Some(self.connection_limits.idle_timeout.as_secs()),
             max_connections: Some(self.connection_limits.max_connections),
+            shutdown_delay_secs: Some(self.shutdown_delay.as_secs()),
+            shutdown_timeout_secs: Some(self.connection_limits.drain_timeout.as_secs()),
             max_request_memory_bytes: Some(self.max_request_memory_bytes),
             tls_cert: self.tls.as_ref().map(|tls| tls.cert.clone()),
             tls_key: self.tls.as_ref().map(|tls| tls.key.clone()),
@@ -673,10 +696,26 @@ impl Config {
                 "max_connections must be at least 1".into(),
             ));
         }
+        let shutdown_timeout_secs = args
+            .shutdown_timeout_secs
+            .or(file.shutdown_timeout_secs)
+            .unwrap_or(defaults.drain_timeout.as_secs());
+        if shutdown_timeout_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "shutdown_timeout_secs must be at least 1, so that requests in flight can finish"
+                    .into(),
+            ));
+        }
         let connection_limits = crate::ConnectionLimits {
             idle_timeout: Duration::from_secs(idle_timeout_secs),
             max_connections,
+            drain_timeout: Duration::from_secs(shutdown_timeout_secs),
         };
+        let shutdown_delay = Duration::from_secs(
+            args.shutdown_delay_secs
+                .or(file.shutdown_delay_secs)
+                .unwrap_or(0),
+        );
         let max_request_memory_bytes = args
             .max_request_memory_bytes
             .or(file.max_request_memory_bytes)
@@ -717,6 +756,7 @@ impl Config {
             log_format: args.log_format.or(file.log_format).unwrap_or_default(),
             tls,
             connection_limits,
+            shutdown_delay,
             max_request_memory_bytes,
             worker_threads,
             edge_secret,
@@ -788,6 +828,8 @@ mod tests {
             schema_reload_secs: Some(7),
             idle_timeout_secs: Some(65),
             max_connections: Some(500),
+            shutdown_delay_secs: Some(8),
+            shutdown_timeout_secs: Some(15),
             max_request_memory_bytes: Some(64 << 20),
             tls_cert: Some("/etc/footfall/cert.pem".into()),
             tls_key: Some("/etc/footfall/key.pem".into()),
@@ -1059,25 +1101,32 @@ mod tests {
     }
 
     #[test]
-    fn connection_limits_come_from_the_flag_then_the_file_and_are_never_zero() {
+    fn connection_limits_and_the_shutdown_delay_come_from_the_flag_then_the_file() {
         let default = Config::from_raw(args_with_one_key(&[]), FileConfig::default()).unwrap();
         assert_eq!(
             default.connection_limits,
             crate::ConnectionLimits::default()
         );
-        let from_file = file("idle_timeout_secs = 30\nmax_connections = 200\n");
-        let config =
-            Config::from_raw(args_with_one_key(&["--max-connections", "300"]), from_file).unwrap();
+        assert_eq!(default.shutdown_delay, Duration::ZERO);
+        let from_file = file(
+            "idle_timeout_secs = 30\nmax_connections = 200\nshutdown_timeout_secs = 9\n\
+             shutdown_delay_secs = 4\n",
+        );
+        let flags = ["--max-connections", "300", "--shutdown-delay-secs", "6"];
+        let config = Config::from_raw(args_with_one_key(&flags), from_file).unwrap();
         assert_eq!(
             config.connection_limits,
             crate::ConnectionLimits {
                 idle_timeout: Duration::from_secs(30),
                 max_connections: 300,
+                drain_timeout: Duration::from_secs(9),
             }
         );
+        assert_eq!(config.shutdown_delay, Duration::from_secs(6));
         for (flag, setting) in [
             ("--idle-timeout-secs", "idle_timeout_secs"),
             ("--max-connections", "max_connections"),
+            ("--shutdown-timeout-secs", "shutdown_timeout_secs"),
         ] {
             let err = Config::from_raw(args_with_one_key(&[flag, "0"]), FileConfig::default())
                 .unwrap_err();

@@ -13,7 +13,11 @@
 //!   `footfall_collector_open_connections` shows how many are open, per listener.
 //!
 //! Shutting down stops accepting and lets every connection finish the request it is serving, as
-//! `axum::serve`'s graceful shutdown does.
+//! `axum::serve`'s graceful shutdown does, for at most [`ConnectionLimits::drain_timeout`]. Past it
+//! the connections still open are closed: their requests were not answered, so their clients send
+//! them again (to another collector), and nothing they sent was acknowledged. Without the deadline a
+//! client trickling a body would hold the shutdown for up to the idle timeout, longer than an
+//! orchestrator waits before it kills the process (30 s on Kubernetes).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -37,6 +41,8 @@ pub struct ConnectionLimits {
     pub idle_timeout: Duration,
     /// Connections open at once.
     pub max_connections: usize,
+    /// How long shutting down waits for the requests in flight before it closes their connections.
+    pub drain_timeout: Duration,
 }
 
 impl Default for ConnectionLimits {
@@ -44,13 +50,15 @@ impl Default for ConnectionLimits {
         Self {
             idle_timeout: Duration::from_secs(75),
             max_connections: 10_000,
+            drain_timeout: Duration::from_secs(20),
         }
     }
 }
 
 /// Serves `router` on the connections `listener` accepts until `shutdown` resolves, then lets the
-/// requests in flight finish. `name` labels the open-connections gauge (`listener="collector"`), so
-/// that a process serving two ports (`footfall serve`: the collector's and the query API's) shows each.
+/// requests in flight finish, for at most `limits.drain_timeout`. `name` labels the open-connections
+/// gauge (`listener="collector"`), so that a process serving two ports (`footfall serve`: the
+/// collector's and the query API's) shows each.
 pub async fn serve_connections<L, F>(
     mut listener: L,
     name: &'static str,
@@ -72,6 +80,8 @@ pub async fn serve_connections<L, F>(
         .keep_alive_interval(limits.idle_timeout);
     let graceful = GracefulShutdown::new();
     let slots = Arc::new(Semaphore::new(limits.max_connections));
+    // Closes the connections still open at the drain deadline; dropping one closes its socket.
+    let (close_all, closing) = tokio::sync::watch::channel(false);
     tokio::pin!(shutdown);
     loop {
         // A free slot first, so that a full collector leaves new connections in the backlog.
@@ -94,17 +104,46 @@ pub async fn serve_connections<L, F>(
             .into_owned();
         let connection = graceful.watch(connection);
         crate::metrics::connection_opened(name);
+        let mut closing = closing.clone();
         tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                // Timeouts, resets and malformed requests: the client's doing, not the collector's.
-                tracing::debug!(%peer, %error, "connection closed with an error");
+            tokio::select! {
+                served = connection => {
+                    if let Err(error) = served {
+                        // Timeouts, resets and malformed requests: the client's doing, not the
+                        // collector's.
+                        tracing::debug!(%peer, %error, "connection closed with an error");
+                    }
+                }
+                _ = closing.wait_for(|closing| *closing) => {
+                    tracing::debug!(%peer, "connection closed at the shutdown's drain deadline");
+                }
             }
             crate::metrics::connection_closed(name);
             drop(slot);
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    if tokio::time::timeout(limits.drain_timeout, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        let open = limits.max_connections - slots.available_permits();
+        tracing::warn!(
+            listener = name,
+            open_connections = open,
+            drain_timeout_secs = limits.drain_timeout.as_secs_f64(),
+            "requests still in flight at the drain deadline: closing their connections; \
+             nothing they sent was acknowledged, so their clients will send it again"
+        );
+        let _ = close_all.send(true);
+        // Each task closes its connection and frees its slot; wait for that, briefly, so that the
+        // caller's next step (closing the sink) comes after the last of them.
+        let _ = tokio::time::timeout(
+            Duration::from_secs(1),
+            slots.acquire_many(u32::try_from(limits.max_connections).unwrap_or(u32::MAX)),
+        )
+        .await;
+    }
 }
 
 #[cfg(test)]

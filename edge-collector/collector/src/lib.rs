@@ -94,8 +94,14 @@ where
     F: Future<Output = ()> + Send + 'static,
 {
     let sink = open_sink(&config.sink)?;
-    serve_with_sink(config, sink, listener, shutdown).await
+    let served = serve_with_sink(config, Arc::clone(&sink), listener, shutdown).await;
+    sink.close(SINK_CLOSE_TIMEOUT).await;
+    served
 }
+
+/// How long a shutting-down collector gives its sink to end its background work
+/// ([`EventSink::close`]), after the requests in flight.
+pub const SINK_CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(4);
 
 /// Builds the sink `config` describes: opens the logs, or starts the Kafka delivery (which must run
 /// inside a tokio runtime). For embedders that keep a handle on the sink, for `/metrics` say.
@@ -151,6 +157,11 @@ where
 
 /// [`serve`] over a state already built, for a caller that keeps a handle on it to reload it
 /// ([`reload_on_hangup`]).
+///
+/// When `shutdown` resolves, the collector first stops being ready ([`AppState::begin_shutdown`])
+/// and keeps serving for the configured `shutdown_delay`, so that load balancers stop sending to
+/// it; then it stops accepting and lets the requests in flight finish, for at most the connection
+/// limits' `drain_timeout`. The sink stays open: the caller closes it ([`EventSink::close`]).
 pub async fn serve_state<F>(
     state: AppState,
     listener: tokio::net::TcpListener,
@@ -165,7 +176,24 @@ where
         .map(|dir| schemas::spawn_reloader(state.schemas().clone(), dir, config.schema_reload));
     let tls = state.inner().tls.clone();
     let limits = config.connection_limits;
-    let app = router(state);
+    let app = router(state.clone());
+    let shutdown = async move {
+        shutdown.await;
+        state.begin_shutdown();
+        // Read now, so that a reload since the start counts.
+        let delay = state.config().shutdown_delay;
+        if !delay.is_zero() {
+            tracing::info!(
+                delay_secs = delay.as_secs(),
+                "shutting down: /ready answers 503 now; serving on until load balancers stop sending"
+            );
+            tokio::time::sleep(delay).await;
+        }
+        tracing::info!(
+            drain_timeout_secs = limits.drain_timeout.as_secs(),
+            "shutting down: no longer accepting connections; finishing requests in flight"
+        );
+    };
     match tls {
         Some(cert) => {
             let listener =

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::Parser as _;
 use footfall_collector::{
-    open_sink, reload_on_hangup, serve_state, AppState, Args, Config, LogFormat,
+    open_sink, reload_on_hangup, serve_state, AppState, Args, Config, LogFormat, SINK_CLOSE_TIMEOUT,
 };
 use tracing_subscriber::EnvFilter;
 
@@ -84,8 +84,13 @@ fn run(config: Config, args: Args) -> anyhow::Result<()> {
         let sink = open_sink(&config.sink)?;
         let state = AppState::new(&config, sink)?;
         let reloads = reload_on_hangup(state.clone(), move || Config::load(args.clone()));
-        serve_state(state, listener, shutdown_signal()).await?;
+        let shutdown = async {
+            shutdown_signal().await;
+            tokio::spawn(exit_on_second_signal());
+        };
+        serve_state(state.clone(), listener, shutdown).await?;
         reloads.abort();
+        state.sink().close(SINK_CLOSE_TIMEOUT).await;
         tracing::info!("footfall-collector stopped");
         Ok(())
     })
@@ -128,5 +133,13 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = term => {},
     }
-    tracing::info!("shutting down: finishing requests in flight");
+}
+
+/// A second SIGTERM or Ctrl-C during the shutdown ends the process at once, as an operator who
+/// repeats it means: every event already acknowledged is durable, and the requests cut short were
+/// not answered, so their clients send them again.
+async fn exit_on_second_signal() {
+    shutdown_signal().await;
+    tracing::warn!("a second signal: exiting now, without waiting for the requests in flight");
+    std::process::exit(130);
 }

@@ -7,7 +7,7 @@
 //! | `POST /v1/{t,p,s,i,g,a}` | the short aliases analytics.js uses |
 //! | `POST /edge/v1/records` | records an edge worker already processed (see [`footfall_ingest::relay`]); only with an edge secret |
 //! | `GET /health` | liveness: 200 while the process serves |
-//! | `GET /ready` | readiness: 200 when the sink takes events, else 503 with the reason (a failed log, or one over its disk budget for 5 s after each refused append; on Kafka, a spill log over its budget while Kafka is down: an outage alone spills and stays ready) |
+//! | `GET /ready` | readiness: 200 when the sink takes events, else 503 with the reason (shutting down, a failed log, or one over its disk budget for 5 s after each refused append; on Kafka, a spill log over its budget while Kafka is down: an outage alone spills and stays ready) |
 //! | `GET /metrics` | Prometheus text format |
 //!
 //! Every API path also answers with a trailing slash. The body may be JSON of any `Content-Type`
@@ -19,7 +19,8 @@ use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Version};
+use axum::middleware::{self as layers, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -53,6 +54,10 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(render_metrics))
         .fallback(|| async { Error::NotFound })
         .layer(cors())
+        .layer(layers::from_fn_with_state(
+            state.clone(),
+            close_when_shutting_down,
+        ))
         .with_state(state)
 }
 
@@ -76,9 +81,32 @@ async fn health() -> impl IntoResponse {
     Json(serde_json::json!({"status": "ok"}))
 }
 
+/// Once shutdown began, an HTTP/1 answer closes its connection, so that a keep-alive client (or
+/// load balancer) opens its next one elsewhere instead of finding this one closed under it. HTTP/2
+/// has no such header; hyper's GOAWAY at the end of the shutdown delay does that there.
+async fn close_when_shutting_down(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let http1 = request.version() <= Version::HTTP_11;
+    let mut response = next.run(request).await;
+    if http1 && state.is_shutting_down() {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}
+
 async fn ready(State(state): State<AppState>) -> Response {
     let sink = &state.inner().sink;
-    match sink.readiness() {
+    let readiness = if state.is_shutting_down() {
+        Err("shutting down".to_owned())
+    } else {
+        sink.readiness()
+    };
+    match readiness {
         Ok(()) => Json(serde_json::json!({"status": "ready", "sink": sink.name()})).into_response(),
         Err(reason) => (
             StatusCode::SERVICE_UNAVAILABLE,

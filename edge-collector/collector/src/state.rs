@@ -1,5 +1,6 @@
 //! The one state type shared by every handler, and how a running collector takes a new configuration.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use footfall_ingest::{GeoLookup, Ingestor, MaxMindGeo, SchemaRegistry};
@@ -33,6 +34,8 @@ pub(crate) struct Inner {
     pub(crate) tls: Option<Arc<ServerCert>>,
     /// What requests in progress may hold at once.
     pub(crate) memory: RequestMemory,
+    /// Set once shutdown began: `/ready` answers 503 and HTTP/1 answers close their connections.
+    shutting_down: AtomicBool,
 }
 
 /// The part of the state a reload replaces. A request takes one snapshot when it starts, so that it
@@ -102,19 +105,21 @@ impl AppState {
             clock: Box::new(OffsetDateTime::now_utc),
             tls,
             memory: RequestMemory::new(config.max_request_memory_bytes),
+            shutting_down: AtomicBool::new(false),
         })))
     }
 
     /// Puts `config` in force without a restart, as `SIGHUP` does: the write keys, the rate limits,
     /// the client-IP options, the GeoIP database and the TLS certificate (both read again even when
-    /// their paths are the same, since updaters replace them in place), Retry-After and the edge
-    /// secret. Requests already running finish with the settings they started with, and open
-    /// connections with the certificate they were made with.
+    /// their paths are the same, since updaters replace them in place), Retry-After, the shutdown
+    /// delay and the edge secret. Requests already running finish with the settings they started
+    /// with, and open connections with the certificate they were made with.
     ///
     /// The listen address, the sink, the log format, the thread count, the schema directory, the
-    /// connection limits, the request memory budget and turning HTTPS on or off need a restart; such
-    /// a change is reported in [`Reloaded::need_restart`] and otherwise ignored. The schema
-    /// directory's files are reloaded on their own when they change.
+    /// connection limits (the shutdown's drain timeout among them), the request memory budget and
+    /// turning HTTPS on or off need a restart; such a change is reported in
+    /// [`Reloaded::need_restart`] and otherwise ignored. The schema directory's files are reloaded on
+    /// their own when they change.
     ///
     /// A configuration that cannot be put in force (a GeoIP database or a certificate that cannot be
     /// read) changes nothing.
@@ -155,6 +160,10 @@ impl AppState {
             ("rate_limits", old.key_rate_limits != config.key_rate_limits),
             ("retry_after_secs", old.retry_after != config.retry_after),
             (
+                "shutdown_delay_secs",
+                old.shutdown_delay != config.shutdown_delay,
+            ),
+            (
                 "edge_secret",
                 old.edge_secret != config.edge_secret
                     || old.edge_secret_previous != config.edge_secret_previous,
@@ -181,6 +190,10 @@ impl AppState {
             (
                 "max_connections",
                 old.connection_limits.max_connections != config.connection_limits.max_connections,
+            ),
+            (
+                "shutdown_timeout_secs",
+                old.connection_limits.drain_timeout != config.connection_limits.drain_timeout,
             ),
             (
                 "max_request_memory_bytes",
@@ -250,6 +263,23 @@ impl AppState {
             .expect("with_clock is called before the state is shared")
             .clock = Box::new(clock);
         self
+    }
+
+    /// Begins shutting down: from now on `/ready` answers 503, so that load balancers take the
+    /// collector out of rotation, and each HTTP/1 answer closes its connection, so that keep-alive
+    /// clients reconnect (to another collector) before the listener closes. Requests are still served.
+    pub fn begin_shutdown(&self) {
+        self.0.shutting_down.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether [`AppState::begin_shutdown`] was called.
+    pub fn is_shutting_down(&self) -> bool {
+        self.0.shutting_down.load(Ordering::Relaxed)
+    }
+
+    /// The sink, to close it once no request is left ([`EventSink::close`]).
+    pub fn sink(&self) -> &Arc<dyn EventSink> {
+        &self.0.sink
     }
 
     /// The schema store, to reload it.

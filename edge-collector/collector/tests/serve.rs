@@ -405,3 +405,123 @@ async fn requests_past_the_memory_budget_wait_for_others_to_finish_and_none_fail
     stop.send(()).unwrap();
     server.await.unwrap().unwrap();
 }
+
+/// Sends `request` on `stream` and reads one answer: its head (lowercased) and its body, by
+/// `content-length`.
+async fn exchange(stream: &mut tokio::net::TcpStream, request: &str) -> (String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut received = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let text = String::from_utf8_lossy(&received).into_owned();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let head = text[..end].to_ascii_lowercase();
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length: "))
+                .map_or(0, |n| n.trim().parse().unwrap());
+            if received.len() >= end + 4 + length {
+                return (head, text[end + 4..end + 4 + length].to_owned());
+            }
+        }
+        let n = stream.read(&mut chunk).await.unwrap();
+        assert!(n > 0, "closed before a whole answer: {text}");
+        received.extend_from_slice(&chunk[..n]);
+    }
+}
+
+#[tokio::test]
+async fn shutting_down_goes_unready_serves_out_its_delay_then_cuts_stalled_requests_at_the_deadline(
+) {
+    use tokio::io::AsyncReadExt;
+    use tokio::io::AsyncWriteExt;
+    use tokio::time::{timeout, Duration};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut config = common::config();
+    config.shutdown_delay = Duration::from_secs(3);
+    // Far beyond the test's patience: only the drain deadline can end the stalled request.
+    config.connection_limits.idle_timeout = Duration::from_secs(120);
+    config.connection_limits.drain_timeout = Duration::from_millis(500);
+    let sink = Arc::new(MemorySink::new());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve_with_sink(config, sink.clone(), listener, async {
+        let _ = stopped.await;
+    }));
+
+    let auth = footfall_protocol::auth::basic_authorization(common::KEY);
+    let track = |id: &str| {
+        let body = format!(r#"{{"event":"A","userId":"u","messageId":"{id}"}}"#);
+        format!(
+            "POST /v1/track HTTP/1.1\r\nhost: c\r\nauthorization: {auth}\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    let ready = "GET /ready HTTP/1.1\r\nhost: c\r\n\r\n";
+    let mut keep_alive = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (head, _) = exchange(&mut keep_alive, &track("before")).await;
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(!head.contains("connection: close"), "{head}");
+    let (head, _) = exchange(&mut keep_alive, ready).await;
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    // A client that sent its headers and part of its body, then went quiet.
+    let mut stalled = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /v1/track HTTP/1.1\r\nhost: c\r\nauthorization: {auth}\r\ncontent-length: 1000\r\n\r\n{{\"event\":"
+    );
+    stalled.write_all(head.as_bytes()).await.unwrap();
+
+    stop.send(()).unwrap();
+    // Not ready from the signal on, while still serving: on the connection already open, whose
+    // answer then closes it so that its client reconnects elsewhere, and on a new one.
+    let mut probe = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut unready = None;
+    for _ in 0..100 {
+        let (head, body) = exchange(&mut probe, ready).await;
+        if head.starts_with("http/1.1 503") {
+            unready = Some(body);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let unready: serde_json::Value =
+        serde_json::from_str(&unready.expect("/ready stayed 200 after the signal")).unwrap();
+    assert_eq!(unready["reason"], "shutting down", "{unready}");
+    let (head, _) = exchange(&mut keep_alive, &track("during")).await;
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(head.contains("connection: close"), "{head}");
+    let mut rest = Vec::new();
+    let closed = timeout(Duration::from_secs(5), keep_alive.read_to_end(&mut rest)).await;
+    assert!(closed.is_ok(), "the answer's connection stayed open");
+    let mut fresh = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (head, _) = exchange(&mut fresh, &track("late")).await;
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+
+    // After the delay the listener closes, and the stalled request is cut at the drain deadline
+    // instead of holding the shutdown for its idle timeout.
+    timeout(Duration::from_secs(30), server)
+        .await
+        .expect("the stalled request held the shutdown past its drain deadline")
+        .unwrap()
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = timeout(Duration::from_secs(5), stalled.read_to_end(&mut answer))
+        .await
+        .expect("the stalled connection is still open");
+    assert!(
+        !String::from_utf8_lossy(&answer).contains(" 200 "),
+        "a request that never arrived whole was acknowledged"
+    );
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+    let stored: Vec<String> = sink
+        .events()
+        .iter()
+        .map(|r| {
+            serde_json::from_slice::<serde_json::Value>(&r.payload).unwrap()["messageId"]
+                .to_string()
+        })
+        .collect();
+    assert_eq!(stored, [r#""before""#, r#""during""#, r#""late""#]);
+}

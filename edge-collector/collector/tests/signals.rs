@@ -1,6 +1,10 @@
-//! `SIGHUP` on the real collector binary: the config file is read again and its write keys are put in
-//! force without a restart; a broken file is refused and the running configuration stays; a renewed
-//! TLS certificate is served from the next connection.
+//! Signals to the real collector binary.
+//!
+//! - `SIGHUP`: the config file is read again and its write keys are put in force without a restart;
+//!   a broken file is refused and the running configuration stays; a renewed TLS certificate is
+//!   served from the next connection.
+//! - `SIGTERM`: the collector goes unready and serves on for its shutdown delay, then exits; a second
+//!   `SIGTERM` ends it at once.
 
 mod common;
 
@@ -193,4 +197,72 @@ async fn sighup_serves_a_certificate_renewed_in_place() {
     .await;
     assert_eq!(track_over_https(&first, port).await, None);
     assert!(collector.is_running());
+}
+
+#[tokio::test]
+async fn sigterm_goes_unready_and_serves_on_for_the_delay_and_a_second_one_exits_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("collector.toml");
+    // Longer than `eventually` waits: only the second signal can end the process in time.
+    let file = format!("shutdown_delay_secs = 600\n{}", keys_file(&["wk"]));
+    std::fs::write(&config, file).unwrap();
+    let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
+    let (mut collector, port) = start_with(&config);
+    eventually("the collector is ready", || async {
+        get(&client, port, "/ready")
+            .await
+            .is_some_and(|(status, _)| status == 200)
+    })
+    .await;
+
+    collector.terminate();
+    eventually("/ready answers 503 after SIGTERM", || async {
+        get(&client, port, "/ready")
+            .await
+            .is_some_and(|(status, body)| status == 503 && body.contains("shutting down"))
+    })
+    .await;
+    assert_eq!(
+        track(&client, port, "wk").await,
+        200,
+        "events are still taken during the delay"
+    );
+    assert!(collector.is_running());
+
+    collector.terminate();
+    eventually("the second SIGTERM ends the collector", || {
+        let ended = !collector.is_running();
+        async move { ended }
+    })
+    .await;
+    assert_eq!(collector.exit_code(), Some(130));
+}
+
+#[tokio::test]
+async fn sigterm_without_a_delay_exits_cleanly_once_requests_are_done() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("collector.toml");
+    let file = format!(
+        "sink = \"log\"\nlog_dir = {:?}\ndead_letter_dir = {:?}\n{}",
+        dir.path().join("events").to_str().unwrap(),
+        dir.path().join("dead").to_str().unwrap(),
+        keys_file(&["wk"])
+    );
+    std::fs::write(&config, file).unwrap();
+    let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
+    let (mut collector, port) = start_with(&config);
+    eventually("the collector is ready", || async {
+        get(&client, port, "/ready")
+            .await
+            .is_some_and(|(status, _)| status == 200)
+    })
+    .await;
+    assert_eq!(track(&client, port, "wk").await, 200);
+    collector.terminate();
+    eventually("SIGTERM ends the collector", || {
+        let ended = !collector.is_running();
+        async move { ended }
+    })
+    .await;
+    assert_eq!(collector.exit_code(), Some(0));
 }

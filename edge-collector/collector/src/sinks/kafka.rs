@@ -83,4 +83,9 @@ impl EventSink for KafkaSink {
     fn export_metrics(&self) {
         crate::metrics::kafka(&self.delivery.stats());
     }
+
+    fn close(&self, timeout: std::time::Duration) -> BoxFuture<'_, ()> {
+        // The delivery waits up to its timeout twice (the drainer, then librdkafka's flush).
+        Box::pin(self.delivery.shutdown(timeout / 2))
+    }
 }

@@ -57,4 +57,14 @@ pub trait EventSink: Send + Sync + 'static {
     /// Publishes the sink's own figures (fsyncs, spill backlog, …) to the metrics recorder; called
     /// at each `/metrics` scrape, so that they cost nothing between scrapes.
     fn export_metrics(&self) {}
+
+    /// Ends the sink's background work at shutdown, once no request is left; waits at most `timeout`.
+    /// Every record a `send` returned `Ok` for is durable already, so this loses nothing if it is cut
+    /// short or never called: it only saves the next start some work (on Kafka, the spill drainer
+    /// stops between records and librdkafka's queue is flushed, instead of forwarding again, on the
+    /// next start, what it had sent but not yet seen acknowledged).
+    fn close(&self, timeout: std::time::Duration) -> BoxFuture<'_, ()> {
+        let _ = timeout;
+        Box::pin(async {})
+    }
 }

@@ -78,10 +78,21 @@ async fn settings_that_need_a_restart_are_reported_and_keep_their_old_values() {
     };
     after.retry_after = Duration::from_secs(30);
     after.max_request_memory_bytes = 64 << 20;
+    // Read when shutdown begins, so a reload applies it; the drain deadline is the accept loop's.
+    after.shutdown_delay = Duration::from_secs(7);
+    after.connection_limits.drain_timeout = Duration::from_secs(3);
 
     let reloaded = state.reload(&after).unwrap();
-    assert_eq!(reloaded.applied, ["retry_after_secs"]);
-    let restart = ["listen", "sink", "max_request_memory_bytes"];
+    assert_eq!(
+        reloaded.applied,
+        ["retry_after_secs", "shutdown_delay_secs"]
+    );
+    let restart = [
+        "listen",
+        "sink",
+        "shutdown_timeout_secs",
+        "max_request_memory_bytes",
+    ];
     assert_eq!(reloaded.need_restart, restart);
     let in_force = state.config();
     assert_eq!(in_force.listen, before.listen);
@@ -91,6 +102,11 @@ async fn settings_that_need_a_restart_are_reported_and_keep_their_old_values() {
         before.max_request_memory_bytes
     );
     assert_eq!(in_force.retry_after, Duration::from_secs(30));
+    assert_eq!(in_force.shutdown_delay, Duration::from_secs(7));
+    assert_eq!(
+        in_force.connection_limits.drain_timeout,
+        before.connection_limits.drain_timeout
+    );
 
     // Still different from what is in force, so reported again; nothing else changed.
     let again = state.reload(&after).unwrap();

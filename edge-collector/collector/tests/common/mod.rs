@@ -119,16 +119,30 @@ impl CollectorProcess {
 
     /// SIGHUP: the collector reloads its configuration.
     pub fn hang_up(&self) {
+        self.signal("HUP");
+    }
+
+    /// SIGTERM: the collector shuts down.
+    pub fn terminate(&self) {
+        self.signal("TERM");
+    }
+
+    fn signal(&self, name: &str) {
         let status = std::process::Command::new("kill")
-            .args(["-HUP", &self.0.id().to_string()])
+            .args([&format!("-{name}"), &self.0.id().to_string()])
             .status()
             .unwrap();
-        assert!(status.success(), "kill -HUP failed");
+        assert!(status.success(), "kill -{name} failed");
     }
 
     /// Whether the process is still running.
     pub fn is_running(&mut self) -> bool {
         self.0.try_wait().unwrap().is_none()
+    }
+
+    /// How the process ended, once it has.
+    pub fn exit_code(&mut self) -> Option<i32> {
+        self.0.try_wait().unwrap().and_then(|status| status.code())
     }
 }
 
