@@ -12,7 +12,8 @@
 //!   out of file descriptors, which the event log needs to open its segments.
 //!   `footfall_collector_open_connections` shows how many are open, per listener.
 //!
-//! Shutting down stops accepting and lets every connection finish the request it is serving, as
+//! Shutting down stops accepting, gives connections accepted in the last moment half a second to send
+//! their first request, and lets every connection finish the request it is serving, as
 //! `axum::serve`'s graceful shutdown does, for at most [`ConnectionLimits::drain_timeout`]. Past it
 //! the connections still open are closed: their requests were not answered, so their clients send
 //! them again (to another collector), and nothing they sent was acknowledged. Without the deadline a
@@ -54,6 +55,10 @@ impl Default for ConnectionLimits {
         }
     }
 }
+
+/// How long connections have, once the listener is closed, to send a first request before the
+/// connections without a request in progress are closed.
+const FIRST_REQUEST_GRACE: Duration = Duration::from_millis(500);
 
 /// Serves `router` on the connections `listener` accepts until `shutdown` resolves, then lets the
 /// requests in flight finish, for at most `limits.drain_timeout`. `name` labels the open-connections
@@ -123,7 +128,14 @@ pub async fn serve_connections<L, F>(
         });
     }
     drop(listener);
-    if tokio::time::timeout(limits.drain_timeout, graceful.shutdown())
+    let drain = async {
+        // hyper closes a connection that has not sent its first request yet at once, and the client
+        // of one accepted in the last moment finds it closed under its request. Such clients get a
+        // short grace to send it, as Go's server gives new connections.
+        tokio::time::sleep(FIRST_REQUEST_GRACE).await;
+        graceful.shutdown().await;
+    };
+    if tokio::time::timeout(limits.drain_timeout, drain)
         .await
         .is_err()
     {

@@ -132,3 +132,28 @@ async fn open_connections_are_counted_per_listener() {
     drop(second);
     settled(0.0).await;
 }
+
+#[tokio::test]
+async fn a_connection_accepted_just_before_shutdown_still_gets_its_first_request_answered() {
+    let (addr, stop) = start(ConnectionLimits::default()).await;
+    let mut late = TcpStream::connect(addr).await.unwrap();
+    // Accepted, with no byte of its request sent yet, when the shutdown begins.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    stop.send(()).unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    late.write_all(b"GET / HTTP/1.1\r\nHost: c\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = tokio::time::timeout(Duration::from_secs(10), read_to_close(&mut late))
+        .await
+        .expect("the connection was neither answered nor closed");
+    assert!(
+        answer.starts_with(b"HTTP/1.1 200"),
+        "closed under its first request: {:?}",
+        String::from_utf8_lossy(&answer)
+    );
+    assert!(
+        TcpStream::connect(addr).await.is_err(),
+        "still accepting after the shutdown began"
+    );
+}
