@@ -77,6 +77,47 @@ fn start_with(config: &std::path::Path) -> (CollectorProcess, u16) {
     (collector, port)
 }
 
+/// The collector binary on a config file in its own directory, ready, with a client for it.
+struct Started {
+    dir: tempfile::TempDir,
+    config: std::path::PathBuf,
+    collector: CollectorProcess,
+    port: u16,
+    client: HttpClient,
+}
+
+/// Writes `file` as the config, starts the collector on it and waits until `/ready` answers 200.
+async fn start_ready(file: &str) -> Started {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("collector.toml");
+    std::fs::write(&config, file).unwrap();
+    let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
+    let (collector, port) = start_with(&config);
+    eventually("the collector is ready", || async {
+        get(&client, port, "/ready")
+            .await
+            .is_some_and(|(status, _)| status == 200)
+    })
+    .await;
+    Started {
+        dir,
+        config,
+        collector,
+        port,
+        client,
+    }
+}
+
+/// Waits for the collector to exit, and returns its exit status.
+async fn exited(collector: &mut CollectorProcess, what: &str) -> Option<i32> {
+    eventually(what, || {
+        let ended = !collector.is_running();
+        async move { ended }
+    })
+    .await;
+    collector.exit_code()
+}
+
 fn sample(metrics: &str, series: &str) -> f64 {
     metrics
         .lines()
@@ -86,17 +127,14 @@ fn sample(metrics: &str, series: &str) -> f64 {
 
 #[tokio::test]
 async fn sighup_puts_the_files_write_keys_in_force_and_a_broken_file_changes_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("collector.toml");
-    std::fs::write(&config, keys_file(&["wk_old"])).unwrap();
-    let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
-    let (mut collector, port) = start_with(&config);
-    eventually("the collector is ready", || async {
-        get(&client, port, "/ready")
-            .await
-            .is_some_and(|(status, _)| status == 200)
-    })
-    .await;
+    let Started {
+        dir: _dir,
+        config,
+        mut collector,
+        port,
+        client,
+        ..
+    } = start_ready(&keys_file(&["wk_old"])).await;
     assert_eq!(track(&client, port, "wk_old").await, 200);
     assert_eq!(track(&client, port, "wk_new").await, 401);
 
@@ -201,19 +239,11 @@ async fn sighup_serves_a_certificate_renewed_in_place() {
 
 #[tokio::test]
 async fn sigterm_goes_unready_and_serves_on_for_the_delay_and_a_second_one_exits_at_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("collector.toml");
     // Longer than `eventually` waits: only the second signal can end the process in time.
     let file = format!("shutdown_delay_secs = 600\n{}", keys_file(&["wk"]));
-    std::fs::write(&config, file).unwrap();
-    let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
-    let (mut collector, port) = start_with(&config);
-    eventually("the collector is ready", || async {
-        get(&client, port, "/ready")
-            .await
-            .is_some_and(|(status, _)| status == 200)
-    })
-    .await;
+    let mut started = start_ready(&file).await;
+    let (port, client) = (started.port, started.client.clone());
+    let collector = &mut started.collector;
 
     collector.terminate();
     eventually("/ready answers 503 after SIGTERM", || async {
@@ -230,39 +260,31 @@ async fn sigterm_goes_unready_and_serves_on_for_the_delay_and_a_second_one_exits
     assert!(collector.is_running());
 
     collector.terminate();
-    eventually("the second SIGTERM ends the collector", || {
-        let ended = !collector.is_running();
-        async move { ended }
-    })
-    .await;
-    assert_eq!(collector.exit_code(), Some(130));
+    let exit = exited(collector, "the second SIGTERM ends the collector").await;
+    assert_eq!(exit, Some(130));
 }
 
 #[tokio::test]
 async fn sigterm_without_a_delay_exits_cleanly_once_requests_are_done() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("collector.toml");
+    // Named in the file, so made before the directory start_ready makes for the file.
+    let logs = tempfile::tempdir().unwrap();
     let file = format!(
         "sink = \"log\"\nlog_dir = {:?}\ndead_letter_dir = {:?}\n{}",
-        dir.path().join("events").to_str().unwrap(),
-        dir.path().join("dead").to_str().unwrap(),
+        logs.path().join("events").to_str().unwrap(),
+        logs.path().join("dead").to_str().unwrap(),
         keys_file(&["wk"])
     );
-    std::fs::write(&config, file).unwrap();
-    let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
-    let (mut collector, port) = start_with(&config);
-    eventually("the collector is ready", || async {
-        get(&client, port, "/ready")
-            .await
-            .is_some_and(|(status, _)| status == 200)
-    })
-    .await;
+    let mut started = start_ready(&file).await;
+    let (port, client) = (started.port, started.client.clone());
+    let collector = &mut started.collector;
     assert_eq!(track(&client, port, "wk").await, 200);
     collector.terminate();
-    eventually("SIGTERM ends the collector", || {
-        let ended = !collector.is_running();
-        async move { ended }
-    })
-    .await;
-    assert_eq!(collector.exit_code(), Some(0));
+    let exit = exited(collector, "SIGTERM ends the collector").await;
+    assert_eq!(exit, Some(0), "a clean shutdown");
+    let mut events = footfall_eventlog::LogReader::open(logs.path().join("events")).unwrap();
+    assert_eq!(
+        events.high_watermark().unwrap(),
+        1,
+        "the event is in the log"
+    );
 }
