@@ -11,6 +11,10 @@
 //! | `footfall_collector_request_duration_seconds` (histogram) | `endpoint`, `status` |
 //! | `footfall_collector_config_reloads_total`: reloads on `SIGHUP` | `result` = `applied` \| `refused` |
 //! | `footfall_collector_config_last_reload_successful` (gauge, 0 after a refused reload, absent before the first) | |
+//! | `footfall_collector_schemas` (gauge): the schemas in force, one per event name ([`crate::schemas`]) | |
+//! | `footfall_collector_schema_reloads_total`: the schema directory read again after a change | `result` = `applied` \| `refused` |
+//! | `footfall_collector_schema_last_reload_successful` (gauge, 0 while a broken file keeps the previous schemas, absent before the first reload) | |
+//! | `footfall_collector_schema_violations_total`: events that broke their schema, by the schema's event name, so that a data steward sees which tracking plan entry an app breaks | `event`, `policy` = `reject` \| `flag` |
 //! | `footfall_collector_open_connections` (gauge): HTTP connections open now, against `max_connections` | `listener` = `collector` (\| `api`, the query API's port under `footfall serve`) |
 //! | `footfall_collector_request_memory_bytes` (gauge): what requests in progress hold of `max_request_memory_bytes` ([`crate::memory`]), which `footfall_collector_request_memory_budget_bytes` shows | |
 //! | `footfall_collector_request_memory_waits_total`: requests that waited, their bodies not yet decoded, for others to finish because that budget was spent | |
@@ -230,6 +234,36 @@ pub fn tls_certificate_expiry(unix_seconds: i64) {
 pub fn tls_handshake_failed(reason: &'static str) {
     metrics::counter!("footfall_collector_tls_handshakes_failed_total", "reason" => reason)
         .increment(1);
+}
+
+/// The schemas put in force, at start and after each successful reload.
+pub fn schemas_in_force(count: usize) {
+    metrics::gauge!("footfall_collector_schemas").set(count as f64);
+}
+
+/// A reload of the schema directory, put in force or refused (the previous schemas stay).
+pub fn schemas_reloaded(applied: bool) {
+    let result = if applied { "applied" } else { "refused" };
+    metrics::counter!("footfall_collector_schema_reloads_total", "result" => result).increment(1);
+    metrics::gauge!("footfall_collector_schema_last_reload_successful")
+        .set(f64::from(u8::from(applied)));
+}
+
+/// The schemas a request's events broke. The `event` label is bounded by the schema directory: only
+/// an event name with a schema can break one.
+pub fn schema_violations(violations: &[(String, footfall_ingest::SchemaPolicy)]) {
+    for (event, policy) in violations {
+        let policy = match policy {
+            footfall_ingest::SchemaPolicy::Reject => "reject",
+            footfall_ingest::SchemaPolicy::Flag => "flag",
+        };
+        metrics::counter!(
+            "footfall_collector_schema_violations_total",
+            "event" => event.clone(),
+            "policy" => policy
+        )
+        .increment(1);
+    }
 }
 
 /// A configuration reload (`SIGHUP`): put in force, or refused with the previous one kept.

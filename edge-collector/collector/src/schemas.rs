@@ -10,7 +10,10 @@
 //! `policy` is `reject` or `flag` (the default); see `footfall_ingest::SchemaRegistry`. The directory is
 //! polled: when a file's name, size or modification time changes, the whole directory is loaded again
 //! and swapped in atomically. A directory that fails to load (bad JSON, a schema that does not compile)
-//! leaves the previous registry in force and is logged.
+//! leaves the previous registry in force and is logged, naming the file, and counted
+//! (`footfall_collector_schema_reloads_total{result="refused"}`, and
+//! `footfall_collector_schema_last_reload_successful` at 0 until a reload succeeds), so that an alert
+//! can tell the data steward who dropped the file in.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -138,10 +141,13 @@ pub fn spawn_reloader(
                 None => {}
                 Some(Ok(registry)) => {
                     tracing::info!(schemas = registry.len(), "schema registry reloaded");
+                    crate::metrics::schemas_in_force(registry.len());
+                    crate::metrics::schemas_reloaded(true);
                     store.replace(registry);
                 }
                 Some(Err(error)) => {
-                    tracing::error!(%error, "schema reload failed; keeping the previous schemas")
+                    tracing::error!(%error, "schema reload failed; keeping the previous schemas");
+                    crate::metrics::schemas_reloaded(false);
                 }
             }
             last = now;

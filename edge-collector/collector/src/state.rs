@@ -88,11 +88,12 @@ impl AppState {
             Some(dir) => load_dir(dir)?,
             None => SchemaRegistry::new(),
         };
+        let schemas = registry.len();
         let tls = match &config.tls {
             Some(files) => Some(Arc::new(ServerCert::load(files)?)),
             None => None,
         };
-        Ok(Self(Arc::new(Inner {
+        let state = Self(Arc::new(Inner {
             settings: RwLock::new(Arc::new(Settings {
                 ingestor,
                 limiter: KeyLimiter::new(config.rate_limit, &config.key_rate_limits).map(Arc::new),
@@ -106,7 +107,10 @@ impl AppState {
             tls,
             memory: RequestMemory::new(config.max_request_memory_bytes),
             shutting_down: AtomicBool::new(false),
-        })))
+        }));
+        // After `metrics::handle()` above, which installs the recorder.
+        crate::metrics::schemas_in_force(schemas);
+        Ok(state)
     }
 
     /// Puts `config` in force without a restart, as `SIGHUP` does: the write keys, the rate limits,

@@ -132,26 +132,42 @@ async fn client_ips_are_anonymized_when_configured() {
     assert_eq!(events(&sink)[0]["context"]["ip"], "198.51.100.0");
 }
 
-fn write_schema(dir: &std::path::Path, name: &str, policy: &str) {
-    let file = json!({"event": "Order Completed", "policy": policy,
+/// A schema for the track event `event` (`revenue` must be a number) in `dir/name`. Each test names
+/// its own event, so that the per-schema counters it reads are its own.
+fn write_schema(dir: &std::path::Path, name: &str, event: &str, policy: &str) {
+    let file = json!({"event": event, "policy": policy,
         "schema": {"type": "object", "required": ["revenue"], "properties": {"revenue": {"type": "number"}}}});
     std::fs::write(dir.join(name), file.to_string()).unwrap();
 }
 
-fn order(revenue: serde_json::Value) -> Body {
+fn order(event: &str, revenue: serde_json::Value) -> Body {
     batch(
-        json!([{"type": "track", "event": "Order Completed", "userId": "u", "properties": {"revenue": revenue}},
+        json!([{"type": "track", "event": event, "userId": "u", "properties": {"revenue": revenue}},
         track("other")]),
     )
+}
+
+/// The value of one series on the app's `/metrics`, 0 when it is absent.
+async fn sample(app: &axum::Router, series: &str) -> f64 {
+    let metrics = send(app, Request::get("/metrics").body(Body::empty()).unwrap()).await;
+    let text = http_body_util::BodyExt::collect(metrics.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    String::from_utf8_lossy(&text)
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0.0)
 }
 
 #[tokio::test]
 async fn schemas_reject_or_flag_violations() {
     let dir = tempfile::tempdir().unwrap();
-    write_schema(dir.path(), "order.json", "reject");
+    write_schema(dir.path(), "order.json", "Order Completed", "reject");
     let mut config = config();
     config.schema_dir = Some(dir.path().to_owned());
     let (app, sink) = app_with(config.clone());
+    let order = |revenue| order("Order Completed", revenue);
     let answer =
         json(send(&app, post("/v1/batch").body(order(json!("lots"))).unwrap()).await).await;
     assert_eq!(answer["results"][0]["status"], "drop");
@@ -163,17 +179,28 @@ async fn schemas_reject_or_flag_violations() {
         "{answer}"
     );
     assert_eq!(dead_letters(&sink)[0]["cause"], "schema");
+    let violations = |policy: &str| {
+        format!(
+            r#"footfall_collector_schema_violations_total{{event="Order Completed",policy="{policy}"}}"#
+        )
+    };
+    assert_eq!(sample(&app, &violations("reject")).await, 1.0);
+    send(&app, post("/v1/batch").body(order(json!(12.5))).unwrap()).await;
+    assert_eq!(
+        sample(&app, &violations("reject")).await,
+        1.0,
+        "a conforming event is no violation"
+    );
 
-    write_schema(dir.path(), "order.json", "flag");
+    write_schema(dir.path(), "order.json", "Order Completed", "flag");
     let (app, sink) = app_with(config);
     let answer =
         json(send(&app, post("/v1/batch").body(order(json!("lots"))).unwrap()).await).await;
     assert_eq!(answer["results"][0]["status"], "ok");
-    let violations = &events(&sink)[0]["context"]["footfall"]["schemaViolations"];
-    assert!(
-        violations[0].as_str().unwrap().contains("revenue"),
-        "{violations}"
-    );
+    let listed = &events(&sink)[0]["context"]["footfall"]["schemaViolations"];
+    assert!(listed[0].as_str().unwrap().contains("revenue"), "{listed}");
+    assert_eq!(sample(&app, &violations("flag")).await, 1.0);
+    assert_eq!(sample(&app, &violations("reject")).await, 1.0);
 }
 
 #[tokio::test]
@@ -189,23 +216,46 @@ async fn schemas_reload_without_a_restart() {
         Duration::from_millis(20),
     );
     let app = router(state);
-    let answer =
-        json(send(&app, post("/v1/batch").body(order(json!("lots"))).unwrap()).await).await;
-    assert_eq!(answer["results"][0]["status"], "ok", "no schema yet");
+    let order = |revenue| order("Order Reloaded", revenue);
+    let status = |app: axum::Router| async move {
+        let answer = send(&app, post("/v1/batch").body(order(json!("lots"))).unwrap()).await;
+        json(answer).await["results"][0]["status"].clone()
+    };
+    assert_eq!(status(app.clone()).await, "ok", "no schema yet");
 
-    write_schema(dir.path(), "order.json", "reject");
+    let reloads =
+        |result: &str| format!(r#"footfall_collector_schema_reloads_total{{result="{result}"}}"#);
+    let applied_before = sample(&app, &reloads("applied")).await;
+    write_schema(dir.path(), "order.json", "Order Reloaded", "reject");
     let mut rejected = false;
     for _ in 0..100 {
         tokio::time::sleep(Duration::from_millis(20)).await;
-        let answer =
-            json(send(&app, post("/v1/batch").body(order(json!("lots"))).unwrap()).await).await;
-        if answer["results"][0]["status"] == "drop" {
+        if status(app.clone()).await == "drop" {
             rejected = true;
             break;
         }
     }
-    reloader.abort();
     assert!(rejected, "the new schema was never loaded");
+    assert!(sample(&app, &reloads("applied")).await > applied_before);
+
+    // A file that does not compile: refused and counted, and the schemas in force stay.
+    let refused_before = sample(&app, &reloads("refused")).await;
+    std::fs::write(dir.path().join("broken.json"), "{\"event\": ").unwrap();
+    let mut refused = false;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        if sample(&app, &reloads("refused")).await > refused_before {
+            refused = true;
+            break;
+        }
+    }
+    reloader.abort();
+    assert!(refused, "the broken file was never counted");
+    assert_eq!(
+        status(app.clone()).await,
+        "drop",
+        "the previous schemas stay"
+    );
 }
 
 #[tokio::test]

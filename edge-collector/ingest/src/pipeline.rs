@@ -46,7 +46,7 @@ use crate::envelope::{parse_batch, parse_single, Fields, Message};
 use crate::geo::{Geo, GeoLookup};
 use crate::ip::{anonymize, client_ip};
 use crate::keys::{Source, WriteKeys};
-use crate::schema::{SchemaOutcome, SchemaRegistry};
+use crate::schema::{SchemaOutcome, SchemaPolicy, SchemaRegistry};
 use crate::timestamp::{corrected_timestamp, parse_timestamp, unix_millis};
 use crate::useragent::UserAgentCache;
 use crate::IngestError;
@@ -200,6 +200,9 @@ pub struct Processed {
     pub clamped: usize,
     /// Accepted events flagged by a `flag` schema.
     pub schema_flagged: usize,
+    /// The schema each violating message broke (flagged or refused), by event name, in request order:
+    /// for a data steward's per-schema counts. Empty unless a schema was violated.
+    pub schema_violations: Vec<(String, SchemaPolicy)>,
 }
 
 impl Processed {
@@ -370,11 +373,17 @@ impl Ingestor {
             match ctx.process_one(message, schemas) {
                 Ok(event) => {
                     out.clamped += usize::from(event.clamped);
-                    out.schema_flagged += usize::from(event.flagged);
+                    if let Some(schema) = event.flagged_by {
+                        out.schema_flagged += 1;
+                        out.schema_violations.push((schema, SchemaPolicy::Flag));
+                    }
                     out.results.push(EventResult::ok(event.message_id));
                     out.accepted.push(event.record);
                 }
-                Err(drop) => {
+                Err(mut drop) => {
+                    if let Some(schema) = drop.rejected_by.take() {
+                        out.schema_violations.push((schema, SchemaPolicy::Reject));
+                    }
                     out.dead_letters.push(ctx.dead_letter(index, raw, &drop));
                     out.drop_causes.push(drop.cause);
                     out.results
@@ -390,13 +399,16 @@ struct Accepted {
     message_id: String,
     record: Record,
     clamped: bool,
-    flagged: bool,
+    /// The event name of the `flag` schema it violated.
+    flagged_by: Option<String>,
 }
 
 struct Dropped {
     message_id: String,
     cause: DropCause,
     reason: String,
+    /// The event name of the `reject` schema it violated.
+    rejected_by: Option<String>,
 }
 
 /// Per-request state: values computed once per request and small caches.
@@ -621,6 +633,7 @@ impl<'r> RequestContext<'r> {
                 message_id,
                 cause: DropCause::TooLarge,
                 reason: format!("message: {size} bytes is over the {MAX_MESSAGE_BYTES}-byte limit"),
+                rejected_by: None,
             });
         }
         macro_rules! check {
@@ -728,6 +741,7 @@ impl<'r> RequestContext<'r> {
             corrected_timestamp(timestamp, sent_at.or(self.batch_sent_at), self.received_at);
 
         let mut violations = Vec::new();
+        let mut flagged_by = None;
         if let (MessageType::Track, Some(event)) = (kind, event.as_deref()) {
             if schemas.has(event) {
                 let properties = match known.properties {
@@ -738,12 +752,16 @@ impl<'r> RequestContext<'r> {
                 };
                 match schemas.check(event, &properties) {
                     SchemaOutcome::Pass => {}
-                    SchemaOutcome::Flag(errors) => violations = errors,
+                    SchemaOutcome::Flag(errors) => {
+                        violations = errors;
+                        flagged_by = Some(event.to_owned());
+                    }
                     SchemaOutcome::Reject(reason) => {
                         return Err(Dropped {
                             message_id,
                             cause: DropCause::Schema,
                             reason,
+                            rejected_by: Some(event.to_owned()),
                         });
                     }
                 }
@@ -779,7 +797,7 @@ impl<'r> RequestContext<'r> {
             message_id,
             record: Record { key, payload },
             clamped,
-            flagged: !violations.is_empty(),
+            flagged_by,
         })
     }
 
@@ -954,6 +972,7 @@ fn invalid(message_id: String, reason: impl Into<String>) -> Dropped {
         message_id,
         cause: DropCause::Invalid,
         reason: reason.into(),
+        rejected_by: None,
     }
 }
 

@@ -404,6 +404,14 @@ fn applies_schema_policies() {
         .contains("plan"));
     assert_eq!(out.schema_flagged, 1);
     assert_eq!(out.accepted.len(), 2);
+    assert_eq!(
+        out.schema_violations,
+        [
+            ("Strict".to_owned(), SchemaPolicy::Reject),
+            ("Loose".to_owned(), SchemaPolicy::Flag)
+        ],
+        "the conforming third event broke nothing"
+    );
 }
 
 #[test]
