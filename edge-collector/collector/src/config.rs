@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use footfall_ingest::{EnrichOptions, Source, WriteKeys};
+use footfall_ingest::{EnrichOptions, Source, UnplannedEvents, WriteKeys};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
@@ -85,6 +85,11 @@ pub struct Args {
     /// How often the schema directory is checked for changes, in seconds [default: 5].
     #[arg(long, env = "FOOTFALL_COLLECTOR_SCHEMA_RELOAD_SECS")]
     pub schema_reload_secs: Option<u64>,
+    /// What happens to a `track` event whose name has no schema in --schema-dir: accept, flag (listed
+    /// in `context.footfall.schemaViolations`) or reject (to the dead letters) [default: accept].
+    /// Flag or reject turn the schema directory into a closed tracking plan; they need it.
+    #[arg(long, env = "FOOTFALL_COLLECTOR_UNPLANNED_EVENTS")]
+    pub unplanned_events: Option<UnplannedEvents>,
     /// MaxMind GeoIP2/GeoLite2 City database for geo enrichment.
     #[arg(long, env = "FOOTFALL_COLLECTOR_GEOIP_DB")]
     pub geoip_db: Option<PathBuf>,
@@ -211,6 +216,9 @@ pub struct FileConfig {
     /// Schema directory polling interval, seconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schema_reload_secs: Option<u64>,
+    /// What happens to a `track` event with no schema: accept, flag or reject.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unplanned_events: Option<UnplannedEvents>,
     /// MaxMind City database.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub geoip_db: Option<PathBuf>,
@@ -340,6 +348,8 @@ pub struct Config {
     pub schema_dir: Option<PathBuf>,
     /// Schema directory polling interval.
     pub schema_reload: Duration,
+    /// What happens to a `track` event with no schema.
+    pub unplanned_events: UnplannedEvents,
     /// MaxMind database, if any.
     pub geoip_db: Option<PathBuf>,
     /// The rate limit of every write key without one of its own, if any.
@@ -376,6 +386,7 @@ impl std::fmt::Debug for Config {
             .field("enrich", &self.enrich)
             .field("schema_dir", &self.schema_dir)
             .field("schema_reload", &self.schema_reload)
+            .field("unplanned_events", &self.unplanned_events)
             .field("geoip_db", &self.geoip_db)
             .field("rate_limit", &self.rate_limit)
             .field("key_rate_limits", &self.key_rate_limits)
@@ -442,6 +453,7 @@ impl Config {
             enrich: EnrichOptions::default(),
             schema_dir: None,
             schema_reload: Duration::from_secs(5),
+            unplanned_events: UnplannedEvents::Accept,
             geoip_db: None,
             rate_limit: None,
             key_rate_limits: BTreeMap::new(),
@@ -484,6 +496,7 @@ impl Config {
             anonymize_ip: self.enrich.anonymize_ip,
             schema_dir: self.schema_dir.clone(),
             schema_reload_secs: Some(self.schema_reload.as_secs()),
+            unplanned_events: Some(self.unplanned_events),
             geoip_db: self.geoip_db.clone(),
             rate_limit_events_per_sec: Some(self.rate_limit.map_or(0, |l| l.events_per_sec.get())),
             rate_limit_burst: self.rate_limit.map(|l| l.burst.get()),
@@ -634,6 +647,18 @@ impl Config {
                 "schema_reload_secs must be at least 1".into(),
             ));
         }
+        let schema_dir = args.schema_dir.or(file.schema_dir);
+        let unplanned_events = args
+            .unplanned_events
+            .or(file.unplanned_events)
+            .unwrap_or_default();
+        if unplanned_events != UnplannedEvents::Accept && schema_dir.is_none() {
+            return Err(ConfigError::Invalid(format!(
+                "unplanned_events = {} needs schema_dir: with no tracking plan, every track event \
+                 would be unplanned",
+                unplanned_events.as_str()
+            )));
+        }
         let retry_after_secs = args.retry_after_secs.or(file.retry_after_secs).unwrap_or(5);
         if retry_after_secs == 0 {
             return Err(ConfigError::Invalid(
@@ -746,8 +771,9 @@ impl Config {
                 trusted_proxies,
                 anonymize_ip: args.anonymize_ip || file.anonymize_ip,
             },
-            schema_dir: args.schema_dir.or(file.schema_dir),
+            schema_dir,
             schema_reload: Duration::from_secs(schema_reload_secs),
+            unplanned_events,
             geoip_db: args.geoip_db.or(file.geoip_db),
             rate_limit,
             key_rate_limits,
@@ -826,6 +852,8 @@ mod tests {
             worker_threads: Some(3),
             listen: Some("127.0.0.1:9000".parse().unwrap()),
             schema_reload_secs: Some(7),
+            schema_dir: Some("/etc/footfall/schemas".into()),
+            unplanned_events: Some(UnplannedEvents::Flag),
             idle_timeout_secs: Some(65),
             max_connections: Some(500),
             shutdown_delay_secs: Some(8),
@@ -1132,6 +1160,30 @@ mod tests {
                 .unwrap_err();
             assert!(err.to_string().contains(setting), "{err}");
         }
+    }
+
+    #[test]
+    fn unplanned_events_come_from_the_flag_then_the_file_and_need_a_schema_directory() {
+        let default = Config::from_raw(args_with_one_key(&[]), FileConfig::default()).unwrap();
+        assert_eq!(default.unplanned_events, UnplannedEvents::Accept);
+        let from_file =
+            || file("schema_dir = \"/etc/footfall/schemas\"\nunplanned_events = \"flag\"\n");
+        let config = Config::from_raw(args_with_one_key(&[]), from_file()).unwrap();
+        assert_eq!(config.unplanned_events, UnplannedEvents::Flag);
+        let flag = ["--unplanned-events", "reject"];
+        let config = Config::from_raw(args_with_one_key(&flag), from_file()).unwrap();
+        assert_eq!(config.unplanned_events, UnplannedEvents::Reject);
+
+        let err = Config::from_raw(args_with_one_key(&flag), FileConfig::default()).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("unplanned_events = reject needs schema_dir"),
+            "{err}"
+        );
+        let typo = Args::try_parse_from(["footfall-collector", "--unplanned-events", "block"])
+            .unwrap_err()
+            .to_string();
+        assert!(typo.contains("accept, flag or reject"), "{typo}");
     }
 
     #[test]

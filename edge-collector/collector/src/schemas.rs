@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
-use footfall_ingest::{SchemaPolicy, SchemaRegistry};
+use footfall_ingest::{SchemaPolicy, SchemaRegistry, UnplannedEvents};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -56,12 +56,22 @@ impl SchemaStore {
             .clone()
     }
 
-    /// Replaces the registry.
+    /// Replaces the schemas, keeping the policy for unplanned events in force.
     pub fn replace(&self, registry: SchemaRegistry) {
-        *self
+        let mut current = self
             .current
             .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(registry);
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *current = Arc::new(registry.with_unplanned(current.unplanned()));
+    }
+
+    /// Puts a new policy for unplanned events in force (a reload), keeping the schemas.
+    pub fn set_unplanned(&self, unplanned: UnplannedEvents) {
+        let mut current = self
+            .current
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *current = Arc::new(current.with_unplanned(unplanned));
     }
 }
 

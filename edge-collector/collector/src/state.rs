@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
-use footfall_ingest::{GeoLookup, Ingestor, MaxMindGeo, SchemaRegistry};
+use footfall_ingest::{GeoLookup, Ingestor, MaxMindGeo, SchemaRegistry, UnplannedEvents};
 use metrics_exporter_prometheus::PrometheusHandle;
 use time::OffsetDateTime;
 
@@ -87,7 +87,8 @@ impl AppState {
         let registry = match &config.schema_dir {
             Some(dir) => load_dir(dir)?,
             None => SchemaRegistry::new(),
-        };
+        }
+        .with_unplanned(config.unplanned_events);
         let schemas = registry.len();
         let tls = match &config.tls {
             Some(files) => Some(Arc::new(ServerCert::load(files)?)),
@@ -116,7 +117,7 @@ impl AppState {
     /// Puts `config` in force without a restart, as `SIGHUP` does: the write keys, the rate limits,
     /// the client-IP options, the GeoIP database and the TLS certificate (both read again even when
     /// their paths are the same, since updaters replace them in place), Retry-After, the shutdown
-    /// delay and the edge secret. Requests already running finish with the settings they started
+    /// delay, the policy for unplanned events and the edge secret. Requests already running finish with the settings they started
     /// with, and open connections with the certificate they were made with.
     ///
     /// The listen address, the sink, the log format, the thread count, the schema directory, the
@@ -149,6 +150,11 @@ impl AppState {
             write_keys: config.write_keys.len(),
             ..Reloaded::default()
         };
+        // Flagging or refusing unplanned events needs the schema directory, which only a restart
+        // turns on: until then every track event would be unplanned.
+        let unplanned_changed = old.unplanned_events != config.unplanned_events;
+        let waits_for_plan =
+            old.schema_dir.is_none() && config.unplanned_events != UnplannedEvents::Accept;
         let applied = [
             ("write_keys", old.write_keys != config.write_keys),
             (
@@ -163,6 +169,7 @@ impl AppState {
             ("rate_limit", old.rate_limit != config.rate_limit),
             ("rate_limits", old.key_rate_limits != config.key_rate_limits),
             ("retry_after_secs", old.retry_after != config.retry_after),
+            ("unplanned_events", unplanned_changed && !waits_for_plan),
             (
                 "shutdown_delay_secs",
                 old.shutdown_delay != config.shutdown_delay,
@@ -178,6 +185,7 @@ impl AppState {
             ),
         ];
         let need_restart = [
+            ("unplanned_events", unplanned_changed && waits_for_plan),
             ("listen", old.listen != config.listen),
             ("sink", old.sink != config.sink),
             ("log_format", old.log_format != config.log_format),
@@ -222,6 +230,11 @@ impl AppState {
         in_force.schema_reload = old.schema_reload;
         in_force.connection_limits = old.connection_limits;
         in_force.max_request_memory_bytes = old.max_request_memory_bytes;
+        if waits_for_plan {
+            in_force.unplanned_events = old.unplanned_events;
+        }
+        let new_unplanned = (in_force.unplanned_events != old.unplanned_events)
+            .then_some(in_force.unplanned_events);
         if old.tls.is_some() != config.tls.is_some() {
             in_force.tls = old.tls.clone();
         }
@@ -248,6 +261,9 @@ impl AppState {
             .settings
             .write()
             .unwrap_or_else(PoisonError::into_inner) = Arc::new(settings);
+        if let Some(unplanned) = new_unplanned {
+            self.0.schemas.set_unplanned(unplanned);
+        }
         if let (Some(served), Some(certificate)) = (&self.0.tls, certificate) {
             served.replace(certificate);
         }

@@ -24,15 +24,21 @@ fn stderr(output: &Output) -> String {
     String::from_utf8(output.stderr.clone()).unwrap()
 }
 
-/// The example file, with its schema directory, GeoIP database and TLS files (which do not exist
-/// here) left out, written into `dir`.
+/// The example file, with its schema directory (and the unplanned-events policy that needs it),
+/// GeoIP database and TLS files (which do not exist here) left out, written into `dir`.
 fn example_in(dir: &Path) -> String {
     let text: String = EXAMPLE
         .lines()
         .filter(|line| {
-            !["schema_dir", "geoip_db", "tls_cert", "tls_key"]
-                .iter()
-                .any(|setting| line.starts_with(setting))
+            ![
+                "schema_dir",
+                "unplanned_events",
+                "geoip_db",
+                "tls_cert",
+                "tls_key",
+            ]
+            .iter()
+            .any(|setting| line.starts_with(setting))
         })
         .map(|line| format!("{line}\n"))
         .collect();

@@ -204,6 +204,45 @@ async fn schemas_reject_or_flag_violations() {
 }
 
 #[tokio::test]
+async fn unplanned_events_are_counted_without_their_names() {
+    let dir = tempfile::tempdir().unwrap();
+    write_schema(dir.path(), "order.json", "Order Planned", "reject");
+    let mut config = config();
+    config.schema_dir = Some(dir.path().to_owned());
+    config.unplanned_events = footfall_ingest::UnplannedEvents::Reject;
+    let (app, sink) = app_with(config);
+    let unplanned = r#"footfall_collector_unplanned_events_total{policy="reject"}"#;
+    let before = sample(&app, unplanned).await;
+    // Both of its events are unplanned ("Viewed" has no schema either): a 400 naming the first.
+    let answer = json(
+        send(
+            &app,
+            post("/v1/batch")
+                .body(order("Order Typo", json!(5)))
+                .unwrap(),
+        )
+        .await,
+    )
+    .await;
+    let message = answer["message"].as_str().unwrap();
+    assert!(
+        message.contains(r#""Order Typo" is not in the tracking plan"#),
+        "{answer}"
+    );
+    assert_eq!(dead_letters(&sink).len(), 2);
+    assert_eq!(sample(&app, unplanned).await, before + 2.0);
+    let metrics = send(&app, Request::get("/metrics").body(Body::empty()).unwrap()).await;
+    let text = http_body_util::BodyExt::collect(metrics.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    assert!(
+        !String::from_utf8_lossy(&text).contains("Order Typo"),
+        "an unplanned event's name became a label"
+    );
+}
+
+#[tokio::test]
 async fn schemas_reload_without_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = config();

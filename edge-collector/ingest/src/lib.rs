@@ -67,8 +67,9 @@ pub use keys::{Source, WriteKeys};
 pub use limit::{KeyLimiter, KeyRateLimit, RateLimit, RateLimits};
 pub use pipeline::{
     DropCause, Endpoint, EnrichOptions, Ingestor, Parsed, Processed, Record, RequestInfo,
+    SchemaViolation,
 };
-pub use schema::{SchemaError, SchemaOutcome, SchemaPolicy, SchemaRegistry};
+pub use schema::{SchemaError, SchemaOutcome, SchemaPolicy, SchemaRegistry, UnplannedEvents};
 
 mod decode;
 mod envelope;

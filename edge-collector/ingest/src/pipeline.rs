@@ -200,9 +200,19 @@ pub struct Processed {
     pub clamped: usize,
     /// Accepted events flagged by a `flag` schema.
     pub schema_flagged: usize,
-    /// The schema each violating message broke (flagged or refused), by event name, in request order:
-    /// for a data steward's per-schema counts. Empty unless a schema was violated.
-    pub schema_violations: Vec<(String, SchemaPolicy)>,
+    /// What each message that broke the tracking plan broke, in request order: for a data steward's
+    /// per-schema counts. Empty unless one did.
+    pub schema_violations: Vec<SchemaViolation>,
+}
+
+/// A message that broke the tracking plan: a schema, or the rule for events without one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaViolation {
+    /// The event name of the schema it broke; `None` for an event with no schema, refused or flagged
+    /// by [`crate::UnplannedEvents`] (its name is the client's, unbounded, so it is not reported).
+    pub schema: Option<String>,
+    /// Whether it was flagged or refused.
+    pub policy: SchemaPolicy,
 }
 
 impl Processed {
@@ -373,16 +383,16 @@ impl Ingestor {
             match ctx.process_one(message, schemas) {
                 Ok(event) => {
                     out.clamped += usize::from(event.clamped);
-                    if let Some(schema) = event.flagged_by {
+                    if let Some(violation) = event.violation {
                         out.schema_flagged += 1;
-                        out.schema_violations.push((schema, SchemaPolicy::Flag));
+                        out.schema_violations.push(violation);
                     }
                     out.results.push(EventResult::ok(event.message_id));
                     out.accepted.push(event.record);
                 }
                 Err(mut drop) => {
-                    if let Some(schema) = drop.rejected_by.take() {
-                        out.schema_violations.push((schema, SchemaPolicy::Reject));
+                    if let Some(violation) = drop.violation.take() {
+                        out.schema_violations.push(violation);
                     }
                     out.dead_letters.push(ctx.dead_letter(index, raw, &drop));
                     out.drop_causes.push(drop.cause);
@@ -399,16 +409,16 @@ struct Accepted {
     message_id: String,
     record: Record,
     clamped: bool,
-    /// The event name of the `flag` schema it violated.
-    flagged_by: Option<String>,
+    /// What it broke of the tracking plan, flagged.
+    violation: Option<SchemaViolation>,
 }
 
 struct Dropped {
     message_id: String,
     cause: DropCause,
     reason: String,
-    /// The event name of the `reject` schema it violated.
-    rejected_by: Option<String>,
+    /// What it broke of the tracking plan, refused.
+    violation: Option<SchemaViolation>,
 }
 
 /// Per-request state: values computed once per request and small caches.
@@ -633,7 +643,7 @@ impl<'r> RequestContext<'r> {
                 message_id,
                 cause: DropCause::TooLarge,
                 reason: format!("message: {size} bytes is over the {MAX_MESSAGE_BYTES}-byte limit"),
-                rejected_by: None,
+                violation: None,
             });
         }
         macro_rules! check {
@@ -741,9 +751,29 @@ impl<'r> RequestContext<'r> {
             corrected_timestamp(timestamp, sent_at.or(self.batch_sent_at), self.received_at);
 
         let mut violations = Vec::new();
-        let mut flagged_by = None;
+        let mut flagged = None;
         if let (MessageType::Track, Some(event)) = (kind, event.as_deref()) {
-            if schemas.has(event) {
+            if !schemas.has(event) {
+                if let Some(policy) = schemas.unplanned().policy() {
+                    let reason = format!("event {event:?} is not in the tracking plan");
+                    let violation = Some(SchemaViolation {
+                        schema: None,
+                        policy,
+                    });
+                    if policy == SchemaPolicy::Reject {
+                        return Err(Dropped {
+                            message_id,
+                            cause: DropCause::Schema,
+                            reason: format!(
+                                "{reason}: it has no schema, and unplanned events are rejected"
+                            ),
+                            violation,
+                        });
+                    }
+                    violations = vec![reason];
+                    flagged = violation;
+                }
+            } else {
                 let properties = match known.properties {
                     Some(raw) if raw.get() != "null" => {
                         serde_json::from_str(raw.get()).unwrap_or(Value::Null)
@@ -754,14 +784,20 @@ impl<'r> RequestContext<'r> {
                     SchemaOutcome::Pass => {}
                     SchemaOutcome::Flag(errors) => {
                         violations = errors;
-                        flagged_by = Some(event.to_owned());
+                        flagged = Some(SchemaViolation {
+                            schema: Some(event.to_owned()),
+                            policy: SchemaPolicy::Flag,
+                        });
                     }
                     SchemaOutcome::Reject(reason) => {
                         return Err(Dropped {
                             message_id,
                             cause: DropCause::Schema,
                             reason,
-                            rejected_by: Some(event.to_owned()),
+                            violation: Some(SchemaViolation {
+                                schema: Some(event.to_owned()),
+                                policy: SchemaPolicy::Reject,
+                            }),
                         });
                     }
                 }
@@ -797,7 +833,7 @@ impl<'r> RequestContext<'r> {
             message_id,
             record: Record { key, payload },
             clamped,
-            flagged_by,
+            violation: flagged,
         })
     }
 
@@ -972,7 +1008,7 @@ fn invalid(message_id: String, reason: impl Into<String>) -> Dropped {
         message_id,
         cause: DropCause::Invalid,
         reason: reason.into(),
-        rejected_by: None,
+        violation: None,
     }
 }
 

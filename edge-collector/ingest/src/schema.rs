@@ -1,7 +1,8 @@
 //! The schema registry: a JSON Schema per `track` event name, each with a policy.
 //!
 //! A schema describes the `properties` object of a `track` event (an absent `properties` is checked as
-//! `{}`). Events without a schema pass. The policy decides what a violation does:
+//! `{}`). Events without a schema (not in the tracking plan) pass, unless [`UnplannedEvents`] says
+//! otherwise. The policy decides what a violation does:
 //!
 //! * [`SchemaPolicy::Reject`]: the event is dropped to the dead letters, the schema errors as its reason;
 //! * [`SchemaPolicy::Flag`]: the event is accepted and the errors are listed in
@@ -11,6 +12,7 @@
 //! point inside the schema. Loading them from files, and reloading, is the collector's job.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -24,6 +26,55 @@ pub enum SchemaPolicy {
     /// Accept the event and list the violations in `context.footfall.schemaViolations`.
     #[default]
     Flag,
+}
+
+/// What happens to a `track` event whose name has no schema: an event the tracking plan does not know,
+/// often a typo (`Order Complete`) or an app that ships an event nobody planned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnplannedEvents {
+    /// Accepted as it is (the default, and what a registry without schemas does).
+    #[default]
+    Accept,
+    /// Accepted, with `context.footfall.schemaViolations` saying it is not in the plan.
+    Flag,
+    /// Dropped to the dead letters (cause `schema`), the answer saying it is not in the plan.
+    Reject,
+}
+
+impl UnplannedEvents {
+    /// The policy applied to an unplanned event, `None` when it is accepted as it is.
+    pub fn policy(self) -> Option<SchemaPolicy> {
+        match self {
+            UnplannedEvents::Accept => None,
+            UnplannedEvents::Flag => Some(SchemaPolicy::Flag),
+            UnplannedEvents::Reject => Some(SchemaPolicy::Reject),
+        }
+    }
+
+    /// The setting's value, as written in a config file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UnplannedEvents::Accept => "accept",
+            UnplannedEvents::Flag => "flag",
+            UnplannedEvents::Reject => "reject",
+        }
+    }
+}
+
+impl std::str::FromStr for UnplannedEvents {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "accept" => Ok(UnplannedEvents::Accept),
+            "flag" => Ok(UnplannedEvents::Flag),
+            "reject" => Ok(UnplannedEvents::Reject),
+            other => Err(format!(
+                "{other:?} is not a policy for unplanned events: use accept, flag or reject"
+            )),
+        }
+    }
 }
 
 /// A schema that does not compile.
@@ -52,16 +103,19 @@ pub enum SchemaOutcome {
     Reject(String),
 }
 
-/// Compiled schemas by event name.
-#[derive(Default)]
+/// Compiled schemas by event name: the tracking plan, and what happens to events outside it.
+#[derive(Default, Clone)]
 pub struct SchemaRegistry {
-    schemas: HashMap<String, Entry>,
+    /// Shared, so that changing the unplanned policy does not compile the schemas again.
+    schemas: HashMap<String, Arc<Entry>>,
+    unplanned: UnplannedEvents,
 }
 
 impl std::fmt::Debug for SchemaRegistry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SchemaRegistry")
             .field("events", &self.schemas.keys().collect::<Vec<_>>())
+            .field("unplanned", &self.unplanned)
             .finish()
     }
 }
@@ -87,8 +141,21 @@ impl SchemaRegistry {
             reason: e.to_string(),
         })?;
         self.schemas
-            .insert(event.to_owned(), Entry { validator, policy });
+            .insert(event.to_owned(), Arc::new(Entry { validator, policy }));
         Ok(())
+    }
+
+    /// The same schemas, with `unplanned` for the events that have none.
+    pub fn with_unplanned(&self, unplanned: UnplannedEvents) -> SchemaRegistry {
+        SchemaRegistry {
+            schemas: self.schemas.clone(),
+            unplanned,
+        }
+    }
+
+    /// What happens to a `track` event that has no schema.
+    pub fn unplanned(&self) -> UnplannedEvents {
+        self.unplanned
     }
 
     /// Whether a schema is registered for `event`.
@@ -173,6 +240,23 @@ mod tests {
             panic!("expected a flag")
         };
         assert!(errors[0].contains("plan"), "{errors:?}");
+    }
+
+    #[test]
+    fn the_unplanned_policy_reads_from_config_text_and_keeps_the_schemas() {
+        for policy in [
+            UnplannedEvents::Accept,
+            UnplannedEvents::Flag,
+            UnplannedEvents::Reject,
+        ] {
+            assert_eq!(policy.as_str().parse::<UnplannedEvents>(), Ok(policy));
+        }
+        let err = "block".parse::<UnplannedEvents>().unwrap_err();
+        assert!(err.contains("accept, flag or reject"), "{err}");
+        let strict = registry(SchemaPolicy::Reject).with_unplanned(UnplannedEvents::Reject);
+        assert_eq!(strict.unplanned(), UnplannedEvents::Reject);
+        assert!(strict.has("Signed Up"));
+        assert_eq!(SchemaRegistry::new().unplanned(), UnplannedEvents::Accept);
     }
 
     #[test]

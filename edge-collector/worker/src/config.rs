@@ -20,7 +20,9 @@ use std::collections::BTreeMap;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-use footfall_ingest::{KeyRateLimit, RateLimit, SchemaPolicy, SchemaRegistry, Source, WriteKeys};
+use footfall_ingest::{
+    KeyRateLimit, RateLimit, SchemaPolicy, SchemaRegistry, Source, UnplannedEvents, WriteKeys,
+};
 use serde::Deserialize;
 
 /// The shortest origin secret accepted (the origin's own minimum).
@@ -138,6 +140,21 @@ impl EdgeConfig {
                     .map_err(|e| ConfigError(format!("SCHEMAS: {e}")))?;
             }
         }
+        let unplanned = match var("UNPLANNED_EVENTS").filter(|t| !t.trim().is_empty()) {
+            None => UnplannedEvents::Accept,
+            Some(text) => text
+                .trim()
+                .parse::<UnplannedEvents>()
+                .map_err(|e| ConfigError(format!("UNPLANNED_EVENTS: {e}")))?,
+        };
+        if unplanned != UnplannedEvents::Accept && schemas.is_empty() {
+            return Err(ConfigError(format!(
+                "UNPLANNED_EVENTS: {} needs SCHEMAS: with no tracking plan, every track event \
+                 would be unplanned",
+                unplanned.as_str()
+            )));
+        }
+        let schemas = schemas.with_unplanned(unplanned);
         let retry_after = number::<u64>("RETRY_AFTER_SECS", var("RETRY_AFTER_SECS"))?.unwrap_or(5);
         let timeout =
             number::<u64>("ORIGIN_TIMEOUT_MS", var("ORIGIN_TIMEOUT_MS"))?.unwrap_or(10_000);
@@ -233,12 +250,14 @@ mod tests {
             ("ANONYMIZE_IP", "true"),
             ("SCHEMAS", r#"[{"event": "Order Completed", "policy": "reject", "schema": {"type": "object", "required": ["revenue"]}}]"#),
             ("ORIGIN_TIMEOUT_MS", "2500"),
+            ("UNPLANNED_EVENTS", "flag"),
         ]))
         .unwrap();
         let limit = config.rate_limit.unwrap();
         assert_eq!((limit.events_per_sec.get(), limit.burst.get()), (10, 1000));
         assert!(config.anonymize_ip);
         assert!(config.schemas.has("Order Completed"));
+        assert_eq!(config.schemas.unplanned(), UnplannedEvents::Flag);
         assert_eq!(config.origin_timeout, Duration::from_millis(2500));
         let off = EdgeConfig::from_vars(vars(&[
             ("RATE_LIMIT_EVENTS_PER_SEC", "0"),
@@ -265,6 +284,9 @@ mod tests {
                 .starts_with("SCHEMAS")
         );
         assert!(err(&[("RETRY_AFTER_SECS", "0")]).contains("at least 1"));
+        assert!(err(&[("UNPLANNED_EVENTS", "block")]).contains("accept, flag or reject"));
+        assert!(err(&[("UNPLANNED_EVENTS", "reject")])
+            .starts_with("UNPLANNED_EVENTS: reject needs SCHEMAS"));
         assert_eq!(
             err(&[("RATE_LIMITS", r#"{"wk_other": {"events_per_sec": 5}}"#)]),
             "RATE_LIMITS: wk_other: not a key of WRITE_KEYS"

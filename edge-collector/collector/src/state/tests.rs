@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::Request;
-use footfall_ingest::{RateLimit, Source, WriteKeys};
+use footfall_ingest::{RateLimit, SchemaRegistry, Source, UnplannedEvents, WriteKeys};
 use tower::ServiceExt as _;
 
 use super::*;
@@ -232,4 +232,46 @@ async fn a_keys_own_rate_limit_is_put_in_force_by_a_reload() {
     for _ in 0..10 {
         assert_eq!(track(&state, "server").await, 200);
     }
+}
+
+#[tokio::test]
+async fn a_reload_closes_the_tracking_plan_only_once_there_is_one() {
+    // "Signed Up", the event `track` sends, has no schema: the plan has only "Planned".
+    let dir = tempfile::tempdir().unwrap();
+    let schema = r#"{"event": "Planned", "schema": {"type": "object"}}"#;
+    std::fs::write(dir.path().join("planned.json"), schema).unwrap();
+    let open = Config::new(keys(&["wk"]));
+    let mut closed = open.clone();
+    closed.schema_dir = Some(dir.path().to_owned());
+    closed.unplanned_events = UnplannedEvents::Reject;
+
+    // Without a schema directory in force, rejecting would refuse every track event: it waits for
+    // the restart that turns the directory on.
+    let without_plan = state(&open);
+    let reloaded = without_plan.reload(&closed).unwrap();
+    assert!(reloaded.applied.is_empty(), "{reloaded:?}");
+    assert_eq!(reloaded.need_restart, ["unplanned_events", "schema_dir"]);
+    assert_eq!(track(&without_plan, "wk").await, 200);
+
+    let mut planned = closed.clone();
+    planned.unplanned_events = UnplannedEvents::Accept;
+    let with_plan = state(&planned);
+    assert_eq!(track(&with_plan, "wk").await, 200);
+    let reloaded = with_plan.reload(&closed).unwrap();
+    assert_eq!(reloaded.applied, ["unplanned_events"]);
+    assert_eq!(
+        track(&with_plan, "wk").await,
+        400,
+        "refused: not in the plan"
+    );
+    assert_eq!(
+        with_plan.schemas().get().unplanned(),
+        UnplannedEvents::Reject
+    );
+
+    // A change of the directory's files keeps the policy in force.
+    with_plan.schemas().replace(SchemaRegistry::new());
+    assert_eq!(track(&with_plan, "wk").await, 400);
+    with_plan.reload(&planned).unwrap();
+    assert_eq!(track(&with_plan, "wk").await, 200);
 }

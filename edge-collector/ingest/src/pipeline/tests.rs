@@ -1,5 +1,5 @@
 use super::*;
-use crate::schema::SchemaPolicy;
+use crate::schema::{SchemaPolicy, UnplannedEvents};
 use footfall_protocol::auth::basic_authorization;
 use footfall_protocol::EventStatus;
 use serde_json::json;
@@ -404,13 +404,71 @@ fn applies_schema_policies() {
         .contains("plan"));
     assert_eq!(out.schema_flagged, 1);
     assert_eq!(out.accepted.len(), 2);
+    let broke = |schema: &str, policy| SchemaViolation {
+        schema: Some(schema.to_owned()),
+        policy,
+    };
     assert_eq!(
         out.schema_violations,
         [
-            ("Strict".to_owned(), SchemaPolicy::Reject),
-            ("Loose".to_owned(), SchemaPolicy::Flag)
+            broke("Strict", SchemaPolicy::Reject),
+            broke("Loose", SchemaPolicy::Flag)
         ],
         "the conforming third event broke nothing"
+    );
+}
+
+#[test]
+fn track_events_outside_the_plan_are_accepted_flagged_or_rejected_as_configured() {
+    let mut plan = SchemaRegistry::new();
+    plan.insert("Planned", &json!({"type": "object"}), SchemaPolicy::Reject)
+        .unwrap();
+    let body = json!({"batch": [
+        {"type": "track", "event": "Planned", "userId": "u"},
+        {"type": "track", "event": "Order Complete", "userId": "u"},
+        {"type": "page", "name": "Home", "userId": "u"}]});
+    let ingest = |unplanned| {
+        run(
+            &ingestor(EnrichOptions::default()),
+            Endpoint::Batch,
+            &body,
+            &plan.with_unplanned(unplanned),
+        )
+    };
+
+    let accepted = ingest(UnplannedEvents::Accept);
+    assert_eq!(accepted.accepted.len(), 3);
+    assert!(accepted.schema_violations.is_empty());
+
+    let flagged = ingest(UnplannedEvents::Flag);
+    assert_eq!(flagged.accepted.len(), 3);
+    assert_eq!(flagged.schema_flagged, 1);
+    let listed = &payload(&flagged.accepted[1])["context"]["footfall"]["schemaViolations"];
+    assert_eq!(
+        listed[0], "event \"Order Complete\" is not in the tracking plan",
+        "{listed}"
+    );
+    let unplanned = |policy| SchemaViolation {
+        schema: None,
+        policy,
+    };
+    assert_eq!(
+        flagged.schema_violations,
+        [unplanned(SchemaPolicy::Flag)],
+        "only track events have names in the plan: the page passes"
+    );
+
+    let rejected = ingest(UnplannedEvents::Reject);
+    assert_eq!(rejected.accepted.len(), 2);
+    assert_eq!(rejected.drop_causes, [DropCause::Schema]);
+    let reason = rejected.results[1].reason.as_deref().unwrap();
+    assert!(
+        reason.contains("\"Order Complete\" is not in the tracking plan"),
+        "{reason}"
+    );
+    assert_eq!(
+        rejected.schema_violations,
+        [unplanned(SchemaPolicy::Reject)]
     );
 }
 
