@@ -117,8 +117,9 @@ impl AppState {
     /// Puts `config` in force without a restart, as `SIGHUP` does: the write keys, the rate limits,
     /// the client-IP options, the GeoIP database and the TLS certificate (both read again even when
     /// their paths are the same, since updaters replace them in place), Retry-After, the shutdown
-    /// delay, the policy for unplanned events and the edge secret. Requests already running finish with the settings they started
-    /// with, and open connections with the certificate they were made with.
+    /// delay, the policy for unplanned events (once a schema directory is in force) and the edge
+    /// secret. Requests already running finish with the settings they started with, and open
+    /// connections with the certificate they were made with.
     ///
     /// The listen address, the sink, the log format, the thread count, the schema directory, the
     /// connection limits (the shutdown's drain timeout among them), the request memory budget and
