@@ -355,7 +355,17 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
                 metrics.render()
             }),
         );
-        let shutdown = shutdown();
+        let stop = shutdown();
+        // The query API serves on through the collector's shutdown delay (read when it begins, as
+        // the collector does), so that the process's ports close together: a balancer or a
+        // Kubernetes Service still routing to it meanwhile finds both open.
+        let collector = collector_state.clone();
+        let shutdown = async move {
+            stop.await;
+            if let Some(collector) = collector {
+                tokio::time::sleep(collector.config().shutdown_delay).await;
+            }
+        };
         servers.push(tokio::spawn(async move {
             // The collector's accept loop: its idle timeout and connection limit protect the API too.
             let listener = footfall_collector::without_nagle(listener);

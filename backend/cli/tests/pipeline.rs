@@ -220,3 +220,40 @@ fn the_collectors_own_config_file_sets_its_limits_and_keys_and_is_reloaded() {
         assert_eq!(serve.track_with(common::WRITE_KEY), 200);
     }
 }
+
+#[test]
+fn sigterm_serves_both_ports_through_the_collectors_delay_and_a_second_one_exits_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("collector.toml");
+    // Longer than the test waits: only the second signal can end the process in time.
+    std::fs::write(&file, "shutdown_delay_secs = 600\n").unwrap();
+    let mut serve = Serve::start_with(dir.path(), &["--collector-config", file.to_str().unwrap()]);
+    assert_eq!(serve.track_with(common::WRITE_KEY), 200);
+
+    serve.signal("TERM");
+    let ready = format!("{}/ready", serve.collector);
+    let started = std::time::Instant::now();
+    while !get_text(&ready).contains("shutting down") {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the collector stayed ready after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        serve.track_with(common::WRITE_KEY),
+        200,
+        "events are still taken during the delay"
+    );
+    let health = common::agent()
+        .get(format!("{}/v1/health", serve.api))
+        .call()
+        .unwrap()
+        .status()
+        .as_u16();
+    assert_eq!(health, 200, "the query API closed before the collector");
+
+    serve.signal("TERM");
+    let status = serve.wait_for_exit(Duration::from_secs(30));
+    assert_eq!(status.code(), Some(130), "{status}");
+}
