@@ -79,7 +79,8 @@ pub struct Args {
     /// Zero the last octet (IPv4) or last 80 bits (IPv6) of the client IP stored with events.
     #[arg(long, env = "FOOTFALL_COLLECTOR_ANONYMIZE_IP")]
     pub anonymize_ip: bool,
-    /// Directory of `*.json` schema files (`{"event", "policy", "schema"}`), reloaded when they change.
+    /// Directory of `*.json` schema files, reloaded when they change: a track event's properties
+    /// (`{"event", "policy", "schema"}`), or identify or group traits (`{"type": "identify", …}`).
     #[arg(long, env = "FOOTFALL_COLLECTOR_SCHEMA_DIR")]
     pub schema_dir: Option<PathBuf>,
     /// How often the schema directory is checked for changes, in seconds [default: 5].

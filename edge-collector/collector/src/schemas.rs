@@ -1,6 +1,7 @@
 //! Loading the schema registry from a directory, and reloading it without a restart.
 //!
-//! Each `*.json` file in the directory holds one schema:
+//! Each `*.json` file in the directory holds one schema ([`footfall_ingest::SchemaFile`]): a `track`
+//! event's properties, or with `"type": "identify"` or `"group"` the traits of those messages:
 //!
 //! ```json
 //! {"event": "Order Completed", "policy": "reject",
@@ -19,20 +20,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
-use footfall_ingest::{SchemaPolicy, SchemaRegistry, UnplannedEvents};
-use serde::Deserialize;
-use serde_json::Value;
+use footfall_ingest::{SchemaFile, SchemaRegistry, UnplannedEvents};
 
 use crate::Error;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SchemaFile {
-    event: String,
-    #[serde(default)]
-    policy: SchemaPolicy,
-    schema: Value,
-}
 
 /// The registry in force, swapped as a whole on reload.
 #[derive(Debug, Default)]
@@ -84,7 +74,7 @@ pub fn load_dir(dir: &Path) -> Result<SchemaRegistry, Error> {
         let file: SchemaFile = serde_json::from_str(&text)
             .map_err(|e| Error::Startup(format!("invalid schema file {}: {e}", path.display())))?;
         registry
-            .insert(&file.event, &file.schema, file.policy)
+            .insert_file(&file)
             .map_err(|e| Error::Startup(format!("{}: {e}", path.display())))?;
     }
     Ok(registry)

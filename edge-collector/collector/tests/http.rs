@@ -181,7 +181,7 @@ async fn schemas_reject_or_flag_violations() {
     assert_eq!(dead_letters(&sink)[0]["cause"], "schema");
     let violations = |policy: &str| {
         format!(
-            r#"footfall_collector_schema_violations_total{{event="Order Completed",policy="{policy}"}}"#
+            r#"footfall_collector_schema_violations_total{{type="track",event="Order Completed",policy="{policy}"}}"#
         )
     };
     assert_eq!(sample(&app, &violations("reject")).await, 1.0);
@@ -193,7 +193,7 @@ async fn schemas_reject_or_flag_violations() {
     );
 
     write_schema(dir.path(), "order.json", "Order Completed", "flag");
-    let (app, sink) = app_with(config);
+    let (app, sink) = app_with(config.clone());
     let answer =
         json(send(&app, post("/v1/batch").body(order(json!("lots"))).unwrap()).await).await;
     assert_eq!(answer["results"][0]["status"], "ok");
@@ -201,6 +201,30 @@ async fn schemas_reject_or_flag_violations() {
     assert!(listed[0].as_str().unwrap().contains("revenue"), "{listed}");
     assert_eq!(sample(&app, &violations("flag")).await, 1.0);
     assert_eq!(sample(&app, &violations("reject")).await, 1.0);
+
+    // The traits of identify messages, from a file with "type" instead of "event".
+    let traits = json!({"type": "identify", "policy": "reject",
+        "schema": {"type": "object", "required": ["plan"]}});
+    std::fs::write(dir.path().join("identify.json"), traits.to_string()).unwrap();
+    let (app, sink) = app_with(config);
+    let identify = json!({"type": "identify", "userId": "u", "traits": {"name": "Ada"}});
+    let answer = json(
+        send(
+            &app,
+            post("/v1/batch").body(batch(json!([identify]))).unwrap(),
+        )
+        .await,
+    )
+    .await;
+    let message = answer["message"].as_str().unwrap();
+    assert!(
+        message.contains("schema of identify traits: traits/: "),
+        "{answer}"
+    );
+    assert_eq!(dead_letters(&sink)[0]["cause"], "schema");
+    let identify_violations =
+        r#"footfall_collector_schema_violations_total{type="identify",event="",policy="reject"}"#;
+    assert_eq!(sample(&app, identify_violations).await, 1.0);
 }
 
 #[tokio::test]

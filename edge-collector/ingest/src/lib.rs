@@ -69,7 +69,10 @@ pub use pipeline::{
     DropCause, Endpoint, EnrichOptions, Ingestor, Parsed, Processed, Record, RequestInfo,
     SchemaViolation,
 };
-pub use schema::{SchemaError, SchemaOutcome, SchemaPolicy, SchemaRegistry, UnplannedEvents};
+pub use schema::{
+    SchemaError, SchemaFile, SchemaKind, SchemaOutcome, SchemaPolicy, SchemaRegistry,
+    UnplannedEvents,
+};
 
 mod decode;
 mod envelope;

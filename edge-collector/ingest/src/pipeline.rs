@@ -46,7 +46,7 @@ use crate::envelope::{parse_batch, parse_single, Fields, Message};
 use crate::geo::{Geo, GeoLookup};
 use crate::ip::{anonymize, client_ip};
 use crate::keys::{Source, WriteKeys};
-use crate::schema::{SchemaOutcome, SchemaPolicy, SchemaRegistry};
+use crate::schema::{SchemaKind, SchemaOutcome, SchemaPolicy, SchemaRegistry};
 use crate::timestamp::{corrected_timestamp, parse_timestamp, unix_millis};
 use crate::useragent::UserAgentCache;
 use crate::IngestError;
@@ -208,9 +208,12 @@ pub struct Processed {
 /// A message that broke the tracking plan: a schema, or the rule for events without one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SchemaViolation {
-    /// The event name of the schema it broke; `None` for an event with no schema, refused or flagged
-    /// by [`crate::UnplannedEvents`] (its name is the client's, unbounded, so it is not reported).
-    pub schema: Option<String>,
+    /// The schema's kind: a `track` event's, or the traits of `identify` or `group`.
+    pub kind: SchemaKind,
+    /// For `track`, the event name of the schema it broke; `None` for an event with no schema,
+    /// refused or flagged by [`crate::UnplannedEvents`] (its name is the client's, unbounded, so it
+    /// is not reported). `None` for traits.
+    pub event: Option<String>,
     /// Whether it was flagged or refused.
     pub policy: SchemaPolicy,
 }
@@ -757,7 +760,8 @@ impl<'r> RequestContext<'r> {
                 if let Some(policy) = schemas.unplanned().policy() {
                     let reason = format!("event {event:?} is not in the tracking plan");
                     let violation = Some(SchemaViolation {
-                        schema: None,
+                        kind: SchemaKind::Track,
+                        event: None,
                         policy,
                     });
                     if policy == SchemaPolicy::Reject {
@@ -774,18 +778,14 @@ impl<'r> RequestContext<'r> {
                     flagged = violation;
                 }
             } else {
-                let properties = match known.properties {
-                    Some(raw) if raw.get() != "null" => {
-                        serde_json::from_str(raw.get()).unwrap_or(Value::Null)
-                    }
-                    _ => Value::Object(Default::default()),
-                };
+                let properties = object_or_empty(known.properties);
                 match schemas.check(event, &properties) {
                     SchemaOutcome::Pass => {}
                     SchemaOutcome::Flag(errors) => {
                         violations = errors;
                         flagged = Some(SchemaViolation {
-                            schema: Some(event.to_owned()),
+                            kind: SchemaKind::Track,
+                            event: Some(event.to_owned()),
                             policy: SchemaPolicy::Flag,
                         });
                     }
@@ -795,11 +795,42 @@ impl<'r> RequestContext<'r> {
                             cause: DropCause::Schema,
                             reason,
                             violation: Some(SchemaViolation {
-                                schema: Some(event.to_owned()),
+                                kind: SchemaKind::Track,
+                                event: Some(event.to_owned()),
                                 policy: SchemaPolicy::Reject,
                             }),
                         });
                     }
+                }
+            }
+        }
+        let traits_kind = match kind {
+            MessageType::Identify => Some(SchemaKind::Identify),
+            MessageType::Group => Some(SchemaKind::Group),
+            _ => None,
+        };
+        if let Some(traits_kind) = traits_kind.filter(|k| schemas.has_traits(*k)) {
+            let traits = object_or_empty(known.traits);
+            let violation = |policy| {
+                Some(SchemaViolation {
+                    kind: traits_kind,
+                    event: None,
+                    policy,
+                })
+            };
+            match schemas.check_traits(traits_kind, &traits) {
+                SchemaOutcome::Pass => {}
+                SchemaOutcome::Flag(errors) => {
+                    violations = errors;
+                    flagged = violation(SchemaPolicy::Flag);
+                }
+                SchemaOutcome::Reject(reason) => {
+                    return Err(Dropped {
+                        message_id,
+                        cause: DropCause::Schema,
+                        reason,
+                        violation: violation(SchemaPolicy::Reject),
+                    });
                 }
             }
         }
@@ -1009,6 +1040,15 @@ fn invalid(message_id: String, reason: impl Into<String>) -> Dropped {
         cause: DropCause::Invalid,
         reason: reason.into(),
         violation: None,
+    }
+}
+
+/// A field for a schema to check: absent or `null` is checked as `{}` (a schema with `required`
+/// catches it), anything else as it came (the type checks have already refused a non-object).
+fn object_or_empty(raw: Option<&RawValue>) -> Value {
+    match raw {
+        Some(raw) if raw.get() != "null" => serde_json::from_str(raw.get()).unwrap_or(Value::Null),
+        _ => Value::Object(Default::default()),
     }
 }
 

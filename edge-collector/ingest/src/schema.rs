@@ -1,8 +1,10 @@
-//! The schema registry: a JSON Schema per `track` event name, each with a policy.
+//! The schema registry: a JSON Schema per `track` event name, and one for the `traits` of `identify`
+//! and of `group` messages, each with a policy. That is the tracking plan.
 //!
-//! A schema describes the `properties` object of a `track` event (an absent `properties` is checked as
-//! `{}`). Events without a schema (not in the tracking plan) pass, unless [`UnplannedEvents`] says
-//! otherwise. The policy decides what a violation does:
+//! A `track` schema describes the event's `properties` object (an absent `properties` is checked as
+//! `{}`); `track` events without a schema (not in the tracking plan) pass, unless [`UnplannedEvents`]
+//! says otherwise. A traits schema describes `traits` (absent: `{}`). The policy decides what a
+//! violation does:
 //!
 //! * [`SchemaPolicy::Reject`]: the event is dropped to the dead letters, the schema errors as its reason;
 //! * [`SchemaPolicy::Flag`]: the event is accepted and the errors are listed in
@@ -77,11 +79,54 @@ impl std::str::FromStr for UnplannedEvents {
     }
 }
 
-/// A schema that does not compile.
+/// Which messages a schema describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SchemaKind {
+    /// The `properties` of `track` events with one name.
+    #[default]
+    Track,
+    /// The `traits` of `identify` messages.
+    Identify,
+    /// The `traits` of `group` messages.
+    Group,
+}
+
+impl SchemaKind {
+    /// The message type, as a metric label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SchemaKind::Track => "track",
+            SchemaKind::Identify => "identify",
+            SchemaKind::Group => "group",
+        }
+    }
+}
+
+/// One schema as the collector's schema files and the edge worker's `SCHEMAS` write it:
+/// `{"event": "Order Completed", "policy": "reject", "schema": {…}}` for a `track` event, or
+/// `{"type": "identify", "policy": "flag", "schema": {…}}` for the traits of `identify` (or `group`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchemaFile {
+    /// What it describes: `track` (the default), `identify` or `group`.
+    #[serde(rename = "type", default)]
+    pub kind: SchemaKind,
+    /// The `track` event's name; none for `identify` and `group`.
+    #[serde(default)]
+    pub event: Option<String>,
+    /// What a violation does.
+    #[serde(default)]
+    pub policy: SchemaPolicy,
+    /// The JSON Schema.
+    pub schema: Value,
+}
+
+/// A schema that does not compile, or a schema file that does not say what it describes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the schema for event {event:?} is invalid: {reason}")]
+#[error("the schema for {event:?} is invalid: {reason}")]
 pub struct SchemaError {
-    /// The event name.
+    /// The event name (`identify` or `group` for a traits schema).
     pub event: String,
     /// What is wrong with it.
     pub reason: String,
@@ -103,11 +148,14 @@ pub enum SchemaOutcome {
     Reject(String),
 }
 
-/// Compiled schemas by event name: the tracking plan, and what happens to events outside it.
+/// Compiled schemas: the tracking plan, and what happens to events outside it.
 #[derive(Default, Clone)]
 pub struct SchemaRegistry {
-    /// Shared, so that changing the unplanned policy does not compile the schemas again.
+    /// By `track` event name. Shared, so that changing the unplanned policy does not compile the
+    /// schemas again.
     schemas: HashMap<String, Arc<Entry>>,
+    identify_traits: Option<Arc<Entry>>,
+    group_traits: Option<Arc<Entry>>,
     unplanned: UnplannedEvents,
 }
 
@@ -115,6 +163,8 @@ impl std::fmt::Debug for SchemaRegistry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SchemaRegistry")
             .field("events", &self.schemas.keys().collect::<Vec<_>>())
+            .field("identify_traits", &self.identify_traits.is_some())
+            .field("group_traits", &self.group_traits.is_some())
             .field("unplanned", &self.unplanned)
             .finish()
     }
@@ -129,27 +179,67 @@ impl SchemaRegistry {
         Self::default()
     }
 
-    /// Compiles and registers the schema of an event, replacing any previous one.
+    /// Compiles and registers the schema of a `track` event, replacing any previous one.
     pub fn insert(
         &mut self,
         event: &str,
         schema: &Value,
         policy: SchemaPolicy,
     ) -> Result<(), SchemaError> {
-        let validator = jsonschema::validator_for(schema).map_err(|e| SchemaError {
-            event: event.to_owned(),
-            reason: e.to_string(),
-        })?;
-        self.schemas
-            .insert(event.to_owned(), Arc::new(Entry { validator, policy }));
+        let entry = compile(event, schema, policy)?;
+        self.schemas.insert(event.to_owned(), entry);
         Ok(())
+    }
+
+    /// Compiles and registers the schema of the `traits` of `identify` or `group` messages
+    /// (`kind`), replacing any previous one. A `track` kind is refused: it needs an event name.
+    pub fn insert_traits(
+        &mut self,
+        kind: SchemaKind,
+        schema: &Value,
+        policy: SchemaPolicy,
+    ) -> Result<(), SchemaError> {
+        let entry = compile(kind.as_str(), schema, policy)?;
+        match kind {
+            SchemaKind::Identify => self.identify_traits = Some(entry),
+            SchemaKind::Group => self.group_traits = Some(entry),
+            SchemaKind::Track => {
+                return Err(SchemaError {
+                    event: String::new(),
+                    reason: "a track schema needs the event's name".into(),
+                })
+            }
+        }
+        Ok(())
+    }
+
+    /// Registers what a schema file describes.
+    pub fn insert_file(&mut self, file: &SchemaFile) -> Result<(), SchemaError> {
+        match (file.kind, &file.event) {
+            (SchemaKind::Track, Some(event)) => self.insert(event, &file.schema, file.policy),
+            (SchemaKind::Track, None) => Err(SchemaError {
+                event: String::new(),
+                reason: "\"event\" is missing: a track schema names its event \
+                         (or set \"type\": \"identify\" or \"group\" for traits)"
+                    .into(),
+            }),
+            (kind, Some(event)) => Err(SchemaError {
+                event: event.clone(),
+                reason: format!(
+                    "a {} schema describes traits, for every message of that type: \
+                     remove \"event\"",
+                    kind.as_str()
+                ),
+            }),
+            (kind, None) => self.insert_traits(kind, &file.schema, file.policy),
+        }
     }
 
     /// The same schemas, with `unplanned` for the events that have none.
     pub fn with_unplanned(&self, unplanned: UnplannedEvents) -> SchemaRegistry {
         SchemaRegistry {
-            schemas: self.schemas.clone(),
             unplanned,
+            ..self.clone()
         }
     }
 
@@ -163,43 +253,89 @@ impl SchemaRegistry {
         self.schemas.contains_key(event)
     }
 
-    /// How many schemas are registered.
+    /// How many schemas are registered, traits schemas included.
     pub fn len(&self) -> usize {
         self.schemas.len()
+            + usize::from(self.identify_traits.is_some())
+            + usize::from(self.group_traits.is_some())
     }
 
     /// Whether no schema is registered.
     pub fn is_empty(&self) -> bool {
-        self.schemas.is_empty()
+        self.len() == 0
+    }
+
+    /// Whether the traits of `kind` messages have a schema.
+    pub fn has_traits(&self, kind: SchemaKind) -> bool {
+        self.traits_entry(kind).is_some()
+    }
+
+    fn traits_entry(&self, kind: SchemaKind) -> Option<&Arc<Entry>> {
+        match kind {
+            SchemaKind::Identify => self.identify_traits.as_ref(),
+            SchemaKind::Group => self.group_traits.as_ref(),
+            SchemaKind::Track => None,
+        }
+    }
+
+    /// Checks the `traits` of an `identify` or `group` message (`kind`).
+    pub fn check_traits(&self, kind: SchemaKind, traits: &Value) -> SchemaOutcome {
+        match self.traits_entry(kind) {
+            None => SchemaOutcome::Pass,
+            Some(entry) => outcome(entry, traits, "traits", || {
+                format!("schema of {} traits", kind.as_str())
+            }),
+        }
     }
 
     /// Checks the properties of a `track` event named `event`.
     pub fn check(&self, event: &str, properties: &Value) -> SchemaOutcome {
-        let Some(entry) = self.schemas.get(event) else {
-            return SchemaOutcome::Pass;
-        };
-        let errors: Vec<String> = entry
-            .validator
-            .iter_errors(properties)
-            .take(MAX_REPORTED_ERRORS)
-            .map(|e| {
-                let path = e.instance_path().to_string();
-                let path = if path.is_empty() {
-                    "/".to_owned()
-                } else {
-                    path
-                };
-                format!("properties{path}: {e}")
-            })
-            .collect();
-        if errors.is_empty() {
-            return SchemaOutcome::Pass;
+        match self.schemas.get(event) {
+            None => SchemaOutcome::Pass,
+            Some(entry) => outcome(entry, properties, "properties", || {
+                format!("schema of {event:?}")
+            }),
         }
-        match entry.policy {
-            SchemaPolicy::Flag => SchemaOutcome::Flag(errors),
-            SchemaPolicy::Reject => {
-                SchemaOutcome::Reject(format!("schema of {event:?}: {}", errors.join("; ")))
-            }
+    }
+}
+
+fn compile(name: &str, schema: &Value, policy: SchemaPolicy) -> Result<Arc<Entry>, SchemaError> {
+    let validator = jsonschema::validator_for(schema).map_err(|e| SchemaError {
+        event: name.to_owned(),
+        reason: e.to_string(),
+    })?;
+    Ok(Arc::new(Entry { validator, policy }))
+}
+
+/// Validates `value` (the message's `field`) and applies the entry's policy; `which` names the
+/// schema in a rejection.
+fn outcome(
+    entry: &Entry,
+    value: &Value,
+    field: &str,
+    which: impl FnOnce() -> String,
+) -> SchemaOutcome {
+    let errors: Vec<String> = entry
+        .validator
+        .iter_errors(value)
+        .take(MAX_REPORTED_ERRORS)
+        .map(|e| {
+            let path = e.instance_path().to_string();
+            let path = if path.is_empty() {
+                "/".to_owned()
+            } else {
+                path
+            };
+            format!("{field}{path}: {e}")
+        })
+        .collect();
+    if errors.is_empty() {
+        return SchemaOutcome::Pass;
+    }
+    match entry.policy {
+        SchemaPolicy::Flag => SchemaOutcome::Flag(errors),
+        SchemaPolicy::Reject => {
+            SchemaOutcome::Reject(format!("{}: {}", which(), errors.join("; ")))
         }
     }
 }
@@ -257,6 +393,31 @@ mod tests {
         assert_eq!(strict.unplanned(), UnplannedEvents::Reject);
         assert!(strict.has("Signed Up"));
         assert_eq!(SchemaRegistry::new().unplanned(), UnplannedEvents::Accept);
+    }
+
+    #[test]
+    fn a_schema_file_says_what_it_describes() {
+        let file = |text: &str| serde_json::from_str::<SchemaFile>(text).unwrap();
+        let mut plan = SchemaRegistry::new();
+        plan.insert_file(&file(r#"{"event": "Signed Up", "schema": {}}"#))
+            .unwrap();
+        plan.insert_file(&file(
+            r#"{"type": "identify", "policy": "reject", "schema": {}}"#,
+        ))
+        .unwrap();
+        assert!(plan.has("Signed Up"));
+        assert!(plan.has_traits(SchemaKind::Identify));
+        assert!(!plan.has_traits(SchemaKind::Group));
+        assert_eq!(plan.len(), 2);
+
+        let unnamed = plan.insert_file(&file(r#"{"schema": {}}"#)).unwrap_err();
+        assert!(unnamed.reason.contains("\"event\" is missing"), "{unnamed}");
+        let named = plan
+            .insert_file(&file(r#"{"type": "group", "event": "X", "schema": {}}"#))
+            .unwrap_err();
+        assert!(named.reason.contains("remove \"event\""), "{named}");
+        let unknown = serde_json::from_str::<SchemaFile>(r#"{"type": "page", "schema": {}}"#);
+        assert!(unknown.is_err(), "page schemas are not supported");
     }
 
     #[test]

@@ -21,9 +21,8 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use footfall_ingest::{
-    KeyRateLimit, RateLimit, SchemaPolicy, SchemaRegistry, Source, UnplannedEvents, WriteKeys,
+    KeyRateLimit, RateLimit, SchemaFile, SchemaRegistry, Source, UnplannedEvents, WriteKeys,
 };
-use serde::Deserialize;
 
 /// The shortest origin secret accepted (the origin's own minimum).
 pub const MIN_SECRET_LEN: usize = 32;
@@ -54,15 +53,6 @@ pub struct EdgeConfig {
     pub retry_after: Duration,
     /// How long to wait for the origin.
     pub origin_timeout: Duration,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SchemaFile {
-    event: String,
-    #[serde(default)]
-    policy: SchemaPolicy,
-    schema: serde_json::Value,
 }
 
 fn number<T: std::str::FromStr>(
@@ -136,7 +126,7 @@ impl EdgeConfig {
             })?;
             for file in files {
                 schemas
-                    .insert(&file.event, &file.schema, file.policy)
+                    .insert_file(&file)
                     .map_err(|e| ConfigError(format!("SCHEMAS: {e}")))?;
             }
         }
@@ -248,7 +238,8 @@ mod tests {
         let config = EdgeConfig::from_vars(vars(&[
             ("RATE_LIMIT_EVENTS_PER_SEC", "10"),
             ("ANONYMIZE_IP", "true"),
-            ("SCHEMAS", r#"[{"event": "Order Completed", "policy": "reject", "schema": {"type": "object", "required": ["revenue"]}}]"#),
+            ("SCHEMAS", r#"[{"event": "Order Completed", "policy": "reject", "schema": {"type": "object", "required": ["revenue"]}},
+                {"type": "identify", "schema": {"type": "object"}}]"#),
             ("ORIGIN_TIMEOUT_MS", "2500"),
             ("UNPLANNED_EVENTS", "flag"),
         ]))
@@ -257,6 +248,9 @@ mod tests {
         assert_eq!((limit.events_per_sec.get(), limit.burst.get()), (10, 1000));
         assert!(config.anonymize_ip);
         assert!(config.schemas.has("Order Completed"));
+        assert!(config
+            .schemas
+            .has_traits(footfall_ingest::SchemaKind::Identify));
         assert_eq!(config.schemas.unplanned(), UnplannedEvents::Flag);
         assert_eq!(config.origin_timeout, Duration::from_millis(2500));
         let off = EdgeConfig::from_vars(vars(&[

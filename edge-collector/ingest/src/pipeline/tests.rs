@@ -1,5 +1,5 @@
 use super::*;
-use crate::schema::{SchemaPolicy, UnplannedEvents};
+use crate::schema::{SchemaKind, SchemaPolicy, UnplannedEvents};
 use footfall_protocol::auth::basic_authorization;
 use footfall_protocol::EventStatus;
 use serde_json::json;
@@ -404,8 +404,9 @@ fn applies_schema_policies() {
         .contains("plan"));
     assert_eq!(out.schema_flagged, 1);
     assert_eq!(out.accepted.len(), 2);
-    let broke = |schema: &str, policy| SchemaViolation {
-        schema: Some(schema.to_owned()),
+    let broke = |event: &str, policy| SchemaViolation {
+        kind: SchemaKind::Track,
+        event: Some(event.to_owned()),
         policy,
     };
     assert_eq!(
@@ -449,7 +450,8 @@ fn track_events_outside_the_plan_are_accepted_flagged_or_rejected_as_configured(
         "{listed}"
     );
     let unplanned = |policy| SchemaViolation {
-        schema: None,
+        kind: SchemaKind::Track,
+        event: None,
         policy,
     };
     assert_eq!(
@@ -731,4 +733,56 @@ fn a_batchs_own_context_that_is_not_an_object_refuses_the_request() {
         &SchemaRegistry::new(),
     );
     assert_eq!(out.accepted.len(), 1);
+}
+
+#[test]
+fn identify_and_group_traits_are_checked_against_their_schemas() {
+    let mut plan = SchemaRegistry::new();
+    let needs_plan =
+        json!({"type": "object", "required": ["plan"], "properties": {"plan": {"type": "string"}}});
+    plan.insert_traits(SchemaKind::Identify, &needs_plan, SchemaPolicy::Reject)
+        .unwrap();
+    plan.insert_traits(SchemaKind::Group, &needs_plan, SchemaPolicy::Flag)
+        .unwrap();
+    let body = json!({"batch": [
+        {"type": "identify", "userId": "u", "traits": {"plan": 3}},
+        {"type": "identify", "userId": "u", "traits": {"plan": "pro"}},
+        {"type": "group", "userId": "u", "groupId": "g"},
+        {"type": "track", "event": "Traits", "userId": "u", "properties": {"plan": 3}}]});
+    let out = run(
+        &ingestor(EnrichOptions::default()),
+        Endpoint::Batch,
+        &body,
+        &plan,
+    );
+    let statuses: Vec<_> = out.results.iter().map(|r| r.status).collect();
+    use EventStatus::{Drop, Ok};
+    assert_eq!(statuses, [Drop, Ok, Ok, Ok]);
+    let reason = out.results[0].reason.as_deref().unwrap();
+    assert!(
+        reason.starts_with("schema of identify traits: traits/plan:"),
+        "{reason}"
+    );
+    let group = payload(&out.accepted[1]);
+    let listed = &group["context"]["footfall"]["schemaViolations"];
+    assert!(
+        listed[0]
+            .as_str()
+            .unwrap()
+            .contains("\"plan\" is a required property"),
+        "an absent traits is checked as {{}}: {listed}"
+    );
+    let traits = |kind, policy| SchemaViolation {
+        kind,
+        event: None,
+        policy,
+    };
+    assert_eq!(
+        out.schema_violations,
+        [
+            traits(SchemaKind::Identify, SchemaPolicy::Reject),
+            traits(SchemaKind::Group, SchemaPolicy::Flag)
+        ],
+        "track properties are not traits"
+    );
 }
