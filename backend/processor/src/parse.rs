@@ -139,6 +139,53 @@ pub fn parse_event(payload: &[u8], fallback: Option<&Fallback>) -> Result<Parsed
     })
 }
 
+/// What an event record says about where it came from, read without parsing the rest: its other
+/// values are only checked as JSON, so this still reads an event whose full parse failed.
+#[derive(serde::Deserialize)]
+struct EventOrigin {
+    #[serde(rename = "receivedAt", default)]
+    received_at: String,
+    #[serde(default)]
+    context: Option<OriginContext>,
+}
+
+#[derive(serde::Deserialize)]
+struct OriginContext {
+    #[serde(default)]
+    footfall: Option<OriginFootfall>,
+}
+
+#[derive(serde::Deserialize)]
+struct OriginFootfall {
+    #[serde(rename = "projectId", default)]
+    project_id: String,
+}
+
+/// The dead letter for an event record at `offset` that [`parse_event`] refused with `reason`. It
+/// names the event's project and arrival when they can be read, so that the project's data steward
+/// finds it: the collector writes valid JSON, but a number beyond f64 (`1e999`), which it keeps as
+/// sent, is more than `serde_json::Value` reads.
+pub fn unparseable_event(offset: u64, payload: &[u8], reason: String) -> DeadLetterRow {
+    let origin = serde_json::from_slice::<EventOrigin>(payload).ok();
+    let project_id = origin
+        .as_ref()
+        .and_then(|o| o.context.as_ref()?.footfall.as_ref())
+        .map(|f| f.project_id.clone())
+        .unwrap_or_default();
+    let received_ms = origin
+        .and_then(|o| parse_rfc3339_ms(&o.received_at))
+        .unwrap_or(0);
+    DeadLetterRow {
+        id: format!("ev-{offset}"),
+        project_id,
+        received_ms,
+        cause: "unparseable".into(),
+        reason,
+        payload: String::from_utf8_lossy(payload).into_owned(),
+        replayed_ms: 0,
+    }
+}
+
 #[derive(serde::Deserialize)]
 struct RawDeadLetter<'a> {
     #[serde(rename = "projectId", default)]
@@ -189,6 +236,26 @@ pub fn parse_dead_letter(offset: u64, payload: &[u8]) -> DeadLetterRow {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_event_with_a_number_beyond_f64_is_dead_lettered_under_its_project() {
+        let payload = br#"{"type":"track","messageId":"m1","event":"E","userId":"u","properties":{"n":1e999},"timestamp":"2026-11-22T10:00:00.000Z","receivedAt":"2026-11-22T10:00:01.000Z","context":{"ip":"198.51.100.7","footfall":{"projectId":"shop","sourceId":"web"}}}"#;
+        let reason = parse_event(payload, None).unwrap_err();
+        assert!(reason.contains("number out of range"), "{reason}");
+        let row = unparseable_event(7, payload, reason.clone());
+        assert_eq!(row.project_id, "shop");
+        assert_eq!(
+            row.received_ms,
+            parse_rfc3339_ms("2026-11-22T10:00:01.000Z").unwrap()
+        );
+        assert_eq!(
+            (row.id.as_str(), row.cause.as_str()),
+            ("ev-7", "unparseable")
+        );
+        assert_eq!(row.reason, reason);
+        let garbage = unparseable_event(8, b"{not json", "not JSON".into());
+        assert_eq!((garbage.project_id.as_str(), garbage.received_ms), ("", 0));
+    }
 
     const CTX: &str =
         r#""context":{"footfall":{"projectId":"shop","sourceId":"web"},"sessionId":"s1"}"#;

@@ -8,7 +8,7 @@ use footfall_store::{DeadLetterRow, EventRow, IdentityRow, Store};
 
 use crate::dedup::DedupWindow;
 use crate::identity::{IdentityMap, Link};
-use crate::parse::{parse_dead_letter, parse_event, ParsedEvent};
+use crate::parse::{parse_dead_letter, parse_event, unparseable_event, ParsedEvent};
 use crate::sessions::{self, Touch};
 use crate::Result;
 
@@ -177,15 +177,7 @@ impl Processor {
                 RecordKind::DeadLetter => dead.push(parse_dead_letter(r.offset, &r.payload)),
                 RecordKind::Event => match parse_event(&r.payload, None) {
                     Ok(p) => events.push((r.offset, p)),
-                    Err(reason) => dead.push(DeadLetterRow {
-                        id: format!("ev-{}", r.offset),
-                        project_id: String::new(),
-                        received_ms: 0,
-                        cause: "unparseable".into(),
-                        reason,
-                        payload: String::from_utf8_lossy(&r.payload).into_owned(),
-                        replayed_ms: 0,
-                    }),
+                    Err(reason) => dead.push(unparseable_event(r.offset, &r.payload, reason)),
                 },
             }
         }

@@ -140,7 +140,7 @@ fn assert_each_message_has_one_outcome(processed: &Processed, messages: usize) {
         // A number beyond f64's range (`1e999`, found by the byte edits below) is valid JSON, which
         // the collector keeps as it came; serde_json refuses to read it into a `Value`. Checking
         // every number at the edge would cost more per event than the goals allow; the backend
-        // dead-letters such an event as unparseable. Any other failure is a bug.
+        // dead-letters such an event as unparseable, under its project. Any other failure is a bug.
         match serde_json::from_slice::<Value>(&record.payload) {
             Ok(_) => {}
             Err(error) if error.to_string().starts_with("number out of range") => {}
