@@ -753,72 +753,42 @@ impl<'r> RequestContext<'r> {
         let (corrected, clamped) =
             corrected_timestamp(timestamp, sent_at.or(self.batch_sent_at), self.received_at);
 
-        let mut violations = Vec::new();
-        let mut flagged = None;
-        if let (MessageType::Track, Some(event)) = (kind, event.as_deref()) {
-            if !schemas.has(event) {
-                if let Some(policy) = schemas.unplanned().policy() {
-                    let reason = format!("event {event:?} is not in the tracking plan");
-                    let violation = Some(SchemaViolation {
-                        kind: SchemaKind::Track,
-                        event: None,
-                        policy,
-                    });
-                    if policy == SchemaPolicy::Reject {
-                        return Err(Dropped {
-                            message_id,
-                            cause: DropCause::Schema,
-                            reason: format!(
-                                "{reason}: it has no schema, and unplanned events are rejected"
-                            ),
-                            violation,
-                        });
-                    }
-                    violations = vec![reason];
-                    flagged = violation;
-                }
-            } else {
-                let properties = object_or_empty(known.properties);
-                match schemas.check(event, &properties) {
-                    SchemaOutcome::Pass => {}
-                    SchemaOutcome::Flag(errors) => {
-                        violations = errors;
-                        flagged = Some(SchemaViolation {
-                            kind: SchemaKind::Track,
-                            event: Some(event.to_owned()),
-                            policy: SchemaPolicy::Flag,
-                        });
-                    }
-                    SchemaOutcome::Reject(reason) => {
-                        return Err(Dropped {
-                            message_id,
-                            cause: DropCause::Schema,
-                            reason,
-                            violation: Some(SchemaViolation {
-                                kind: SchemaKind::Track,
-                                event: Some(event.to_owned()),
-                                policy: SchemaPolicy::Reject,
-                            }),
-                        });
-                    }
-                }
+        // The schema that applies, if any: a `track` event's (or the rule for one without), or the
+        // traits' of `identify` and `group`. The event name is reported only for a planned event.
+        let traits = |traits_kind| {
+            schemas.has_traits(traits_kind).then(|| {
+                let traits = object_or_empty(known.traits);
+                (
+                    schemas.check_traits(traits_kind, &traits),
+                    traits_kind,
+                    None,
+                )
+            })
+        };
+        let checked = match (kind, event.as_deref()) {
+            (MessageType::Track, Some(event)) if schemas.has(event) => Some((
+                schemas.check(event, &object_or_empty(known.properties)),
+                SchemaKind::Track,
+                Some(event),
+            )),
+            (MessageType::Track, Some(event)) => {
+                Some((schemas.check_unplanned(event), SchemaKind::Track, None))
             }
-        }
-        let traits_kind = match kind {
-            MessageType::Identify => Some(SchemaKind::Identify),
-            MessageType::Group => Some(SchemaKind::Group),
+            (MessageType::Identify, _) => traits(SchemaKind::Identify),
+            (MessageType::Group, _) => traits(SchemaKind::Group),
             _ => None,
         };
-        if let Some(traits_kind) = traits_kind.filter(|k| schemas.has_traits(*k)) {
-            let traits = object_or_empty(known.traits);
+        let mut violations = Vec::new();
+        let mut flagged = None;
+        if let Some((outcome, schema_kind, schema_event)) = checked {
             let violation = |policy| {
                 Some(SchemaViolation {
-                    kind: traits_kind,
-                    event: None,
+                    kind: schema_kind,
+                    event: schema_event.map(str::to_owned),
                     policy,
                 })
             };
-            match schemas.check_traits(traits_kind, &traits) {
+            match outcome {
                 SchemaOutcome::Pass => {}
                 SchemaOutcome::Flag(errors) => {
                     violations = errors;

@@ -278,6 +278,19 @@ impl SchemaRegistry {
         }
     }
 
+    /// What [`UnplannedEvents`] does to a `track` event named `event` that has no schema.
+    pub fn check_unplanned(&self, event: &str) -> SchemaOutcome {
+        let reason = || format!("event {event:?} is not in the tracking plan");
+        match self.unplanned {
+            UnplannedEvents::Accept => SchemaOutcome::Pass,
+            UnplannedEvents::Flag => SchemaOutcome::Flag(vec![reason()]),
+            UnplannedEvents::Reject => SchemaOutcome::Reject(format!(
+                "{}: it has no schema, and unplanned events are rejected",
+                reason()
+            )),
+        }
+    }
+
     /// Checks the `traits` of an `identify` or `group` message (`kind`).
     pub fn check_traits(&self, kind: SchemaKind, traits: &Value) -> SchemaOutcome {
         match self.traits_entry(kind) {
