@@ -161,22 +161,12 @@ fn main() -> anyhow::Result<()> {
                 use tokio::signal::unix::{signal, SignalKind};
                 // Installed before the servers answer, so that no signal meant for them finds the
                 // default action (ending the process at once).
-                let mut terminate = signal(SignalKind::terminate())?;
+                let terminate = signal(SignalKind::terminate())?;
                 let hangup = signal(SignalKind::hangup())?;
                 let running = serve::start(config).await?;
-                serve_until_stopped(&running, load, &mut terminate, hangup).await?;
+                serve_until_stopped(&running, load, terminate, hangup).await?;
                 tracing::info!("shutting down: finishing requests in flight");
-                tokio::spawn(async move {
-                    tokio::select! {
-                        _ = tokio::signal::ctrl_c() => {}
-                        _ = terminate.recv() => {}
-                    }
-                    // Acknowledged events are durable; the requests cut short were not answered.
-                    tracing::warn!(
-                        "a second signal: exiting now, without waiting for requests in flight"
-                    );
-                    std::process::exit(130);
-                });
+                tokio::spawn(footfall_collector::signals::exit_on_next_signal());
                 running.shutdown().await;
                 Ok(())
             })
@@ -268,7 +258,7 @@ fn main() -> anyhow::Result<()> {
 async fn serve_until_stopped(
     running: &serve::Running,
     load: impl Fn() -> anyhow::Result<config::ServeConfig> + Clone + Send + 'static,
-    terminate: &mut tokio::signal::unix::Signal,
+    mut terminate: tokio::signal::unix::Signal,
     mut hangup: tokio::signal::unix::Signal,
 ) -> anyhow::Result<()> {
     loop {

@@ -78,6 +78,7 @@ pub mod metrics;
 mod reload;
 mod router;
 pub mod schemas;
+pub mod signals;
 pub mod sinks;
 mod state;
 pub mod tls;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Parser as _;
+use footfall_collector::signals::{exit_on_next_signal, shutdown_signal};
 use footfall_collector::{
     open_sink, reload_on_hangup, serve_state, AppState, Args, Config, LogFormat, SINK_CLOSE_TIMEOUT,
 };
@@ -86,7 +87,7 @@ fn run(config: Config, args: Args) -> anyhow::Result<()> {
         let reloads = reload_on_hangup(state.clone(), move || Config::load(args.clone()));
         let shutdown = async {
             shutdown_signal().await;
-            tokio::spawn(exit_on_second_signal());
+            tokio::spawn(exit_on_next_signal());
         };
         serve_state(state.clone(), listener, shutdown).await?;
         reloads.abort();
@@ -111,35 +112,4 @@ fn raise_open_files_limit(max_connections: usize) {
         Ok(limit) => tracing::debug!(open_files = limit, "open-files limit"),
         Err(error) => tracing::warn!(%error, "cannot raise the open-files limit"),
     }
-}
-
-/// Resolves on SIGTERM or Ctrl-C.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
-}
-
-/// A second SIGTERM or Ctrl-C during the shutdown ends the process at once, as an operator who
-/// repeats it means: every event already acknowledged is durable, and the requests cut short were
-/// not answered, so their clients send them again.
-async fn exit_on_second_signal() {
-    shutdown_signal().await;
-    tracing::warn!("a second signal: exiting now, without waiting for the requests in flight");
-    std::process::exit(130);
 }
