@@ -18,6 +18,8 @@ use crate::{AppState, Config, Error, MemorySink, SinkConfig};
 pub struct CheckReport {
     /// Event schemas compiled from the schema directory.
     pub schemas: usize,
+    /// Projects with schemas of their own that no write key belongs to (a misspelt name?).
+    pub projects_without_keys: Vec<String>,
     /// Whether a GeoIP database was read.
     pub geoip: bool,
     /// Plain HTTP, or HTTPS and the certificate read.
@@ -60,8 +62,14 @@ pub fn check(config: &Config) -> Result<CheckReport, Error> {
         }
     }
     let (effective, hidden) = config.effective_file();
+    let registry = state.schemas().get();
     Ok(CheckReport {
-        schemas: state.schemas().get().len(),
+        schemas: registry.len(),
+        projects_without_keys: registry
+            .projects_without_keys(&config.write_keys)
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
         geoip: config.geoip_db.is_some(),
         https: match state.inner().tls.as_ref().map(|cert| cert.info()) {
             None => Https::Off,
@@ -103,6 +111,14 @@ impl fmt::Display for CheckReport {
                 ),
             }
         )?;
+        if !self.projects_without_keys.is_empty() {
+            writeln!(
+                f,
+                "# Warning: schemas for project(s) that no write key belongs to, which check no \
+                 event: {}.",
+                self.projects_without_keys.join(", ")
+            )?;
+        }
         if !self.hidden.is_empty() {
             writeln!(
                 f,

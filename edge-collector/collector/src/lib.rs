@@ -174,7 +174,7 @@ where
     let config = state.config();
     let reloader = config
         .schema_dir
-        .map(|dir| schemas::spawn_reloader(state.schemas().clone(), dir, config.schema_reload));
+        .map(|dir| schemas::spawn_reloader(state.clone(), dir, config.schema_reload));
     let tls = state.inner().tls.clone();
     let limits = config.connection_limits;
     let app = router(state.clone());

@@ -14,8 +14,8 @@
 //! | `footfall_collector_schemas` (gauge): the schemas in force, one per event name ([`crate::schemas`]) | |
 //! | `footfall_collector_schema_reloads_total`: the schema directory read again after a change | `result` = `applied` \| `refused` |
 //! | `footfall_collector_schema_last_reload_successful` (gauge, 0 while a broken file keeps the previous schemas, absent before the first reload) | |
-//! | `footfall_collector_schema_violations_total`: messages that broke their schema, by the schema, so that a data steward sees which tracking plan entry an app breaks | `type` = `track` \| `identify` \| `group`, `event` (a `track` schema's event name, empty for traits), `policy` = `reject` \| `flag` |
-//! | `footfall_collector_unplanned_events_total`: `track` events with no schema, flagged or refused by `unplanned_events` | `policy` = `reject` \| `flag` |
+//! | `footfall_collector_schema_violations_total`: messages that broke their schema, by the schema, so that a data steward sees which tracking plan entry an app breaks | `project` (whose events broke it), `type` = `track` \| `identify` \| `group`, `event` (a `track` schema's event name, empty for traits), `policy` = `reject` \| `flag` |
+//! | `footfall_collector_unplanned_events_total`: `track` events with no schema, flagged or refused by `unplanned_events` | `project`, `policy` = `reject` \| `flag` |
 //! | `footfall_collector_open_connections` (gauge): HTTP connections open now, against `max_connections` | `listener` = `collector` (\| `api`, the query API's port under `footfall serve`) |
 //! | `footfall_collector_request_memory_bytes` (gauge): what requests in progress hold of `max_request_memory_bytes` ([`crate::memory`]), which `footfall_collector_request_memory_budget_bytes` shows | |
 //! | `footfall_collector_request_memory_waits_total`: requests that waited, their bodies not yet decoded, for others to finish because that budget was spent | |
@@ -252,20 +252,23 @@ pub fn schemas_reloaded(applied: bool) {
 
 /// What a request's messages broke of the tracking plan. The `event` label is bounded by the schema
 /// directory: only an event name with a schema can break one. `track` events with no schema are
-/// counted apart, without their (unbounded) names.
-pub fn schema_violations(violations: &[footfall_ingest::SchemaViolation]) {
+/// counted apart, without their (unbounded) names. `project` is bounded by the write keys.
+pub fn schema_violations(project: &str, violations: &[footfall_ingest::SchemaViolation]) {
     for violation in violations {
         let policy = match violation.policy {
             footfall_ingest::SchemaPolicy::Reject => "reject",
             footfall_ingest::SchemaPolicy::Flag => "flag",
         };
         match (violation.kind, &violation.event) {
-            (footfall_ingest::SchemaKind::Track, None) => {
-                metrics::counter!("footfall_collector_unplanned_events_total", "policy" => policy)
-                    .increment(1)
-            }
+            (footfall_ingest::SchemaKind::Track, None) => metrics::counter!(
+                "footfall_collector_unplanned_events_total",
+                "project" => project.to_owned(),
+                "policy" => policy
+            )
+            .increment(1),
             (kind, event) => metrics::counter!(
                 "footfall_collector_schema_violations_total",
+                "project" => project.to_owned(),
                 "type" => kind.as_str(),
                 "event" => event.clone().unwrap_or_default(),
                 "policy" => policy

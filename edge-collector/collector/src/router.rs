@@ -285,7 +285,7 @@ async fn handle(state: &AppState, endpoint: Endpoint, request: Request) -> Resul
     }
     metrics::events_flagged("clamped_timestamp", processed.clamped);
     metrics::events_flagged("schema", processed.schema_flagged);
-    metrics::schema_violations(&processed.schema_violations);
+    metrics::schema_violations(&source.project_id, &processed.schema_violations);
 
     let accepted = processed.accepted.len();
     let refusal = processed.refusal();

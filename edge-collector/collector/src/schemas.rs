@@ -8,7 +8,13 @@
 //!  "schema": {"type": "object", "required": ["revenue"], "properties": {"revenue": {"type": "number"}}}}
 //! ```
 //!
-//! `policy` is `reject` or `flag` (the default); see `footfall_ingest::SchemaRegistry`. The directory is
+//! `policy` is `reject` or `flag` (the default); see `footfall_ingest::SchemaRegistry`.
+//!
+//! A file checks every project's events, unless it is one project's: it says `"project": "shop"`, or
+//! it sits in a subdirectory named after the project (`shop/order-completed.json`). A project's own
+//! schema for an event takes the place of every project's for that project. Subdirectories whose names
+//! start with `.` are skipped: Kubernetes mounts a ConfigMap's files through `..data` and a dated
+//! `..2026_…` directory, next to links at the top level. The directory is
 //! polled: when a file's name, size or modification time changes, the whole directory is loaded again
 //! and swapped in atomically. A directory that fails to load (bad JSON, a schema that does not compile)
 //! leaves the previous registry in force and is logged, naming the file, and counted
@@ -20,9 +26,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
-use footfall_ingest::{SchemaFile, SchemaRegistry, UnplannedEvents};
+use footfall_ingest::{SchemaFile, SchemaRegistry, UnplannedEvents, WriteKeys};
 
-use crate::Error;
+use crate::{AppState, Error};
 
 /// The registry in force, swapped as a whole on reload.
 #[derive(Debug, Default)]
@@ -65,14 +71,24 @@ impl SchemaStore {
     }
 }
 
-/// Loads every `*.json` schema file of `dir`.
+/// Loads every `*.json` schema file of `dir` and of its projects' subdirectories.
 pub fn load_dir(dir: &Path) -> Result<SchemaRegistry, Error> {
     let mut registry = SchemaRegistry::new();
-    for path in json_files(dir)? {
+    for (path, folder_project) in json_files(dir)? {
         let text = std::fs::read_to_string(&path)
             .map_err(|e| Error::Startup(format!("cannot read schema {}: {e}", path.display())))?;
-        let file: SchemaFile = serde_json::from_str(&text)
+        let mut file: SchemaFile = serde_json::from_str(&text)
             .map_err(|e| Error::Startup(format!("invalid schema file {}: {e}", path.display())))?;
+        if let Some(folder_project) = folder_project {
+            match &file.project {
+                Some(named) if *named != folder_project => return Err(Error::Startup(format!(
+                    "{}: the file says \"project\": {named:?}, but it is in {folder_project:?}'s \
+                         directory",
+                    path.display()
+                ))),
+                _ => file.project = Some(folder_project),
+            }
+        }
         registry
             .insert_file(&file)
             .map_err(|e| Error::Startup(format!("{}: {e}", path.display())))?;
@@ -80,20 +96,44 @@ pub fn load_dir(dir: &Path) -> Result<SchemaRegistry, Error> {
     Ok(registry)
 }
 
-fn json_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
-    let entries = std::fs::read_dir(dir).map_err(|e| {
+/// The `*.json` files of `dir`, with no project, then those of each project's subdirectory, with
+/// its name; sorted, so that a load does not depend on the order the file system lists them in.
+fn json_files(dir: &Path) -> Result<Vec<(PathBuf, Option<String>)>, Error> {
+    let unreadable = |dir: &Path, e: std::io::Error| {
         Error::Startup(format!(
             "cannot read schema directory {}: {e}",
             dir.display()
         ))
-    })?;
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
-        .map(|entry| entry.path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
-        .collect();
+    };
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| unreadable(dir, e))? {
+        let Ok(entry) = entry else { continue };
+        let path = entry.path();
+        // Through links, as ConfigMap mounts make them.
+        if path.is_dir() {
+            let Some(project) = path.file_name().and_then(|name| name.to_str()) else {
+                continue;
+            };
+            if project.starts_with('.') {
+                continue;
+            }
+            for inner in std::fs::read_dir(&path).map_err(|e| unreadable(&path, e))? {
+                let Ok(inner) = inner else { continue };
+                let inner = inner.path();
+                if is_json_file(&inner) {
+                    files.push((inner, Some(project.to_owned())));
+                }
+            }
+        } else if is_json_file(&path) {
+            files.push((path, None));
+        }
+    }
     files.sort();
     Ok(files)
+}
+
+fn is_json_file(path: &Path) -> bool {
+    path.extension().is_some_and(|ext| ext == "json") && !path.is_dir()
 }
 
 type Fingerprint = Vec<(PathBuf, u64, Option<SystemTime>)>;
@@ -102,7 +142,7 @@ fn fingerprint(dir: &Path) -> Fingerprint {
     json_files(dir)
         .unwrap_or_default()
         .into_iter()
-        .map(|path| {
+        .map(|(path, _)| {
             let meta = std::fs::metadata(&path).ok();
             let len = meta.as_ref().map_or(0, std::fs::Metadata::len);
             let modified = meta.and_then(|m| m.modified().ok());
@@ -111,15 +151,27 @@ fn fingerprint(dir: &Path) -> Fingerprint {
         .collect()
 }
 
-/// Polls `dir` every `every` and swaps a new registry into `store` when the files change.
+/// Logs a warning for each project with schemas of its own that no write key belongs to.
+pub fn warn_of_projects_without_keys(registry: &SchemaRegistry, keys: &WriteKeys) {
+    for project in registry.projects_without_keys(keys) {
+        tracing::warn!(
+            project,
+            "schemas for a project that no write key belongs to: they check no event \
+             (a misspelt project, or keys still to come)"
+        );
+    }
+}
+
+/// Polls `dir` every `every` and swaps a new registry into `state`'s store when the files change.
 ///
 /// The task runs until aborted. The baseline is the directory as it is when this is called, which should
 /// be what the store holds.
 pub fn spawn_reloader(
-    store: Arc<SchemaStore>,
+    state: AppState,
     dir: PathBuf,
     every: Duration,
 ) -> tokio::task::JoinHandle<()> {
+    let store = state.schemas().clone();
     // Taken now, not in the task, so that a change made right after this call is seen as a change.
     let mut last = fingerprint(&dir);
     tokio::spawn(async move {
@@ -141,6 +193,7 @@ pub fn spawn_reloader(
                 None => {}
                 Some(Ok(registry)) => {
                     tracing::info!(schemas = registry.len(), "schema registry reloaded");
+                    warn_of_projects_without_keys(&registry, &state.config().write_keys);
                     crate::metrics::schemas_in_force(registry.len());
                     crate::metrics::schemas_reloaded(true);
                     store.replace(registry);
@@ -153,4 +206,34 @@ pub fn spawn_reloader(
             last = now;
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use footfall_ingest::Source;
+
+    #[test]
+    fn a_file_in_a_projects_directory_is_seen_and_names_a_project_without_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let schema = r#"{"event": "Signed Up", "schema": {}}"#;
+        std::fs::write(dir.path().join("signed-up.json"), schema).unwrap();
+        let before = fingerprint(dir.path());
+
+        std::fs::create_dir(dir.path().join("sohp")).unwrap();
+        std::fs::write(dir.path().join("sohp/signed-up.json"), schema).unwrap();
+        assert_ne!(fingerprint(dir.path()), before, "a reload would miss it");
+
+        let registry = load_dir(dir.path()).unwrap();
+        assert_eq!(registry.projects(), ["sohp"]);
+        let mut keys = WriteKeys::new();
+        let source = |project: &str| Source {
+            project_id: project.into(),
+            source_id: "web".into(),
+        };
+        keys.insert("wk_shop", source("shop"));
+        assert_eq!(registry.projects_without_keys(&keys), ["sohp"]);
+        keys.insert("wk_typo", source("sohp"));
+        assert!(registry.projects_without_keys(&keys).is_empty());
+    }
 }

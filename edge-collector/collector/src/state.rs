@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use crate::config::Config;
 use crate::limiter::KeyLimiter;
 use crate::memory::RequestMemory;
-use crate::schemas::{load_dir, SchemaStore};
+use crate::schemas::{load_dir, warn_of_projects_without_keys, SchemaStore};
 use crate::sinks::EventSink;
 use crate::tls::{read_certified_key, ServerCert};
 use crate::Error;
@@ -89,6 +89,7 @@ impl AppState {
             None => SchemaRegistry::new(),
         }
         .with_unplanned(config.unplanned_events);
+        warn_of_projects_without_keys(&registry, &config.write_keys);
         let schemas = registry.len();
         let tls = match &config.tls {
             Some(files) => Some(Arc::new(ServerCert::load(files)?)),

@@ -124,7 +124,7 @@ fn a_misspelt_librdkafka_setting_is_named() {
 }
 
 #[test]
-fn an_invalid_schema_file_is_named() {
+fn an_invalid_schema_file_is_named_and_a_project_without_keys_is_warned_of() {
     let dir = tempfile::tempdir().unwrap();
     let schemas = dir.path().join("schemas");
     std::fs::create_dir(&schemas).unwrap();
@@ -147,6 +147,21 @@ fn an_invalid_schema_file_is_named() {
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(stdout(&output)
         .contains("# 1 event schema(s) compiled; GeoIP database not configured; plain HTTP."));
+
+    // A project's directory that no write key belongs to: valid, with a warning naming it.
+    std::fs::create_dir(schemas.join("shpo")).unwrap();
+    std::fs::write(
+        schemas.join("shpo/order.json"),
+        r#"{"event": "Order Completed", "schema": {}}"#,
+    )
+    .unwrap();
+    let output = check(&["--write-key", "k=p/s", "--schema-dir", schema_dir]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("no write key belongs to, which check no event: shpo."),
+        "{}",
+        stdout(&output)
+    );
 }
 
 #[test]

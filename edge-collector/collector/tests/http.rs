@@ -6,6 +6,7 @@
 
 mod common;
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -14,6 +15,8 @@ use axum::http::{Request, StatusCode};
 use common::*;
 use footfall_collector::config::RateLimit;
 use footfall_collector::{router, AppState, MemorySink, SinkError};
+use footfall_ingest::Source;
+use footfall_protocol::auth::basic_authorization;
 use serde_json::json;
 
 fn batch(messages: serde_json::Value) -> Body {
@@ -181,7 +184,7 @@ async fn schemas_reject_or_flag_violations() {
     assert_eq!(dead_letters(&sink)[0]["cause"], "schema");
     let violations = |policy: &str| {
         format!(
-            r#"footfall_collector_schema_violations_total{{type="track",event="Order Completed",policy="{policy}"}}"#
+            r#"footfall_collector_schema_violations_total{{project="shop",type="track",event="Order Completed",policy="{policy}"}}"#
         )
     };
     assert_eq!(sample(&app, &violations("reject")).await, 1.0);
@@ -222,9 +225,57 @@ async fn schemas_reject_or_flag_violations() {
         "{answer}"
     );
     assert_eq!(dead_letters(&sink)[0]["cause"], "schema");
-    let identify_violations =
-        r#"footfall_collector_schema_violations_total{type="identify",event="",policy="reject"}"#;
+    let identify_violations = r#"footfall_collector_schema_violations_total{project="shop",type="identify",event="",policy="reject"}"#;
     assert_eq!(sample(&app, identify_violations).await, 1.0);
+}
+
+#[tokio::test]
+async fn a_projects_directory_holds_its_own_schemas() {
+    let dir = tempfile::tempdir().unwrap();
+    // Every project's: revenue is a number. (Not "Order Completed": the metrics are the process's, and
+    // another test counts that one's.) The blog's own: revenue is not asked for.
+    write_schema(dir.path(), "order.json", "Order Placed", "reject");
+    std::fs::create_dir(dir.path().join("blog")).unwrap();
+    let optional =
+        json!({"event": "Order Placed", "policy": "reject", "schema": {"type": "object"}});
+    std::fs::write(dir.path().join("blog/order.json"), optional.to_string()).unwrap();
+    // What a Kubernetes ConfigMap mount adds: skipped, or its broken file would stop the start.
+    std::fs::create_dir(dir.path().join("..data")).unwrap();
+    std::fs::write(dir.path().join("..data/broken.json"), "{").unwrap();
+
+    let mut config = config();
+    config.write_keys.insert(
+        "wk_blog",
+        Source {
+            project_id: "blog".into(),
+            source_id: "web".into(),
+        },
+    );
+    config.schema_dir = Some(dir.path().to_owned());
+    let (app, sink) = app_with(config.clone());
+    let lots = || order("Order Placed", json!("lots"));
+    let shop = json(send(&app, post("/v1/batch").body(lots()).unwrap()).await).await;
+    assert_eq!(shop["results"][0]["status"], "drop", "{shop}");
+    let blog = Request::post("/v1/batch")
+        .header("authorization", basic_authorization("wk_blog"))
+        .extension(ConnectInfo(SocketAddr::from(([203, 0, 113, 10], 5555))))
+        .body(lots())
+        .unwrap();
+    let blog = json(send(&app, blog).await).await;
+    assert_eq!(blog["results"][0]["status"], "ok", "{blog}");
+    assert_eq!(events(&sink).len(), 3);
+    let blog_violations = r#"footfall_collector_schema_violations_total{project="blog",type="track",event="Order Placed",policy="reject"}"#;
+    assert_eq!(sample(&app, blog_violations).await, 0.0);
+
+    // A file that names another project than its directory's is refused, naming both.
+    let misplaced = json!({"event": "X", "project": "shop", "schema": {}});
+    std::fs::write(dir.path().join("blog/x.json"), misplaced.to_string()).unwrap();
+    let sink = std::sync::Arc::new(MemorySink::new());
+    let error = AppState::new(&config, sink).unwrap_err().to_string();
+    assert!(
+        error.contains(r#""project": "shop", but it is in "blog"'s directory"#),
+        "{error}"
+    );
 }
 
 #[tokio::test]
@@ -235,7 +286,7 @@ async fn unplanned_events_are_counted_without_their_names() {
     config.schema_dir = Some(dir.path().to_owned());
     config.unplanned_events = footfall_ingest::UnplannedEvents::Reject;
     let (app, sink) = app_with(config);
-    let unplanned = r#"footfall_collector_unplanned_events_total{policy="reject"}"#;
+    let unplanned = r#"footfall_collector_unplanned_events_total{project="shop",policy="reject"}"#;
     let before = sample(&app, unplanned).await;
     // Both of its events are unplanned ("Viewed" has no schema either): a 400 naming the first.
     let answer = json(
@@ -274,7 +325,7 @@ async fn schemas_reload_without_a_restart() {
     let sink = std::sync::Arc::new(MemorySink::new());
     let state = AppState::new(&config, sink.clone()).unwrap();
     let reloader = footfall_collector::schemas::spawn_reloader(
-        state.schemas().clone(),
+        state.clone(),
         dir.path().to_owned(),
         Duration::from_millis(20),
     );

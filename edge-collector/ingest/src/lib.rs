@@ -70,7 +70,7 @@ pub use pipeline::{
     SchemaViolation,
 };
 pub use schema::{
-    SchemaError, SchemaFile, SchemaKind, SchemaOutcome, SchemaPolicy, SchemaRegistry,
+    SchemaError, SchemaFile, SchemaKind, SchemaOutcome, SchemaPolicy, SchemaRegistry, TrackingPlan,
     UnplannedEvents,
 };
 

@@ -46,7 +46,7 @@ use crate::envelope::{parse_batch, parse_single, Fields, Message};
 use crate::geo::{Geo, GeoLookup};
 use crate::ip::{anonymize, client_ip};
 use crate::keys::{Source, WriteKeys};
-use crate::schema::{SchemaKind, SchemaOutcome, SchemaPolicy, SchemaRegistry};
+use crate::schema::{SchemaKind, SchemaOutcome, SchemaPolicy, SchemaRegistry, TrackingPlan};
 use crate::timestamp::{corrected_timestamp, parse_timestamp, unix_millis};
 use crate::useragent::UserAgentCache;
 use crate::IngestError;
@@ -375,6 +375,7 @@ impl Ingestor {
         schemas: &SchemaRegistry,
     ) -> Processed {
         let messages = std::mem::take(&mut parsed.messages);
+        let plan = schemas.plan(&parsed.source.project_id);
         let mut ctx = RequestContext::new(self, &parsed, request);
         let mut out = Processed {
             accepted: Vec::with_capacity(messages.len()),
@@ -383,7 +384,7 @@ impl Ingestor {
         };
         for (index, message) in messages.into_iter().enumerate() {
             let raw = message.raw;
-            match ctx.process_one(message, schemas) {
+            match ctx.process_one(message, &plan) {
                 Ok(event) => {
                     out.clamped += usize::from(event.clamped);
                     if let Some(violation) = event.violation {
@@ -618,7 +619,7 @@ impl<'r> RequestContext<'r> {
     fn process_one(
         &mut self,
         message: Message<'_>,
-        schemas: &SchemaRegistry,
+        schemas: &TrackingPlan<'_>,
     ) -> Result<Accepted, Dropped> {
         let raw = message.raw;
         let read_context = message.context;

@@ -10,6 +10,9 @@
 //! * [`SchemaPolicy::Flag`]: the event is accepted and the errors are listed in
 //!   `context.footfall.schemaViolations`.
 //!
+//! A schema checks every project's events, or one project's (`"project"` in its file): one collector
+//! can serve products with different plans. See [`SchemaRegistry::plan`].
+//!
 //! Schemas are compiled with `jsonschema` without its networking and file features, so a `$ref` must
 //! point inside the schema. Loading them from files, and reloading, is the collector's job.
 
@@ -106,6 +109,7 @@ impl SchemaKind {
 /// One schema as the collector's schema files and the edge worker's `SCHEMAS` write it:
 /// `{"event": "Order Completed", "policy": "reject", "schema": {…}}` for a `track` event, or
 /// `{"type": "identify", "policy": "flag", "schema": {…}}` for the traits of `identify` (or `group`).
+/// With `"project": "shop"` it is that project's alone (see [`SchemaRegistry`]).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SchemaFile {
@@ -115,6 +119,9 @@ pub struct SchemaFile {
     /// The `track` event's name; none for `identify` and `group`.
     #[serde(default)]
     pub event: Option<String>,
+    /// The project whose events it checks; none for every project's.
+    #[serde(default)]
+    pub project: Option<String>,
     /// What a violation does.
     #[serde(default)]
     pub policy: SchemaPolicy,
@@ -148,23 +155,53 @@ pub enum SchemaOutcome {
     Reject(String),
 }
 
-/// Compiled schemas: the tracking plan, and what happens to events outside it.
+/// The schemas of one scope: every project's, or one project's own.
 #[derive(Default, Clone)]
-pub struct SchemaRegistry {
+struct Schemas {
     /// By `track` event name. Shared, so that changing the unplanned policy does not compile the
     /// schemas again.
-    schemas: HashMap<String, Arc<Entry>>,
+    events: HashMap<String, Arc<Entry>>,
     identify_traits: Option<Arc<Entry>>,
     group_traits: Option<Arc<Entry>>,
+}
+
+impl Schemas {
+    fn len(&self) -> usize {
+        self.events.len()
+            + usize::from(self.identify_traits.is_some())
+            + usize::from(self.group_traits.is_some())
+    }
+
+    fn traits(&self, kind: SchemaKind) -> Option<&Arc<Entry>> {
+        match kind {
+            SchemaKind::Identify => self.identify_traits.as_ref(),
+            SchemaKind::Group => self.group_traits.as_ref(),
+            SchemaKind::Track => None,
+        }
+    }
+}
+
+/// Compiled schemas: the tracking plan, and what happens to events outside it.
+///
+/// A schema is every project's, or one project's own. A project's own schema for an event (or for
+/// `identify` or `group` traits) takes the place of every project's for that project's events: one
+/// collector can serve products with different plans, which share the schemas they agree on.
+#[derive(Default, Clone)]
+pub struct SchemaRegistry {
+    shared: Schemas,
+    projects: HashMap<String, Schemas>,
     unplanned: UnplannedEvents,
 }
 
 impl std::fmt::Debug for SchemaRegistry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut projects: Vec<_> = self.projects.keys().collect();
+        projects.sort();
         f.debug_struct("SchemaRegistry")
-            .field("events", &self.schemas.keys().collect::<Vec<_>>())
-            .field("identify_traits", &self.identify_traits.is_some())
-            .field("group_traits", &self.group_traits.is_some())
+            .field("events", &self.shared.events.keys().collect::<Vec<_>>())
+            .field("identify_traits", &self.shared.identify_traits.is_some())
+            .field("group_traits", &self.shared.group_traits.is_some())
+            .field("projects", &projects)
             .field("unplanned", &self.unplanned)
             .finish()
     }
@@ -179,30 +216,60 @@ impl SchemaRegistry {
         Self::default()
     }
 
-    /// Compiles and registers the schema of a `track` event, replacing any previous one.
+    fn scope(&mut self, project: Option<&str>) -> &mut Schemas {
+        match project {
+            None => &mut self.shared,
+            Some(project) => self.projects.entry(project.to_owned()).or_default(),
+        }
+    }
+
+    /// Compiles and registers the schema of a `track` event for every project, replacing any
+    /// previous one.
     pub fn insert(
         &mut self,
         event: &str,
         schema: &Value,
         policy: SchemaPolicy,
     ) -> Result<(), SchemaError> {
+        self.insert_event(None, event, schema, policy)
+    }
+
+    fn insert_event(
+        &mut self,
+        project: Option<&str>,
+        event: &str,
+        schema: &Value,
+        policy: SchemaPolicy,
+    ) -> Result<(), SchemaError> {
         let entry = compile(event, schema, policy)?;
-        self.schemas.insert(event.to_owned(), entry);
+        self.scope(project).events.insert(event.to_owned(), entry);
         Ok(())
     }
 
     /// Compiles and registers the schema of the `traits` of `identify` or `group` messages
-    /// (`kind`), replacing any previous one. A `track` kind is refused: it needs an event name.
+    /// (`kind`) for every project, replacing any previous one. A `track` kind is refused: it needs
+    /// an event name.
     pub fn insert_traits(
         &mut self,
         kind: SchemaKind,
         schema: &Value,
         policy: SchemaPolicy,
     ) -> Result<(), SchemaError> {
+        self.insert_traits_of(None, kind, schema, policy)
+    }
+
+    fn insert_traits_of(
+        &mut self,
+        project: Option<&str>,
+        kind: SchemaKind,
+        schema: &Value,
+        policy: SchemaPolicy,
+    ) -> Result<(), SchemaError> {
         let entry = compile(kind.as_str(), schema, policy)?;
+        let scope = self.scope(project);
         match kind {
-            SchemaKind::Identify => self.identify_traits = Some(entry),
-            SchemaKind::Group => self.group_traits = Some(entry),
+            SchemaKind::Identify => scope.identify_traits = Some(entry),
+            SchemaKind::Group => scope.group_traits = Some(entry),
             SchemaKind::Track => {
                 return Err(SchemaError {
                     event: String::new(),
@@ -213,10 +280,21 @@ impl SchemaRegistry {
         Ok(())
     }
 
-    /// Registers what a schema file describes.
+    /// Registers what a schema file describes, for its project or for every project.
     pub fn insert_file(&mut self, file: &SchemaFile) -> Result<(), SchemaError> {
+        let project = file.project.as_deref();
+        if project.is_some_and(|p| p.trim().is_empty()) {
+            return Err(SchemaError {
+                event: file.event.clone().unwrap_or_default(),
+                reason: "\"project\" is empty: name the project, or remove it for every project's \
+                         events"
+                    .into(),
+            });
+        }
         match (file.kind, &file.event) {
-            (SchemaKind::Track, Some(event)) => self.insert(event, &file.schema, file.policy),
+            (SchemaKind::Track, Some(event)) => {
+                self.insert_event(project, event, &file.schema, file.policy)
+            }
             (SchemaKind::Track, None) => Err(SchemaError {
                 event: String::new(),
                 reason: "\"event\" is missing: a track schema names its event \
@@ -231,7 +309,7 @@ impl SchemaRegistry {
                     kind.as_str()
                 ),
             }),
-            (kind, None) => self.insert_traits(kind, &file.schema, file.policy),
+            (kind, None) => self.insert_traits_of(project, kind, &file.schema, file.policy),
         }
     }
 
@@ -248,16 +326,9 @@ impl SchemaRegistry {
         self.unplanned
     }
 
-    /// Whether a schema is registered for `event`.
-    pub fn has(&self, event: &str) -> bool {
-        self.schemas.contains_key(event)
-    }
-
-    /// How many schemas are registered, traits schemas included.
+    /// How many schemas are registered, traits schemas and every project's own included.
     pub fn len(&self) -> usize {
-        self.schemas.len()
-            + usize::from(self.identify_traits.is_some())
-            + usize::from(self.group_traits.is_some())
+        self.shared.len() + self.projects.values().map(Schemas::len).sum::<usize>()
     }
 
     /// Whether no schema is registered.
@@ -265,17 +336,63 @@ impl SchemaRegistry {
         self.len() == 0
     }
 
-    /// Whether the traits of `kind` messages have a schema.
-    pub fn has_traits(&self, kind: SchemaKind) -> bool {
-        self.traits_entry(kind).is_some()
+    /// The projects that have schemas of their own, sorted.
+    pub fn projects(&self) -> Vec<&str> {
+        let mut projects: Vec<&str> = self.projects.keys().map(String::as_str).collect();
+        projects.sort_unstable();
+        projects
     }
 
-    fn traits_entry(&self, kind: SchemaKind) -> Option<&Arc<Entry>> {
-        match kind {
-            SchemaKind::Identify => self.identify_traits.as_ref(),
-            SchemaKind::Group => self.group_traits.as_ref(),
-            SchemaKind::Track => None,
+    /// The projects with schemas of their own that no write key of `keys` belongs to: a project
+    /// misspelt in a schema, whose schemas would check nothing.
+    pub fn projects_without_keys(&self, keys: &crate::WriteKeys) -> Vec<&str> {
+        let mut projects = self.projects();
+        projects.retain(|project| !keys.iter().any(|(_, source)| source.project_id == *project));
+        projects
+    }
+
+    /// The tracking plan that checks `project`'s events.
+    pub fn plan(&self, project: &str) -> TrackingPlan<'_> {
+        TrackingPlan {
+            // Most collectors have no project's own schemas: skip hashing the name.
+            own: (!self.projects.is_empty())
+                .then(|| self.projects.get(project))
+                .flatten(),
+            shared: &self.shared,
+            unplanned: self.unplanned,
         }
+    }
+}
+
+/// The schemas that check one project's events: its own, then every project's.
+#[derive(Clone, Copy)]
+pub struct TrackingPlan<'r> {
+    own: Option<&'r Schemas>,
+    shared: &'r Schemas,
+    unplanned: UnplannedEvents,
+}
+
+impl TrackingPlan<'_> {
+    fn event(&self, event: &str) -> Option<&Arc<Entry>> {
+        self.own
+            .and_then(|own| own.events.get(event))
+            .or_else(|| self.shared.events.get(event))
+    }
+
+    fn traits(&self, kind: SchemaKind) -> Option<&Arc<Entry>> {
+        self.own
+            .and_then(|own| own.traits(kind))
+            .or_else(|| self.shared.traits(kind))
+    }
+
+    /// Whether a schema is registered for the `track` event `event`.
+    pub fn has(&self, event: &str) -> bool {
+        self.event(event).is_some()
+    }
+
+    /// Whether the traits of `kind` messages have a schema.
+    pub fn has_traits(&self, kind: SchemaKind) -> bool {
+        self.traits(kind).is_some()
     }
 
     /// What [`UnplannedEvents`] does to a `track` event named `event` that has no schema.
@@ -293,7 +410,7 @@ impl SchemaRegistry {
 
     /// Checks the `traits` of an `identify` or `group` message (`kind`).
     pub fn check_traits(&self, kind: SchemaKind, traits: &Value) -> SchemaOutcome {
-        match self.traits_entry(kind) {
+        match self.traits(kind) {
             None => SchemaOutcome::Pass,
             Some(entry) => outcome(entry, traits, "traits", || {
                 format!("schema of {} traits", kind.as_str())
@@ -303,7 +420,7 @@ impl SchemaRegistry {
 
     /// Checks the properties of a `track` event named `event`.
     pub fn check(&self, event: &str, properties: &Value) -> SchemaOutcome {
-        match self.schemas.get(event) {
+        match self.event(event) {
             None => SchemaOutcome::Pass,
             Some(entry) => outcome(entry, properties, "properties", || {
                 format!("schema of {event:?}")
@@ -369,22 +486,27 @@ mod tests {
     fn passes_conforming_and_unknown_events() {
         let r = registry(SchemaPolicy::Reject);
         assert_eq!(
-            r.check("Signed Up", &json!({"plan": "pro"})),
+            r.plan("p").check("Signed Up", &json!({"plan": "pro"})),
             SchemaOutcome::Pass
         );
-        assert_eq!(r.check("Other", &json!({"plan": 1})), SchemaOutcome::Pass);
+        assert_eq!(
+            r.plan("p").check("Other", &json!({"plan": 1})),
+            SchemaOutcome::Pass
+        );
     }
 
     #[test]
     fn reports_violations_by_policy() {
-        let SchemaOutcome::Reject(reason) =
-            registry(SchemaPolicy::Reject).check("Signed Up", &json!({"plan": 1}))
+        let SchemaOutcome::Reject(reason) = registry(SchemaPolicy::Reject)
+            .plan("p")
+            .check("Signed Up", &json!({"plan": 1}))
         else {
             panic!("expected a rejection")
         };
         assert!(reason.contains("properties/plan"), "{reason}");
-        let SchemaOutcome::Flag(errors) =
-            registry(SchemaPolicy::Flag).check("Signed Up", &json!({}))
+        let SchemaOutcome::Flag(errors) = registry(SchemaPolicy::Flag)
+            .plan("p")
+            .check("Signed Up", &json!({}))
         else {
             panic!("expected a flag")
         };
@@ -404,7 +526,7 @@ mod tests {
         assert!(err.contains("accept, flag or reject"), "{err}");
         let strict = registry(SchemaPolicy::Reject).with_unplanned(UnplannedEvents::Reject);
         assert_eq!(strict.unplanned(), UnplannedEvents::Reject);
-        assert!(strict.has("Signed Up"));
+        assert!(strict.plan("p").has("Signed Up"));
         assert_eq!(SchemaRegistry::new().unplanned(), UnplannedEvents::Accept);
     }
 
@@ -418,9 +540,9 @@ mod tests {
             r#"{"type": "identify", "policy": "reject", "schema": {}}"#,
         ))
         .unwrap();
-        assert!(plan.has("Signed Up"));
-        assert!(plan.has_traits(SchemaKind::Identify));
-        assert!(!plan.has_traits(SchemaKind::Group));
+        assert!(plan.plan("p").has("Signed Up"));
+        assert!(plan.plan("p").has_traits(SchemaKind::Identify));
+        assert!(!plan.plan("p").has_traits(SchemaKind::Group));
         assert_eq!(plan.len(), 2);
 
         let unnamed = plan.insert_file(&file(r#"{"schema": {}}"#)).unwrap_err();
@@ -431,6 +553,39 @@ mod tests {
         assert!(named.reason.contains("remove \"event\""), "{named}");
         let unknown = serde_json::from_str::<SchemaFile>(r#"{"type": "page", "schema": {}}"#);
         assert!(unknown.is_err(), "page schemas are not supported");
+    }
+
+    #[test]
+    fn a_projects_own_schemas_take_the_place_of_every_projects_for_its_events_alone() {
+        let file = |text: &str| serde_json::from_str::<SchemaFile>(text).unwrap();
+        let mut plan = SchemaRegistry::new();
+        for text in [
+            r#"{"event": "Signed Up", "policy": "reject", "schema": {"required": ["plan"]}}"#,
+            r#"{"event": "Signed Up", "project": "shop", "policy": "reject", "schema": {"required": ["store"]}}"#,
+            r#"{"event": "Checkout", "project": "shop", "schema": {}}"#,
+            r#"{"type": "identify", "project": "blog", "policy": "reject", "schema": {"required": ["email"]}}"#,
+        ] {
+            plan.insert_file(&file(text)).unwrap();
+        }
+        let (shop, blog, other) = (plan.plan("shop"), plan.plan("blog"), plan.plan("other"));
+        let rejected = |outcome: SchemaOutcome| match outcome {
+            SchemaOutcome::Reject(reason) => reason,
+            outcome => panic!("expected a rejection, got {outcome:?}"),
+        };
+        let signed_up = json!({"plan": "pro"});
+        assert!(rejected(shop.check("Signed Up", &signed_up)).contains("\"store\" is a required"));
+        assert_eq!(blog.check("Signed Up", &signed_up), SchemaOutcome::Pass);
+        assert!(rejected(other.check("Signed Up", &json!({}))).contains("\"plan\""));
+        assert!(shop.has("Checkout") && !blog.has("Checkout") && !other.has("Checkout"));
+        assert!(blog.has_traits(SchemaKind::Identify) && !shop.has_traits(SchemaKind::Identify));
+        assert!(rejected(blog.check_traits(SchemaKind::Identify, &json!({}))).contains("email"));
+        assert_eq!(plan.len(), 4);
+        assert_eq!(plan.projects(), ["blog", "shop"]);
+
+        let empty = plan
+            .insert_file(&file(r#"{"event": "X", "project": " ", "schema": {}}"#))
+            .unwrap_err();
+        assert!(empty.reason.contains("\"project\" is empty"), "{empty}");
     }
 
     #[test]

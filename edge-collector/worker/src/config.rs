@@ -9,7 +9,7 @@
 //! | `RATE_LIMIT_BURST` | var | events at once above the rate [default: 4 × the rate, at least 1000] |
 //! | `RATE_LIMITS` | var | JSON object of write keys' own limits, which replace the two above for them: `{"wk_live_456": {"events_per_sec": 500, "burst": 2000}}`; `events_per_sec` 0 exempts the key |
 //! | `ANONYMIZE_IP` | var | `true`: zero the host part of `context.ip` |
-//! | `SCHEMAS` | var | JSON array of schema files, `[{"event", "policy", "schema"}]`, as the collector's schema directory |
+//! | `SCHEMAS` | var | JSON array of schema files, `[{"event", "policy", "schema"}]`, as the collector's schema directory; `"project": "shop"` makes one that project's own |
 //! | `RETRY_AFTER_SECS` | var | `Retry-After` when the origin cannot take events [default: 5] |
 //! | `ORIGIN_TIMEOUT_MS` | var | how long to wait for the origin before answering 503 [default: 10000] |
 //!
@@ -117,6 +117,7 @@ impl EdgeConfig {
                 )))
             }
         };
+        let write_keys: WriteKeys = keys.into_iter().collect();
         let mut schemas = SchemaRegistry::new();
         if let Some(text) = var("SCHEMAS").filter(|t| !t.trim().is_empty()) {
             let files: Vec<SchemaFile> = serde_json::from_str(&text).map_err(|e| {
@@ -128,6 +129,13 @@ impl EdgeConfig {
                 schemas
                     .insert_file(&file)
                     .map_err(|e| ConfigError(format!("SCHEMAS: {e}")))?;
+            }
+            // Keys and schemas are deployed together here, so a project no key belongs to is a
+            // mistake (the collector, whose keys can come later by a reload, only warns).
+            if let Some(project) = schemas.projects_without_keys(&write_keys).first() {
+                return Err(ConfigError(format!(
+                    "SCHEMAS: project {project:?} has schemas, but no key of WRITE_KEYS belongs to it"
+                )));
             }
         }
         let unplanned = match var("UNPLANNED_EVENTS").filter(|t| !t.trim().is_empty()) {
@@ -156,7 +164,7 @@ impl EdgeConfig {
         Ok(Self {
             origin_url,
             origin_secret,
-            write_keys: keys.into_iter().collect(),
+            write_keys,
             rate_limit,
             key_rate_limits,
             anonymize_ip,
@@ -247,10 +255,9 @@ mod tests {
         let limit = config.rate_limit.unwrap();
         assert_eq!((limit.events_per_sec.get(), limit.burst.get()), (10, 1000));
         assert!(config.anonymize_ip);
-        assert!(config.schemas.has("Order Completed"));
-        assert!(config
-            .schemas
-            .has_traits(footfall_ingest::SchemaKind::Identify));
+        let plan = config.schemas.plan("shop");
+        assert!(plan.has("Order Completed"));
+        assert!(plan.has_traits(footfall_ingest::SchemaKind::Identify));
         assert_eq!(config.schemas.unplanned(), UnplannedEvents::Flag);
         assert_eq!(config.origin_timeout, Duration::from_millis(2500));
         let off = EdgeConfig::from_vars(vars(&[
@@ -276,6 +283,13 @@ mod tests {
         assert!(
             err(&[("SCHEMAS", r#"[{"event": "A", "schema": {"type": 12}}]"#)])
                 .starts_with("SCHEMAS")
+        );
+        assert_eq!(
+            err(&[(
+                "SCHEMAS",
+                r#"[{"event": "A", "project": "shpo", "schema": {}}]"#
+            )]),
+            "SCHEMAS: project \"shpo\" has schemas, but no key of WRITE_KEYS belongs to it"
         );
         assert!(err(&[("RETRY_AFTER_SECS", "0")]).contains("at least 1"));
         assert!(err(&[("UNPLANNED_EVENTS", "block")]).contains("accept, flag or reject"));

@@ -475,6 +475,36 @@ fn track_events_outside_the_plan_are_accepted_flagged_or_rejected_as_configured(
 }
 
 #[test]
+fn a_projects_own_schema_checks_the_events_of_its_write_keys_only() {
+    let scoped = |project: &str| {
+        let file = json!({"event": "Signed Up", "project": project, "policy": "reject",
+                          "schema": {"type": "object", "required": ["plan"]}});
+        let mut plan = SchemaRegistry::new();
+        plan.insert_file(&serde_json::from_value(file).unwrap())
+            .unwrap();
+        plan
+    };
+    let body = json!({"batch": [{"type": "track", "event": "Signed Up", "userId": "u"}]});
+    let ingest = |plan: &SchemaRegistry| {
+        run(
+            &ingestor(EnrichOptions::default()),
+            Endpoint::Batch,
+            &body,
+            plan,
+        )
+    };
+    let own = ingest(&scoped("p1"));
+    assert_eq!(own.drop_causes, [DropCause::Schema], "wk is p1's key");
+    let others = ingest(&scoped("p2"));
+    assert_eq!(
+        others.accepted.len(),
+        1,
+        "p2's plan does not check p1's events"
+    );
+    assert!(others.schema_violations.is_empty());
+}
+
+#[test]
 fn resolves_the_write_key_from_auth_or_body() {
     let ing = ingestor(EnrichOptions::default());
     let body = br#"{"batch":[],"writeKey":"wk"}"#;
