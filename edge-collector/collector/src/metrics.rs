@@ -14,7 +14,7 @@
 //! | `footfall_collector_schemas` (gauge): the schemas in force, one per event name ([`crate::schemas`]) | |
 //! | `footfall_collector_schema_reloads_total`: the schema directory read again after a change | `result` = `applied` \| `refused` |
 //! | `footfall_collector_schema_last_reload_successful` (gauge, 0 while a broken file keeps the previous schemas, absent before the first reload) | |
-//! | `footfall_collector_schema_violations_total`: messages that broke their schema, by the schema, so that a data steward sees which tracking plan entry an app breaks | `project` (whose events broke it), `type` = `track` \| `identify` \| `group`, `event` (a `track` schema's event name, empty for traits), `policy` = `reject` \| `flag` |
+//! | `footfall_collector_schema_violations_total`: messages that broke their schema, by the schema, so that a data steward sees which tracking plan entry an app breaks | `project` (whose events broke it), `type` = `track` \| `page` \| `screen` \| `identify` \| `group`, `event` (the event's, page's or screen's name the schema is for, empty for one that checks every message of its type), `policy` = `reject` \| `flag` |
 //! | `footfall_collector_unplanned_events_total`: `track` events with no schema, flagged or refused by `unplanned_events` | `project`, `policy` = `reject` \| `flag` |
 //! | `footfall_collector_open_connections` (gauge): HTTP connections open now, against `max_connections` | `listener` = `collector` (\| `api`, the query API's port under `footfall serve`) |
 //! | `footfall_collector_request_memory_bytes` (gauge): what requests in progress hold of `max_request_memory_bytes` ([`crate::memory`]), which `footfall_collector_request_memory_budget_bytes` shows | |

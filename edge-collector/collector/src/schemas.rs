@@ -1,7 +1,8 @@
 //! Loading the schema registry from a directory, and reloading it without a restart.
 //!
 //! Each `*.json` file in the directory holds one schema ([`footfall_ingest::SchemaFile`]): a `track`
-//! event's properties, or with `"type": "identify"` or `"group"` the traits of those messages:
+//! event's properties, with `"type": "page"` or `"screen"` (and a `"name"`, or none for every one) a
+//! page's or screen's, or with `"type": "identify"` or `"group"` the traits of those messages:
 //!
 //! ```json
 //! {"event": "Order Completed", "policy": "reject",
@@ -81,11 +82,13 @@ pub fn load_dir(dir: &Path) -> Result<SchemaRegistry, Error> {
             .map_err(|e| Error::Startup(format!("invalid schema file {}: {e}", path.display())))?;
         if let Some(folder_project) = folder_project {
             match &file.project {
-                Some(named) if *named != folder_project => return Err(Error::Startup(format!(
+                Some(named) if *named != folder_project => {
+                    return Err(Error::Startup(format!(
                     "{}: the file says \"project\": {named:?}, but it is in {folder_project:?}'s \
                          directory",
                     path.display()
-                ))),
+                )))
+                }
                 _ => file.project = Some(folder_project),
             }
         }

@@ -230,6 +230,38 @@ async fn schemas_reject_or_flag_violations() {
 }
 
 #[tokio::test]
+async fn page_schemas_are_counted_by_the_page_they_are_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let pricing = json!({"type": "page", "name": "Pricing", "policy": "reject",
+        "schema": {"type": "object", "required": ["plan"]}});
+    std::fs::write(dir.path().join("pricing.json"), pricing.to_string()).unwrap();
+    let every = json!({"type": "page", "schema": {"type": "object", "required": ["path"]}});
+    std::fs::write(dir.path().join("every-page.json"), every.to_string()).unwrap();
+    let mut config = config();
+    config.schema_dir = Some(dir.path().to_owned());
+    let (app, sink) = app_with(config);
+    let pages = json!([
+        {"type": "page", "name": "Pricing", "userId": "u", "properties": {"path": "/pricing"}},
+        {"type": "page", "name": "Home", "userId": "u"}]);
+    let answer = json(send(&app, post("/v1/batch").body(batch(pages)).unwrap()).await).await;
+    assert_eq!(answer["results"][0]["status"], "drop", "{answer}");
+    assert_eq!(answer["results"][1]["status"], "ok", "flagged: {answer}");
+    let home = &events(&sink)[0];
+    assert_eq!(home["name"], "Home");
+    assert!(home["context"]["footfall"]["schemaViolations"][0]
+        .as_str()
+        .unwrap()
+        .contains("\"path\""));
+    let series = |event: &str, policy: &str| {
+        format!(
+            r#"footfall_collector_schema_violations_total{{project="shop",type="page",event="{event}",policy="{policy}"}}"#
+        )
+    };
+    assert_eq!(sample(&app, &series("Pricing", "reject")).await, 1.0);
+    assert_eq!(sample(&app, &series("", "flag")).await, 1.0);
+}
+
+#[tokio::test]
 async fn a_projects_directory_holds_its_own_schemas() {
     let dir = tempfile::tempdir().unwrap();
     // Every project's: revenue is a number. (Not "Order Completed": the metrics are the process's, and

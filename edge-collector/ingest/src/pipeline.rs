@@ -208,11 +208,13 @@ pub struct Processed {
 /// A message that broke the tracking plan: a schema, or the rule for events without one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SchemaViolation {
-    /// The schema's kind: a `track` event's, or the traits of `identify` or `group`.
+    /// The schema's kind: the properties of `track`, `page` or `screen`, or the traits of
+    /// `identify` or `group`.
     pub kind: SchemaKind,
-    /// For `track`, the event name of the schema it broke; `None` for an event with no schema,
-    /// refused or flagged by [`crate::UnplannedEvents`] (its name is the client's, unbounded, so it
-    /// is not reported). `None` for traits.
+    /// The name the broken schema is for: a `track` event's, a page's or a screen's. `None` for a
+    /// schema of every message of its kind (traits, every page), and for a `track` event with no
+    /// schema, refused or flagged by [`crate::UnplannedEvents`] (its name is the client's,
+    /// unbounded, so it is not reported).
     pub event: Option<String>,
     /// Whether it was flagged or refused.
     pub policy: SchemaPolicy,
@@ -702,7 +704,7 @@ impl<'r> RequestContext<'r> {
         if let Some(Err(name)) = texts.iter().find(|text| text.is_err()) {
             return Err(invalid(message_id, format!("{name}: must be a string")));
         }
-        let [event, _, _] = texts.map(Result::unwrap_or_default);
+        let [event, name, _] = texts.map(Result::unwrap_or_default);
         for (name, value) in [
             ("properties", known.properties),
             ("traits", known.traits),
@@ -754,31 +756,40 @@ impl<'r> RequestContext<'r> {
         let (corrected, clamped) =
             corrected_timestamp(timestamp, sent_at.or(self.batch_sent_at), self.received_at);
 
-        // The schema that applies, if any: a `track` event's (or the rule for one without), or the
-        // traits' of `identify` and `group`. The event name is reported only for a planned event.
-        let traits = |traits_kind| {
-            schemas.has_traits(traits_kind).then(|| {
-                let traits = object_or_empty(known.traits);
-                (
-                    schemas.check_traits(traits_kind, &traits),
-                    traits_kind,
-                    None,
-                )
-            })
+        // The schema that applies, if any, checks the properties (`track`, `page`, `screen`) or the
+        // traits (`identify`, `group`); a `track` event without one meets the rule for unplanned
+        // events. The name is reported only for a schema made for it.
+        let schema_kind = match kind {
+            MessageType::Track => Some(SchemaKind::Track),
+            MessageType::Page => Some(SchemaKind::Page),
+            MessageType::Screen => Some(SchemaKind::Screen),
+            MessageType::Identify => Some(SchemaKind::Identify),
+            MessageType::Group => Some(SchemaKind::Group),
+            MessageType::Alias => None,
         };
-        let checked = match (kind, event.as_deref()) {
-            (MessageType::Track, Some(event)) if schemas.has(event) => Some((
-                schemas.check(event, &object_or_empty(known.properties)),
-                SchemaKind::Track,
-                Some(event),
-            )),
-            (MessageType::Track, Some(event)) => {
-                Some((schemas.check_unplanned(event), SchemaKind::Track, None))
+        let checked = schema_kind.and_then(|schema_kind| {
+            let named = match schema_kind {
+                SchemaKind::Track => event.as_deref(),
+                _ => name.as_deref(),
+            };
+            let field = match schema_kind {
+                SchemaKind::Identify | SchemaKind::Group => known.traits,
+                _ => known.properties,
+            };
+            match schemas.schema(schema_kind, named) {
+                Some(schema) => Some((
+                    schema.check(&object_or_empty(field)),
+                    schema_kind,
+                    schema.name(),
+                )),
+                None => match (schema_kind, named) {
+                    (SchemaKind::Track, Some(event)) => {
+                        Some((schemas.check_unplanned(event), schema_kind, None))
+                    }
+                    _ => None,
+                },
             }
-            (MessageType::Identify, _) => traits(SchemaKind::Identify),
-            (MessageType::Group, _) => traits(SchemaKind::Group),
-            _ => None,
-        };
+        });
         let mut violations = Vec::new();
         let mut flagged = None;
         if let Some((outcome, schema_kind, schema_event)) = checked {

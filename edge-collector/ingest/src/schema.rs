@@ -1,10 +1,11 @@
-//! The schema registry: a JSON Schema per `track` event name, and one for the `traits` of `identify`
-//! and of `group` messages, each with a policy. That is the tracking plan.
+//! The schema registry: a JSON Schema per `track` event name, per `page` or `screen` name (and one for
+//! every page or screen without its own), and one for the `traits` of `identify` and of `group`
+//! messages, each with a policy. That is the tracking plan.
 //!
-//! A `track` schema describes the event's `properties` object (an absent `properties` is checked as
-//! `{}`); `track` events without a schema (not in the tracking plan) pass, unless [`UnplannedEvents`]
-//! says otherwise. A traits schema describes `traits` (absent: `{}`). The policy decides what a
-//! violation does:
+//! A `track`, `page` or `screen` schema describes the message's `properties` object (an absent
+//! `properties` is checked as `{}`); `track` events without a schema (not in the tracking plan) pass,
+//! unless [`UnplannedEvents`] says otherwise. A traits schema describes `traits` (absent: `{}`). The
+//! policy decides what a violation does:
 //!
 //! * [`SchemaPolicy::Reject`]: the event is dropped to the dead letters, the schema errors as its reason;
 //! * [`SchemaPolicy::Flag`]: the event is accepted and the errors are listed in
@@ -89,6 +90,10 @@ pub enum SchemaKind {
     /// The `properties` of `track` events with one name.
     #[default]
     Track,
+    /// The `properties` of `page` messages: those with one name, or every page's.
+    Page,
+    /// The `properties` of `screen` messages: those with one name, or every screen's.
+    Screen,
     /// The `traits` of `identify` messages.
     Identify,
     /// The `traits` of `group` messages.
@@ -96,29 +101,56 @@ pub enum SchemaKind {
 }
 
 impl SchemaKind {
+    const ALL: [SchemaKind; 5] = [
+        SchemaKind::Track,
+        SchemaKind::Page,
+        SchemaKind::Screen,
+        SchemaKind::Identify,
+        SchemaKind::Group,
+    ];
+
     /// The message type, as a metric label.
     pub fn as_str(self) -> &'static str {
         match self {
             SchemaKind::Track => "track",
+            SchemaKind::Page => "page",
+            SchemaKind::Screen => "screen",
             SchemaKind::Identify => "identify",
             SchemaKind::Group => "group",
         }
     }
+
+    /// The message's field that the schema describes.
+    pub fn field(self) -> &'static str {
+        match self {
+            SchemaKind::Track | SchemaKind::Page | SchemaKind::Screen => "properties",
+            SchemaKind::Identify | SchemaKind::Group => "traits",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
 }
 
 /// One schema as the collector's schema files and the edge worker's `SCHEMAS` write it:
-/// `{"event": "Order Completed", "policy": "reject", "schema": {…}}` for a `track` event, or
-/// `{"type": "identify", "policy": "flag", "schema": {…}}` for the traits of `identify` (or `group`).
-/// With `"project": "shop"` it is that project's alone (see [`SchemaRegistry`]).
+/// `{"event": "Order Completed", "policy": "reject", "schema": {…}}` for a `track` event,
+/// `{"type": "page", "name": "Pricing", …}` for the properties of the pages named so (without `name`,
+/// of every page; `screen` alike), or `{"type": "identify", "policy": "flag", "schema": {…}}` for the
+/// traits of `identify` (or `group`). With `"project": "shop"` it is that project's alone (see
+/// [`SchemaRegistry`]).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SchemaFile {
-    /// What it describes: `track` (the default), `identify` or `group`.
+    /// What it describes: `track` (the default), `page`, `screen`, `identify` or `group`.
     #[serde(rename = "type", default)]
     pub kind: SchemaKind,
-    /// The `track` event's name; none for `identify` and `group`.
+    /// The `track` event's name.
     #[serde(default)]
     pub event: Option<String>,
+    /// The page's or screen's name; none for every page's (or screen's).
+    #[serde(default)]
+    pub name: Option<String>,
     /// The project whose events it checks; none for every project's.
     #[serde(default)]
     pub project: Option<String>,
@@ -133,7 +165,7 @@ pub struct SchemaFile {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("the schema for {event:?} is invalid: {reason}")]
 pub struct SchemaError {
-    /// The event name (`identify` or `group` for a traits schema).
+    /// The event's, page's or screen's name, or the message type for a schema without one.
     pub event: String,
     /// What is wrong with it.
     pub reason: String,
@@ -155,37 +187,41 @@ pub enum SchemaOutcome {
     Reject(String),
 }
 
-/// The schemas of one scope: every project's, or one project's own.
+/// The schemas of one message type in one scope: by name (`track`, `page`, `screen`), and for every
+/// message of the type (`page`, `screen`, `identify`, `group`). Entries are shared, so that changing
+/// the unplanned policy does not compile them again.
 #[derive(Default, Clone)]
-struct Schemas {
-    /// By `track` event name. Shared, so that changing the unplanned policy does not compile the
-    /// schemas again.
-    events: HashMap<String, Arc<Entry>>,
-    identify_traits: Option<Arc<Entry>>,
-    group_traits: Option<Arc<Entry>>,
+struct ByName {
+    named: HashMap<String, Arc<Entry>>,
+    every: Option<Arc<Entry>>,
 }
+
+impl ByName {
+    fn len(&self) -> usize {
+        self.named.len() + usize::from(self.every.is_some())
+    }
+}
+
+/// The schemas of one scope: every project's, or one project's own; by [`SchemaKind`].
+#[derive(Default, Clone)]
+struct Schemas([ByName; SchemaKind::ALL.len()]);
 
 impl Schemas {
     fn len(&self) -> usize {
-        self.events.len()
-            + usize::from(self.identify_traits.is_some())
-            + usize::from(self.group_traits.is_some())
+        self.0.iter().map(ByName::len).sum()
     }
 
-    fn traits(&self, kind: SchemaKind) -> Option<&Arc<Entry>> {
-        match kind {
-            SchemaKind::Identify => self.identify_traits.as_ref(),
-            SchemaKind::Group => self.group_traits.as_ref(),
-            SchemaKind::Track => None,
-        }
+    fn of(&self, kind: SchemaKind) -> &ByName {
+        &self.0[kind.index()]
     }
 }
 
 /// Compiled schemas: the tracking plan, and what happens to events outside it.
 ///
-/// A schema is every project's, or one project's own. A project's own schema for an event (or for
-/// `identify` or `group` traits) takes the place of every project's for that project's events: one
-/// collector can serve products with different plans, which share the schemas they agree on.
+/// A schema is every project's, or one project's own. A project's own schema for an event (a page,
+/// a screen, or `identify` or `group` traits) takes the place of every project's for that project's
+/// messages: one collector can serve products with different plans, which share the schemas they
+/// agree on.
 #[derive(Default, Clone)]
 pub struct SchemaRegistry {
     shared: Schemas,
@@ -197,10 +233,17 @@ impl std::fmt::Debug for SchemaRegistry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut projects: Vec<_> = self.projects.keys().collect();
         projects.sort();
+        let shared = &self.shared;
         f.debug_struct("SchemaRegistry")
-            .field("events", &self.shared.events.keys().collect::<Vec<_>>())
-            .field("identify_traits", &self.shared.identify_traits.is_some())
-            .field("group_traits", &self.shared.group_traits.is_some())
+            .field(
+                "events",
+                &shared
+                    .of(SchemaKind::Track)
+                    .named
+                    .keys()
+                    .collect::<Vec<_>>(),
+            )
+            .field("schemas", &shared.len())
             .field("projects", &projects)
             .field("unplanned", &self.unplanned)
             .finish()
@@ -216,13 +259,6 @@ impl SchemaRegistry {
         Self::default()
     }
 
-    fn scope(&mut self, project: Option<&str>) -> &mut Schemas {
-        match project {
-            None => &mut self.shared,
-            Some(project) => self.projects.entry(project.to_owned()).or_default(),
-        }
-    }
-
     /// Compiles and registers the schema of a `track` event for every project, replacing any
     /// previous one.
     pub fn insert(
@@ -231,86 +267,102 @@ impl SchemaRegistry {
         schema: &Value,
         policy: SchemaPolicy,
     ) -> Result<(), SchemaError> {
-        self.insert_event(None, event, schema, policy)
+        self.insert_file(&SchemaFile {
+            kind: SchemaKind::Track,
+            event: Some(event.to_owned()),
+            name: None,
+            project: None,
+            policy,
+            schema: schema.clone(),
+        })
     }
 
-    fn insert_event(
-        &mut self,
-        project: Option<&str>,
-        event: &str,
-        schema: &Value,
-        policy: SchemaPolicy,
-    ) -> Result<(), SchemaError> {
-        let entry = compile(event, schema, policy)?;
-        self.scope(project).events.insert(event.to_owned(), entry);
-        Ok(())
-    }
-
-    /// Compiles and registers the schema of the `traits` of `identify` or `group` messages
-    /// (`kind`) for every project, replacing any previous one. A `track` kind is refused: it needs
-    /// an event name.
+    /// Compiles and registers the schema of every message of `kind` (the `traits` of `identify`
+    /// or `group`, the properties of every `page` or `screen`) for every project, replacing any
+    /// previous one. A `track` kind is refused: it needs an event name.
     pub fn insert_traits(
         &mut self,
         kind: SchemaKind,
         schema: &Value,
         policy: SchemaPolicy,
     ) -> Result<(), SchemaError> {
-        self.insert_traits_of(None, kind, schema, policy)
+        self.insert_file(&SchemaFile {
+            kind,
+            event: None,
+            name: None,
+            project: None,
+            policy,
+            schema: schema.clone(),
+        })
     }
 
-    fn insert_traits_of(
-        &mut self,
-        project: Option<&str>,
-        kind: SchemaKind,
-        schema: &Value,
-        policy: SchemaPolicy,
-    ) -> Result<(), SchemaError> {
-        let entry = compile(kind.as_str(), schema, policy)?;
-        let scope = self.scope(project);
-        match kind {
-            SchemaKind::Identify => scope.identify_traits = Some(entry),
-            SchemaKind::Group => scope.group_traits = Some(entry),
-            SchemaKind::Track => {
-                return Err(SchemaError {
-                    event: String::new(),
-                    reason: "a track schema needs the event's name".into(),
-                })
+    /// Registers what a schema file describes, for its project or for every project, replacing any
+    /// schema for the same messages.
+    pub fn insert_file(&mut self, file: &SchemaFile) -> Result<(), SchemaError> {
+        let kind = file.kind.as_str();
+        let refuse = |named: &Option<String>, reason: String| {
+            Err(SchemaError {
+                event: named.clone().unwrap_or_else(|| kind.to_owned()),
+                reason,
+            })
+        };
+        if file.project.as_deref().is_some_and(|p| p.trim().is_empty()) {
+            return refuse(
+                &file.event.clone().or(file.name.clone()),
+                "\"project\" is empty: name the project, or remove it for every project's events"
+                    .into(),
+            );
+        }
+        let name = match (file.kind, &file.event, &file.name) {
+            (SchemaKind::Track, Some(event), None) => Some(event),
+            (SchemaKind::Track, None, None) => {
+                return refuse(
+                    &None,
+                    "\"event\" is missing: a track schema names its event (or set \"type\" to \
+                     \"page\", \"screen\", \"identify\" or \"group\")"
+                        .into(),
+                )
             }
+            (SchemaKind::Track, _, Some(_)) => {
+                return refuse(
+                    &file.event,
+                    "a track schema names its event with \"event\", not \"name\"".into(),
+                )
+            }
+            (SchemaKind::Page | SchemaKind::Screen, None, name) => name.as_ref(),
+            (SchemaKind::Page | SchemaKind::Screen, Some(event), _) => {
+                return refuse(
+                    &Some(event.clone()),
+                    format!(
+                        "a {kind} schema names its {kind} with \"name\", as the message does, not \
+                         \"event\""
+                    ),
+                )
+            }
+            (SchemaKind::Identify | SchemaKind::Group, None, None) => None,
+            (SchemaKind::Identify | SchemaKind::Group, event, name) => {
+                return refuse(
+                    &event.clone().or(name.clone()),
+                    format!(
+                        "a {kind} schema describes traits, for every message of that type: \
+                         remove \"event\" and \"name\""
+                    ),
+                )
+            }
+        };
+        let entry = compile(name.map_or(kind, String::as_str), &file.schema, file.policy)?;
+        let scope = match file.project.as_deref() {
+            None => &mut self.shared,
+            Some(project) => self.projects.entry(project.to_owned()).or_default(),
+        };
+        let by_name = &mut scope.0[file.kind.index()];
+        match name {
+            Some(name) => {
+                by_name.named.insert(name.clone(), entry);
+            }
+            None => by_name.every = Some(entry),
         }
         Ok(())
-    }
-
-    /// Registers what a schema file describes, for its project or for every project.
-    pub fn insert_file(&mut self, file: &SchemaFile) -> Result<(), SchemaError> {
-        let project = file.project.as_deref();
-        if project.is_some_and(|p| p.trim().is_empty()) {
-            return Err(SchemaError {
-                event: file.event.clone().unwrap_or_default(),
-                reason: "\"project\" is empty: name the project, or remove it for every project's \
-                         events"
-                    .into(),
-            });
-        }
-        match (file.kind, &file.event) {
-            (SchemaKind::Track, Some(event)) => {
-                self.insert_event(project, event, &file.schema, file.policy)
-            }
-            (SchemaKind::Track, None) => Err(SchemaError {
-                event: String::new(),
-                reason: "\"event\" is missing: a track schema names its event \
-                         (or set \"type\": \"identify\" or \"group\" for traits)"
-                    .into(),
-            }),
-            (kind, Some(event)) => Err(SchemaError {
-                event: event.clone(),
-                reason: format!(
-                    "a {} schema describes traits, for every message of that type: \
-                     remove \"event\"",
-                    kind.as_str()
-                ),
-            }),
-            (kind, None) => self.insert_traits_of(project, kind, &file.schema, file.policy),
-        }
     }
 
     /// The same schemas, with `unplanned` for the events that have none.
@@ -326,7 +378,7 @@ impl SchemaRegistry {
         self.unplanned
     }
 
-    /// How many schemas are registered, traits schemas and every project's own included.
+    /// How many schemas are registered, of every kind and every project's own included.
     pub fn len(&self) -> usize {
         self.shared.len() + self.projects.values().map(Schemas::len).sum::<usize>()
     }
@@ -364,7 +416,7 @@ impl SchemaRegistry {
     }
 }
 
-/// The schemas that check one project's events: its own, then every project's.
+/// The schemas that check one project's messages: its own, then every project's.
 #[derive(Clone, Copy)]
 pub struct TrackingPlan<'r> {
     own: Option<&'r Schemas>,
@@ -372,27 +424,45 @@ pub struct TrackingPlan<'r> {
     unplanned: UnplannedEvents,
 }
 
-impl TrackingPlan<'_> {
-    fn event(&self, event: &str) -> Option<&Arc<Entry>> {
-        self.own
-            .and_then(|own| own.events.get(event))
-            .or_else(|| self.shared.events.get(event))
+/// The schema that applies to a message, found by [`TrackingPlan::schema`].
+#[derive(Clone, Copy)]
+pub struct PlannedSchema<'r> {
+    entry: &'r Entry,
+    kind: SchemaKind,
+    name: Option<&'r str>,
+}
+
+impl<'r> TrackingPlan<'r> {
+    /// The schema for a message of `kind` named `name` (a `track` event's, a page's or a screen's
+    /// name), if the plan has one. The most specific applies: the project's own for the name, every
+    /// project's for the name, then the project's own for every message of the kind, every project's.
+    pub fn schema(&self, kind: SchemaKind, name: Option<&str>) -> Option<PlannedSchema<'r>> {
+        let scopes = || {
+            self.own
+                .into_iter()
+                .chain([self.shared])
+                .map(|s| s.of(kind))
+        };
+        let named = name.and_then(|name| {
+            scopes().find_map(|by_name| {
+                let (name, entry) = by_name.named.get_key_value(name)?;
+                Some((entry, Some(name.as_str())))
+            })
+        });
+        let (entry, name) =
+            named.or_else(|| scopes().find_map(|by_name| Some((by_name.every.as_ref()?, None))))?;
+        Some(PlannedSchema { entry, kind, name })
     }
 
-    fn traits(&self, kind: SchemaKind) -> Option<&Arc<Entry>> {
-        self.own
-            .and_then(|own| own.traits(kind))
-            .or_else(|| self.shared.traits(kind))
-    }
-
-    /// Whether a schema is registered for the `track` event `event`.
+    /// Whether the `track` event `event` has a schema.
     pub fn has(&self, event: &str) -> bool {
-        self.event(event).is_some()
+        self.schema(SchemaKind::Track, Some(event)).is_some()
     }
 
-    /// Whether the traits of `kind` messages have a schema.
+    /// Whether every message of `kind` has a schema (the traits of `identify` or `group`, or every
+    /// page's or screen's properties).
     pub fn has_traits(&self, kind: SchemaKind) -> bool {
-        self.traits(kind).is_some()
+        self.schema(kind, None).is_some()
     }
 
     /// What [`UnplannedEvents`] does to a `track` event named `event` that has no schema.
@@ -410,22 +480,31 @@ impl TrackingPlan<'_> {
 
     /// Checks the `traits` of an `identify` or `group` message (`kind`).
     pub fn check_traits(&self, kind: SchemaKind, traits: &Value) -> SchemaOutcome {
-        match self.traits(kind) {
-            None => SchemaOutcome::Pass,
-            Some(entry) => outcome(entry, traits, "traits", || {
-                format!("schema of {} traits", kind.as_str())
-            }),
-        }
+        self.schema(kind, None)
+            .map_or(SchemaOutcome::Pass, |schema| schema.check(traits))
     }
 
     /// Checks the properties of a `track` event named `event`.
     pub fn check(&self, event: &str, properties: &Value) -> SchemaOutcome {
-        match self.event(event) {
-            None => SchemaOutcome::Pass,
-            Some(entry) => outcome(entry, properties, "properties", || {
-                format!("schema of {event:?}")
-            }),
-        }
+        self.schema(SchemaKind::Track, Some(event))
+            .map_or(SchemaOutcome::Pass, |schema| schema.check(properties))
+    }
+}
+
+impl<'r> PlannedSchema<'r> {
+    /// The name the schema is for; `None` for one that checks every message of its kind.
+    pub fn name(&self) -> Option<&'r str> {
+        self.name
+    }
+
+    /// Validates the message's [`SchemaKind::field`] (`value`) and applies the policy.
+    pub fn check(&self, value: &Value) -> SchemaOutcome {
+        let which = || match (self.kind, self.name) {
+            (SchemaKind::Track, Some(event)) => format!("schema of {event:?}"),
+            (kind, Some(name)) => format!("schema of {} {name:?}", kind.as_str()),
+            (kind, None) => format!("schema of {} {}", kind.as_str(), kind.field()),
+        };
+        outcome(self.entry, value, self.kind.field(), which)
     }
 }
 
@@ -551,8 +630,16 @@ mod tests {
             .insert_file(&file(r#"{"type": "group", "event": "X", "schema": {}}"#))
             .unwrap_err();
         assert!(named.reason.contains("remove \"event\""), "{named}");
-        let unknown = serde_json::from_str::<SchemaFile>(r#"{"type": "page", "schema": {}}"#);
-        assert!(unknown.is_err(), "page schemas are not supported");
+        let unknown = serde_json::from_str::<SchemaFile>(r#"{"type": "alias", "schema": {}}"#);
+        assert!(unknown.is_err(), "alias messages have no properties");
+        let page_event = plan
+            .insert_file(&file(r#"{"type": "page", "event": "Home", "schema": {}}"#))
+            .unwrap_err();
+        assert!(page_event.reason.contains("with \"name\""), "{page_event}");
+        let track_name = plan
+            .insert_file(&file(r#"{"event": "X", "name": "X", "schema": {}}"#))
+            .unwrap_err();
+        assert!(track_name.reason.contains("not \"name\""), "{track_name}");
     }
 
     #[test]
@@ -586,6 +673,56 @@ mod tests {
             .insert_file(&file(r#"{"event": "X", "project": " ", "schema": {}}"#))
             .unwrap_err();
         assert!(empty.reason.contains("\"project\" is empty"), "{empty}");
+    }
+
+    #[test]
+    fn a_page_or_screen_is_checked_by_its_names_schema_else_by_every_ones() {
+        let file = |text: &str| serde_json::from_str::<SchemaFile>(text).unwrap();
+        let mut plan = SchemaRegistry::new();
+        for text in [
+            r#"{"type": "page", "policy": "reject", "schema": {"required": ["path"]}}"#,
+            r#"{"type": "page", "name": "Pricing", "policy": "reject", "schema": {"required": ["plan"]}}"#,
+            r#"{"type": "screen", "name": "Home", "project": "app", "schema": {"required": ["feed"]}}"#,
+        ] {
+            plan.insert_file(&file(text)).unwrap();
+        }
+        let shop = plan.plan("shop");
+        let reason = |schema: Option<PlannedSchema<'_>>, value: Value| match schema
+            .expect("a schema applies")
+            .check(&value)
+        {
+            SchemaOutcome::Reject(reason) => reason,
+            SchemaOutcome::Flag(errors) => errors.join("; "),
+            SchemaOutcome::Pass => String::new(),
+        };
+        let pricing = shop.schema(SchemaKind::Page, Some("Pricing"));
+        assert_eq!(pricing.unwrap().name(), Some("Pricing"));
+        assert!(reason(pricing, json!({"path": "/"}))
+            .starts_with("schema of page \"Pricing\": properties/: \"plan\""));
+        let home = shop.schema(SchemaKind::Page, Some("Home"));
+        assert_eq!(
+            home.unwrap().name(),
+            None,
+            "no schema for Home: every page's"
+        );
+        assert!(
+            reason(home, json!({})).starts_with("schema of page properties: properties/: \"path\"")
+        );
+        assert!(
+            shop.schema(SchemaKind::Page, None).is_some(),
+            "an unnamed page"
+        );
+        assert!(
+            shop.schema(SchemaKind::Screen, Some("Home")).is_none(),
+            "app's alone"
+        );
+        let app_home = plan.plan("app").schema(SchemaKind::Screen, Some("Home"));
+        assert!(reason(app_home, json!({})).contains("\"feed\""), "flagged");
+        assert!(plan
+            .plan("app")
+            .schema(SchemaKind::Screen, Some("Other"))
+            .is_none());
+        assert_eq!(plan.len(), 3);
     }
 
     #[test]

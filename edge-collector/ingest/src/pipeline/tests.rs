@@ -475,6 +475,58 @@ fn track_events_outside_the_plan_are_accepted_flagged_or_rejected_as_configured(
 }
 
 #[test]
+fn pages_and_screens_are_checked_by_name_or_all_together() {
+    let mut plan = SchemaRegistry::new();
+    let files = [
+        json!({"type": "page", "name": "Pricing", "policy": "reject",
+               "schema": {"type": "object", "required": ["plan"]}}),
+        json!({"type": "screen", "policy": "flag",
+               "schema": {"type": "object", "required": ["feed"]}}),
+    ];
+    for file in files {
+        plan.insert_file(&serde_json::from_value(file).unwrap())
+            .unwrap();
+    }
+    let body = json!({"batch": [
+        {"type": "page", "name": "Pricing", "userId": "u", "properties": {"path": "/pricing"}},
+        {"type": "page", "name": "Home", "userId": "u"},
+        {"type": "screen", "name": "Feed", "userId": "u"},
+        {"type": "screen", "userId": "u", "properties": {"feed": "private"}}]});
+    let out = run(
+        &ingestor(EnrichOptions::default()),
+        Endpoint::Batch,
+        &body,
+        &plan,
+    );
+    let statuses: Vec<_> = out.results.iter().map(|r| r.status).collect();
+    use EventStatus::{Drop, Ok};
+    assert_eq!(statuses, [Drop, Ok, Ok, Ok], "Home has no schema");
+    let reason = out.results[0].reason.as_deref().unwrap();
+    assert!(
+        reason.starts_with("schema of page \"Pricing\": properties/:"),
+        "{reason}"
+    );
+    let feed = payload(&out.accepted[1]);
+    let listed = &feed["context"]["footfall"]["schemaViolations"];
+    assert!(listed[0].as_str().unwrap().contains("\"feed\""), "{listed}");
+    assert_eq!(
+        out.schema_violations,
+        [
+            SchemaViolation {
+                kind: SchemaKind::Page,
+                event: Some("Pricing".into()),
+                policy: SchemaPolicy::Reject
+            },
+            SchemaViolation {
+                kind: SchemaKind::Screen,
+                event: None,
+                policy: SchemaPolicy::Flag
+            }
+        ]
+    );
+}
+
+#[test]
 fn a_projects_own_schema_checks_the_events_of_its_write_keys_only() {
     let scoped = |project: &str| {
         let file = json!({"event": "Signed Up", "project": project, "policy": "reject",
