@@ -163,8 +163,9 @@ struct OriginFootfall {
 
 /// The dead letter for an event record at `offset` that [`parse_event`] refused with `reason`. It
 /// names the event's project and arrival when they can be read, so that the project's data steward
-/// finds it: the collector writes valid JSON, but a number beyond f64 (`1e999`), which it keeps as
-/// sent, is more than `serde_json::Value` reads.
+/// finds it. The collector refuses a number beyond f64 (`1e999`), the one valid JSON that
+/// `serde_json::Value` cannot read, but a log written by an older collector, or by another producer,
+/// may still hold one.
 pub fn unparseable_event(offset: u64, payload: &[u8], reason: String) -> DeadLetterRow {
     let origin = serde_json::from_slice::<EventOrigin>(payload).ok();
     let project_id = origin

@@ -134,6 +134,37 @@ pub async fn a_batch_of_only_invalid_messages_is_400_after_its_dead_letters_are_
     assert!(target.events_since(mark).is_empty());
 }
 
+/// A number beyond a 64-bit float (`1e999`) is valid JSON, but serde_json, JavaScript and ClickHouse
+/// cannot read it: the message is dropped naming the number, not acknowledged for the backend to
+/// refuse later, and its dead letter keeps it as sent.
+pub async fn a_number_beyond_a_64_bit_float_is_dropped_naming_it(target: &Target) {
+    let mark = target.mark();
+    let huge = r#"{"type":"track","event":"Big","userId":"u1","messageId":"m-huge","properties":{"n":1e999}}"#;
+    let body = format!(r#"{{"batch":[{huge},{}]}}"#, track("m-fine"));
+    let reply = target.send(Call::post("/v1/batch").body(body)).await;
+    assert_eq!(reply.status, 200, "{}", reply.json());
+    let answer = reply.json();
+    assert_eq!(answer["results"][0]["status"], "drop", "{answer}");
+    assert!(
+        text(&answer["results"][0]["reason"]).starts_with("number 1e999: beyond a 64-bit float"),
+        "{answer}"
+    );
+    assert_eq!(answer["results"][1]["status"], "ok");
+    let ids: Vec<String> = target
+        .events_since(mark)
+        .iter()
+        .map(|e| text(&e["messageId"]).to_owned())
+        .collect();
+    assert_eq!(ids, ["m-fine"]);
+    let letters = target.raw_dead_letters_since(mark);
+    assert_eq!(letters.len(), 1);
+    assert!(
+        letters[0].contains(&format!("\"payload\":{huge}")),
+        "{}",
+        letters[0]
+    );
+}
+
 /// Bodies that are not a Segment request: 400 with a code and a message, nothing stored.
 pub async fn malformed_json_and_invalid_utf8_are_400_with_code_and_message(target: &Target) {
     let mark = target.mark();

@@ -59,6 +59,34 @@ fn ingest(c: &mut Criterion) {
         })
     });
     group.finish();
+
+    // The check every message gets for numbers beyond f64, alone: its share of the above.
+    let messages: Vec<String> = bodies
+        .iter()
+        .flat_map(|body| {
+            let batch: serde_json::Value = serde_json::from_slice(body).expect("JSON");
+            batch["batch"]
+                .as_array()
+                .expect("a batch")
+                .iter()
+                .map(|m| m.to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let mut group = c.benchmark_group("number_range");
+    group.throughput(Throughput::Elements(BATCH as u64));
+    let mut next = 0;
+    group.bench_function("scan_batch_of_messages", |b| {
+        b.iter(|| {
+            let start = (next % POOL) * BATCH;
+            next += 1;
+            messages[start..start + BATCH]
+                .iter()
+                .filter(|m| footfall_ingest::number_beyond_f64(m).is_some())
+                .count()
+        })
+    });
+    group.finish();
 }
 
 criterion_group!(benches, ingest);

@@ -65,13 +65,14 @@ pub use geo::MaxMindGeo;
 pub use geo::{Geo, GeoLookup};
 pub use keys::{Source, WriteKeys};
 pub use limit::{KeyLimiter, KeyRateLimit, RateLimit, RateLimits};
+pub use number_range::number_beyond_f64;
 pub use pipeline::{
     DropCause, Endpoint, EnrichOptions, Ingestor, Parsed, Processed, Record, RequestInfo,
     SchemaViolation,
 };
 pub use schema::{
-    SchemaError, SchemaFile, SchemaKind, SchemaOutcome, SchemaPolicy, SchemaRegistry, TrackingPlan,
-    UnplannedEvents,
+    PlannedSchema, SchemaError, SchemaFile, SchemaKind, SchemaOutcome, SchemaPolicy,
+    SchemaRegistry, TrackingPlan, UnplannedEvents,
 };
 
 mod decode;
@@ -81,6 +82,7 @@ mod geo;
 pub mod ip;
 mod keys;
 mod limit;
+mod number_range;
 mod pipeline;
 pub mod relay;
 mod schema;

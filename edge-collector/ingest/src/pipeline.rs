@@ -3,7 +3,9 @@
 //! [`Ingestor::parse`] reads the body down to raw messages and resolves the write key (so that a caller
 //! can rate-limit by key before doing the work); [`Ingestor::process`] validates and enriches each
 //! message on its own. A good message becomes an accepted [`Record`]; a bad one becomes a dead-letter
-//! [`Record`] and an [`EventResult::drop`] naming the field. Nothing is dropped silently.
+//! [`Record`] and an [`EventResult::drop`] naming the field. Nothing is dropped silently. Values are
+//! kept as sent, but a message holding a number beyond a 64-bit float (`1e999`) is refused, naming
+//! it (see [`crate::number_beyond_f64`]): the backend could not read it.
 //!
 //! # What an accepted event looks like
 //!
@@ -46,6 +48,7 @@ use crate::envelope::{parse_batch, parse_single, Fields, Message};
 use crate::geo::{Geo, GeoLookup};
 use crate::ip::{anonymize, client_ip};
 use crate::keys::{Source, WriteKeys};
+use crate::number_range::{self, number_beyond_f64};
 use crate::schema::{SchemaKind, SchemaOutcome, SchemaPolicy, SchemaRegistry, TrackingPlan};
 use crate::timestamp::{corrected_timestamp, parse_timestamp, unix_millis};
 use crate::useragent::UserAgentCache;
@@ -358,6 +361,20 @@ impl Ingestor {
             .resolve(&write_key)
             .ok_or(IngestError::UnknownWriteKey)?
             .clone();
+        // They go into every message, so one such number refuses them all.
+        for (field, values) in [
+            ("context", &envelope.context),
+            ("integrations", &envelope.integrations),
+        ] {
+            for (key, value) in &values.0 {
+                if let Some(number) = number_beyond_f64(value.get()) {
+                    return Err(IngestError::InvalidRequest(format!(
+                        "{field}.{key}: {}",
+                        number_range::reason(number)
+                    )));
+                }
+            }
+        }
         Ok(Parsed {
             write_key,
             source,
@@ -651,6 +668,9 @@ impl<'r> RequestContext<'r> {
                 reason: format!("message: {size} bytes is over the {MAX_MESSAGE_BYTES}-byte limit"),
                 violation: None,
             });
+        }
+        if let Some(number) = number_beyond_f64(raw) {
+            return Err(invalid(message_id, number_range::reason(number)));
         }
         macro_rules! check {
             ($e:expr, $reason:expr) => {
