@@ -51,8 +51,8 @@ pub enum LogFormat {
 /// (`[write_keys.<key>] projectId = "…" sourceId = "…"`).
 ///
 /// On SIGHUP the collector reads the file again and puts its write keys, rate limits, client-IP
-/// options, GeoIP database, Retry-After and edge secret in force without a restart; a file with a
-/// mistake is refused and the running settings stay.
+/// options, GeoIP database, Retry-After, edge secret and live events token in force without a
+/// restart; a file with a mistake is refused and the running settings stay.
 #[derive(Debug, Default, Clone, Parser)]
 #[command(name = "footfall-collector", version, about, long_about)]
 pub struct Args {
@@ -188,6 +188,14 @@ pub struct Args {
         hide_env_values = true
     )]
     pub edge_secret_previous: Option<String>,
+    /// A token that turns on GET /live-events, a stream of the events stored and dropped as they
+    /// come, for whoever sends `Authorization: Bearer <token>` (at least 32 characters).
+    #[arg(
+        long,
+        env = "FOOTFALL_COLLECTOR_LIVE_EVENTS_TOKEN",
+        hide_env_values = true
+    )]
+    pub live_events_token: Option<String>,
     /// Check the configuration and exit: the flags, variables and file, the schema directory, the
     /// GeoIP database and, for Kafka, every librdkafka setting (without contacting a broker). Prints
     /// the effective settings as a config file, credentials left out; exits 2 with the first problem.
@@ -277,6 +285,9 @@ pub struct FileConfig {
     /// The edge secret being replaced, still accepted during a rotation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub edge_secret_previous: Option<String>,
+    /// The token of `GET /live-events` (turns it on).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub live_events_token: Option<String>,
     /// Write keys and the project and source each stands for.
     #[serde(default)]
     pub write_keys: BTreeMap<String, Source>,
@@ -377,6 +388,8 @@ pub struct Config {
     pub edge_secret: Option<String>,
     /// The edge secret being replaced, still accepted during a rotation.
     pub edge_secret_previous: Option<String>,
+    /// The token of `GET /live-events`; `None` turns it off (404).
+    pub live_events_token: Option<String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -407,6 +420,10 @@ impl std::fmt::Debug for Config {
                 "edge_secret_previous",
                 &self.edge_secret_previous.as_ref().map(|_| "<redacted>"),
             )
+            .field(
+                "live_events_token",
+                &self.live_events_token.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }
@@ -418,7 +435,7 @@ pub const DEFAULT_MAX_REQUEST_MEMORY_BYTES: u64 = 256 * 1024 * 1024;
 /// The least `max_request_memory_bytes` accepted: one batch at its limits, received compressed.
 const MIN_REQUEST_MEMORY_BYTES: u64 = 4 * 1024 * 1024;
 
-/// The shortest edge secret accepted, so that it cannot be guessed.
+/// The shortest edge secret (or live events token) accepted, so that it cannot be guessed.
 pub const MIN_EDGE_SECRET_LEN: usize = 32;
 
 /// A setting that is not valid.
@@ -468,6 +485,7 @@ impl Config {
             worker_threads: available_cpus(),
             edge_secret: None,
             edge_secret_previous: None,
+            live_events_token: None,
         }
     }
 
@@ -490,6 +508,9 @@ impl Config {
         }
         if self.edge_secret_previous.is_some() {
             hidden.push("edge_secret_previous".to_owned());
+        }
+        if self.live_events_token.is_some() {
+            hidden.push("live_events_token".to_owned());
         }
         let mut file = FileConfig {
             listen: Some(self.listen),
@@ -517,6 +538,7 @@ impl Config {
             worker_threads: Some(self.worker_threads.get()),
             edge_secret: None,
             edge_secret_previous: None,
+            live_events_token: None,
             write_keys: self
                 .write_keys
                 .iter()
@@ -668,9 +690,11 @@ impl Config {
         }
         let edge_secret = args.edge_secret.or(file.edge_secret);
         let edge_secret_previous = args.edge_secret_previous.or(file.edge_secret_previous);
+        let live_events_token = args.live_events_token.or(file.live_events_token);
         for (name, secret) in [
             ("edge_secret", &edge_secret),
             ("edge_secret_previous", &edge_secret_previous),
+            ("live_events_token", &live_events_token),
         ] {
             if secret
                 .as_ref()
@@ -788,6 +812,7 @@ impl Config {
             worker_threads,
             edge_secret,
             edge_secret_previous,
+            live_events_token,
         })
     }
 }
@@ -943,6 +968,7 @@ mod tests {
             "sink = \"kafka\"\n",
             "edge_secret = \"0123456789abcdef0123456789abcdef-edge\"\n",
             "edge_secret_previous = \"0123456789abcdef0123456789abcdef-prev\"\n",
+            "live_events_token = \"0123456789abcdef0123456789abcdef-live\"\n",
             "[write_keys.k]\nprojectId = \"p\"\nsourceId = \"s\"\n",
             "[kafka.librdkafka_options]\n",
             "\"sasl.username\" = \"collector\"\n",
@@ -955,18 +981,25 @@ mod tests {
             [
                 "edge_secret",
                 "edge_secret_previous",
+                "live_events_token",
                 "kafka.librdkafka_options.\"sasl.password\""
             ]
         );
         let text = toml::to_string(&effective).unwrap();
         assert!(
-            !text.contains("hunter2") && !text.contains("-edge") && !text.contains("-prev"),
+            !text.contains("hunter2")
+                && !text.contains("-edge")
+                && !text.contains("-prev")
+                && !text.contains("-live"),
             "{text}"
         );
         assert!(text.contains("\"sasl.username\" = \"collector\""), "{text}");
         let shown = format!("{config:?}");
         assert!(
-            !shown.contains("hunter2") && !shown.contains("-edge") && !shown.contains("-prev"),
+            !shown.contains("hunter2")
+                && !shown.contains("-edge")
+                && !shown.contains("-prev")
+                && !shown.contains("-live"),
             "{shown}"
         );
         assert!(

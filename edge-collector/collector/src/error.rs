@@ -3,7 +3,7 @@
 //! | error | status | retried by real clients? |
 //! |---|---|---|
 //! | malformed JSON, invalid UTF-8, bad encoding, wrong envelope, every message invalid | 400 | no: Segment and Rudder clients drop a 400; rudder-python drops it because the body has `code` and `message` |
-//! | missing or unknown write key; edge relay without the edge secret | 401 | no |
+//! | missing or unknown write key; edge relay without the edge secret; live events without their token | 401 | no |
 //! | body over 500 KB (after decompression) | 413 | no |
 //! | nothing of the body arrived for the idle timeout (a client that stopped mid-body) | 408 | rarely seen: such a client has usually lost its connection, and resends on its own |
 //! | per-key rate limit | 429 + `Retry-After` | yes, after `Retry-After` |
@@ -68,6 +68,15 @@ pub enum Error {
     /// A request to the edge relay without the edge secret.
     #[error("the edge relay needs `Authorization: Bearer <edge secret>`")]
     EdgeUnauthorized,
+    /// A request for the live events without their token.
+    #[error("live events need `Authorization: Bearer <live events token>`")]
+    LiveEventsUnauthorized,
+    /// Every place for a watcher of the live events is taken.
+    #[error("{} watchers already follow the live events; retry after {} s", crate::live_events::MAX_WATCHERS, retry_after.as_secs())]
+    TooManyWatchers {
+        /// When to come back.
+        retry_after: Duration,
+    },
     /// No such endpoint.
     #[error("no such endpoint: the API is POST /v1/batch and /v1/{{track,page,screen,identify,group,alias}}")]
     NotFound,
@@ -84,7 +93,12 @@ impl Error {
                 StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST),
                 e.code(),
             ),
-            Error::EdgeUnauthorized => (StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized),
+            Error::EdgeUnauthorized | Error::LiveEventsUnauthorized => {
+                (StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized)
+            }
+            Error::TooManyWatchers { .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited)
+            }
             Error::BodyTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::BatchTooLarge),
             Error::BodyRead(_) => (StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest),
             Error::BodyStalled { .. } => (StatusCode::REQUEST_TIMEOUT, ErrorCode::InvalidRequest),
@@ -106,9 +120,9 @@ impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
         let retry_after = match &self {
-            Error::RateLimited { retry_after } | Error::Sink { retry_after, .. } => {
-                Some(*retry_after)
-            }
+            Error::RateLimited { retry_after }
+            | Error::Sink { retry_after, .. }
+            | Error::TooManyWatchers { retry_after } => Some(*retry_after),
             _ => None,
         };
         match &self {

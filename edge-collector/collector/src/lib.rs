@@ -73,6 +73,7 @@ pub mod config;
 mod connections;
 pub mod error;
 mod limiter;
+pub mod live_events;
 mod memory;
 pub mod metrics;
 mod reload;

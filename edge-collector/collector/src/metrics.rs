@@ -12,6 +12,7 @@
 //! | `footfall_collector_config_reloads_total`: reloads on `SIGHUP` | `result` = `applied` \| `refused` |
 //! | `footfall_collector_config_last_reload_successful` (gauge, 0 after a refused reload, absent before the first) | |
 //! | `footfall_collector_schemas` (gauge): the schemas in force, one per event name ([`crate::schemas`]) | |
+//! | `footfall_collector_live_event_watchers` (gauge): streams of `GET /live-events` open ([`crate::live_events`]) | |
 //! | `footfall_collector_schema_reloads_total`: the schema directory read again after a change | `result` = `applied` \| `refused` |
 //! | `footfall_collector_schema_last_reload_successful` (gauge, 0 while a broken file keeps the previous schemas, absent before the first reload) | |
 //! | `footfall_collector_schema_violations_total`: messages that broke their schema, by the schema, so that a data steward sees which tracking plan entry an app breaks | `project` (whose events broke it), `type` = `track` \| `page` \| `screen` \| `identify` \| `group`, `event` (the event's, page's or screen's name the schema is for, empty for one that checks every message of its type), `policy` = `reject` \| `flag` |
@@ -235,6 +236,11 @@ pub fn tls_certificate_expiry(unix_seconds: i64) {
 pub fn tls_handshake_failed(reason: &'static str) {
     metrics::counter!("footfall_collector_tls_handshakes_failed_total", "reason" => reason)
         .increment(1);
+}
+
+/// A watcher of `GET /live-events` came (`+1`) or left (`-1`).
+pub fn live_event_watchers(change: f64) {
+    metrics::gauge!("footfall_collector_live_event_watchers").increment(change);
 }
 
 /// The schemas put in force, at start and after each successful reload.

@@ -9,6 +9,7 @@
 //! | `GET /health` | liveness: 200 while the process serves |
 //! | `GET /ready` | readiness: 200 when the sink takes events, else 503 with the reason (shutting down, a failed log, or one over its disk budget for 5 s after each refused append; on Kafka, a spill log over its budget while Kafka is down: an outage alone spills and stays ready) |
 //! | `GET /metrics` | Prometheus text format |
+//! | `GET /live-events` | the events stored and dropped, as Server-Sent Events ([`crate::live_events`]); only with a live events token |
 //!
 //! Every API path also answers with a trailing slash. The body may be JSON of any `Content-Type`
 //! (`text/plain` from `sendBeacon`, `application/x-www-form-urlencoded` from rudder-node), gzipped or not.
@@ -18,9 +19,11 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Instant;
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{ConnectInfo, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Version};
 use axum::middleware::{self as layers, Next};
+use axum::response::sse::{KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -32,6 +35,7 @@ use footfall_protocol::limits::MAX_BATCH_BYTES;
 use footfall_protocol::{BatchResponse, EventResult};
 use tower_http::cors::{Any, CorsLayer};
 
+use crate::live_events::Filter;
 use crate::memory::{footprint, Reservation};
 use crate::metrics::{self, DropCause, SourceOutcome};
 use crate::state::{Inner, Settings};
@@ -52,6 +56,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/metrics", get(render_metrics))
+        .route("/live-events", get(live_events))
         .fallback(|| async { Error::NotFound })
         .layer(cors())
         .layer(layers::from_fn_with_state(
@@ -337,12 +342,16 @@ async fn deliver(
     received: usize,
 ) -> Result<(), Error> {
     let (accepted, invalid) = (events.len(), dead_letters.len());
+    let live = inner.live.copy(source, &events, &dead_letters);
     let start = Instant::now();
     let sent = inner.sink.send(events, dead_letters).await;
     metrics::sink_wait(inner.sink.name(), start.elapsed().as_secs_f64());
     if sent.is_ok() {
         metrics::source_events(source, SourceOutcome::Accepted, accepted);
         metrics::source_events(source, SourceOutcome::Invalid, invalid);
+        if let Some(live) = live {
+            inner.live.publish(live);
+        }
     }
     sent.map_err(|error| {
         metrics::events_dropped(DropCause::SinkUnavailable, received);
@@ -369,6 +378,40 @@ async fn relay(State(state): State<AppState>, request: Request) -> Response {
         start.elapsed().as_secs_f64(),
     );
     response
+}
+
+/// `GET /live-events`: a stream of what is stored, for whoever has the live events token.
+async fn live_events(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    filter: Result<Query<Filter>, QueryRejection>,
+) -> Result<Response, Error> {
+    let settings = state.settings();
+    let Some(token) = &settings.config.live_events_token else {
+        return Err(Error::NotFound);
+    };
+    let given = header_str(&headers, &header::AUTHORIZATION)
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if !same_secret(given.as_bytes(), token.as_bytes()) {
+        return Err(Error::LiveEventsUnauthorized);
+    }
+    let Query(filter) = filter.map_err(|rejection| {
+        Error::Ingest(footfall_ingest::IngestError::InvalidRequest(format!(
+            "live events: {} (the filters are project, source and outcome=accepted|dropped)",
+            rejection.body_text()
+        )))
+    })?;
+    let stream = state
+        .inner()
+        .live
+        .watch(filter)
+        .map_err(|_| Error::TooManyWatchers {
+            retry_after: settings.config.retry_after,
+        })?;
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response())
 }
 
 /// Compares without an early exit, so the time taken does not tell how much of a guess was right.

@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 
 use crate::config::Config;
 use crate::limiter::KeyLimiter;
+use crate::live_events::LiveEvents;
 use crate::memory::RequestMemory;
 use crate::schemas::{load_dir, warn_of_projects_without_keys, SchemaStore};
 use crate::sinks::EventSink;
@@ -36,6 +37,8 @@ pub(crate) struct Inner {
     pub(crate) memory: RequestMemory,
     /// Set once shutdown began: `/ready` answers 503 and HTTP/1 answers close their connections.
     shutting_down: AtomicBool,
+    /// The records shown to `GET /live-events`.
+    pub(crate) live: LiveEvents,
 }
 
 /// The part of the state a reload replaces. A request takes one snapshot when it starts, so that it
@@ -109,6 +112,7 @@ impl AppState {
             tls,
             memory: RequestMemory::new(config.max_request_memory_bytes),
             shutting_down: AtomicBool::new(false),
+            live: LiveEvents::new(),
         }));
         // After `metrics::handle()` above, which installs the recorder.
         crate::metrics::schemas_in_force(schemas);
@@ -180,6 +184,10 @@ impl AppState {
                 "edge_secret",
                 old.edge_secret != config.edge_secret
                     || old.edge_secret_previous != config.edge_secret_previous,
+            ),
+            (
+                "live_events_token",
+                old.live_events_token != config.live_events_token,
             ),
             (
                 "tls_cert",
@@ -292,6 +300,8 @@ impl AppState {
     /// clients reconnect (to another collector) before the listener closes. Requests are still served.
     pub fn begin_shutdown(&self) {
         self.0.shutting_down.store(true, Ordering::Relaxed);
+        // Their streams would otherwise hold the drain to its deadline.
+        self.0.live.close();
     }
 
     /// Whether [`AppState::begin_shutdown`] was called.

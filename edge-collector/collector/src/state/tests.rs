@@ -209,6 +209,32 @@ async fn an_edge_secret_is_rotated_with_the_previous_one_accepted_meanwhile() {
 }
 
 #[tokio::test]
+async fn a_reload_turns_the_live_events_on_and_changes_their_token() {
+    let mut config = Config::new(keys(&["wk"]));
+    let state = state(&config);
+    let watch = |token: &str| {
+        let request = Request::get("/live-events")
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap();
+        let app = router(state.clone());
+        async move { app.oneshot(request).await.unwrap().status().as_u16() }
+    };
+    let (first, second) = ("a".repeat(32), "b".repeat(32));
+    assert_eq!(watch(&first).await, 404, "off without a token");
+    config.live_events_token = Some(first.clone());
+    assert_eq!(
+        state.reload(&config).unwrap().applied,
+        ["live_events_token"]
+    );
+    assert_eq!(watch(&first).await, 200);
+    config.live_events_token = Some(second.clone());
+    state.reload(&config).unwrap();
+    assert_eq!(watch(&first).await, 401);
+    assert_eq!(watch(&second).await, 200);
+}
+
+#[tokio::test]
 async fn a_keys_own_rate_limit_is_put_in_force_by_a_reload() {
     let mut config = Config::new(keys(&["web", "server"]));
     config.rate_limit = Some(limit(1, 1));
