@@ -196,6 +196,11 @@ pub struct Args {
         hide_env_values = true
     )]
     pub live_events_token: Option<String>,
+    /// The URL clients reach the API at, e.g. https://collector.example.com, named in the source
+    /// settings that Segment's SDKs load (GET /v1/projects/<write key>/settings). Without it, the
+    /// request's Host and scheme (X-Forwarded-Host and -Proto from trusted proxies) are used.
+    #[arg(long, env = "FOOTFALL_COLLECTOR_PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// Check the configuration and exit: the flags, variables and file, the schema directory, the
     /// GeoIP database and, for Kafka, every librdkafka setting (without contacting a broker). Prints
     /// the effective settings as a config file, credentials left out; exits 2 with the first problem.
@@ -288,6 +293,9 @@ pub struct FileConfig {
     /// The token of `GET /live-events` (turns it on).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub live_events_token: Option<String>,
+    /// The URL clients reach the API at.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
     /// Write keys and the project and source each stands for.
     #[serde(default)]
     pub write_keys: BTreeMap<String, Source>,
@@ -390,6 +398,48 @@ pub struct Config {
     pub edge_secret_previous: Option<String>,
     /// The token of `GET /live-events`; `None` turns it off (404).
     pub live_events_token: Option<String>,
+    /// Where clients reach the API, if configured; else it is read from each request.
+    pub public_url: Option<PublicUrl>,
+}
+
+/// Where clients reach the API: the scheme, and the host (and port) with any path prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicUrl {
+    /// `http` or `https`.
+    pub protocol: &'static str,
+    /// The host, port and path prefix, without a trailing slash: `collector.example.com/footfall`.
+    pub host_and_path: String,
+}
+
+impl PublicUrl {
+    /// Reads `https://host[:port][/prefix]`.
+    pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        let invalid = |why: &str| {
+            ConfigError::Invalid(format!(
+                "public_url {text:?}: {why} (write it as https://collector.example.com)"
+            ))
+        };
+        let uri: http::Uri = text.parse().map_err(|_| invalid("not a URL"))?;
+        let protocol = match uri.scheme_str() {
+            Some("https") => "https",
+            Some("http") => "http",
+            _ => return Err(invalid("the scheme must be http or https")),
+        };
+        let authority = uri.authority().ok_or_else(|| invalid("no host"))?;
+        if uri.query().is_some() {
+            return Err(invalid("a query has no place in it"));
+        }
+        let path = uri.path().trim_end_matches('/');
+        Ok(Self {
+            protocol,
+            host_and_path: format!("{authority}{path}"),
+        })
+    }
+
+    /// As written in a config file.
+    pub fn as_url(&self) -> String {
+        format!("{}://{}", self.protocol, self.host_and_path)
+    }
 }
 
 impl std::fmt::Debug for Config {
@@ -424,6 +474,7 @@ impl std::fmt::Debug for Config {
                 "live_events_token",
                 &self.live_events_token.as_ref().map(|_| "<redacted>"),
             )
+            .field("public_url", &self.public_url)
             .finish()
     }
 }
@@ -486,6 +537,7 @@ impl Config {
             edge_secret: None,
             edge_secret_previous: None,
             live_events_token: None,
+            public_url: None,
         }
     }
 
@@ -539,6 +591,7 @@ impl Config {
             edge_secret: None,
             edge_secret_previous: None,
             live_events_token: None,
+            public_url: self.public_url.as_ref().map(PublicUrl::as_url),
             write_keys: self
                 .write_keys
                 .iter()
@@ -691,6 +744,10 @@ impl Config {
         let edge_secret = args.edge_secret.or(file.edge_secret);
         let edge_secret_previous = args.edge_secret_previous.or(file.edge_secret_previous);
         let live_events_token = args.live_events_token.or(file.live_events_token);
+        let public_url = match args.public_url.or(file.public_url) {
+            None => None,
+            Some(text) => Some(PublicUrl::parse(&text)?),
+        };
         for (name, secret) in [
             ("edge_secret", &edge_secret),
             ("edge_secret_previous", &edge_secret_previous),
@@ -813,6 +870,7 @@ impl Config {
             edge_secret,
             edge_secret_previous,
             live_events_token,
+            public_url,
         })
     }
 }
@@ -1006,6 +1064,18 @@ mod tests {
             shown.contains("edge_secret: Some(\"<redacted>\")"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn a_public_url_is_read_with_its_prefix_and_refused_without_a_scheme() {
+        let url = PublicUrl::parse("https://collector.example.com:8443/footfall/").unwrap();
+        assert_eq!(url.protocol, "https");
+        assert_eq!(url.host_and_path, "collector.example.com:8443/footfall");
+        assert_eq!(url.as_url(), "https://collector.example.com:8443/footfall");
+        for bad in ["collector.example.com", "ftp://x", "https://x/?a=1"] {
+            let err = PublicUrl::parse(bad).unwrap_err().to_string();
+            assert!(err.starts_with(&format!("public_url {bad:?}")), "{err}");
+        }
     }
 
     #[test]

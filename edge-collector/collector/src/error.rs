@@ -6,7 +6,7 @@
 //! | missing or unknown write key; edge relay without the edge secret; live events without their token | 401 | no |
 //! | body over 500 KB (after decompression) | 413 | no |
 //! | nothing of the body arrived for the idle timeout (a client that stopped mid-body) | 408 | rarely seen: such a client has usually lost its connection, and resends on its own |
-//! | per-key rate limit | 429 + `Retry-After` | yes, after `Retry-After` |
+//! | per-key rate limit | 429 + `Retry-After` and `X-RateLimit-Reset` (what analytics.js reads) | yes, after `Retry-After` |
 //! | sink unavailable, full or broken | 503 + `Retry-After` | yes, with backoff |
 //!
 //! Every body is an [`ErrorBody`] `{success: false, code, message}`. A batch where every message is
@@ -21,6 +21,10 @@ use footfall_ingest::IngestError;
 use footfall_protocol::{ErrorBody, ErrorCode};
 
 use crate::sinks::SinkError;
+
+/// The seconds to wait after a 429, as Segment's API sends them and analytics.js reads them.
+pub const RATE_LIMIT_RESET: header::HeaderName =
+    header::HeaderName::from_static("x-ratelimit-reset");
 
 /// Why a request failed, or why the collector could not start.
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +81,9 @@ pub enum Error {
         /// When to come back.
         retry_after: Duration,
     },
+    /// Source settings asked for a write key that no source has.
+    #[error("no source has this write key: check the key the SDK is loaded with")]
+    NoSuchSource,
     /// No such endpoint.
     #[error("no such endpoint: the API is POST /v1/batch and /v1/{{track,page,screen,identify,group,alias}}")]
     NotFound,
@@ -105,7 +112,7 @@ impl Error {
             Error::AllDropped { code, .. } => (StatusCode::BAD_REQUEST, *code),
             Error::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited),
             Error::Sink { .. } => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable),
-            Error::NotFound => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
+            Error::NotFound | Error::NoSuchSource => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
             Error::Startup(_) => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Unavailable),
         }
     }
@@ -140,6 +147,12 @@ impl IntoResponse for Error {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            // analytics.js waits this long after a 429, and ignores Retry-After.
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                response
+                    .headers_mut()
+                    .insert(RATE_LIMIT_RESET, HeaderValue::from(secs));
+            }
         }
         response
     }

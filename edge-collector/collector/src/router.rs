@@ -9,6 +9,7 @@
 //! | `GET /health` | liveness: 200 while the process serves |
 //! | `GET /ready` | readiness: 200 when the sink takes events, else 503 with the reason (shutting down, a failed log, or one over its disk budget for 5 s after each refused append; on Kafka, a spill log over its budget while Kafka is down: an outage alone spills and stays ready) |
 //! | `GET /metrics` | Prometheus text format |
+//! | `GET /v1/projects/{write key}/settings` | the source settings Segment's SDKs load first ([`footfall_ingest::cdn_settings`]), naming this collector as where to send |
 //! | `GET /live-events` | the events stored and dropped, as Server-Sent Events ([`crate::live_events`]); only with a live events token |
 //!
 //! Every API path also answers with a trailing slash. The body may be JSON of any `Content-Type`
@@ -20,7 +21,7 @@ use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{ConnectInfo, Query, Request, State};
+use axum::extract::{ConnectInfo, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Version};
 use axum::middleware::{self as layers, Next};
 use axum::response::sse::{KeepAlive, Sse};
@@ -57,6 +58,7 @@ pub fn router(state: AppState) -> Router {
         .route("/ready", get(ready))
         .route("/metrics", get(render_metrics))
         .route("/live-events", get(live_events))
+        .route("/v1/projects/{write_key}/settings", get(source_settings))
         .fallback(|| async { Error::NotFound })
         .layer(cors())
         .layer(layers::from_fn_with_state(
@@ -70,15 +72,15 @@ pub fn router(state: AppState) -> Router {
 fn cors() -> CorsLayer {
     CorsLayer::new()
         .allow_origin(Any)
-        .allow_methods([Method::POST, Method::OPTIONS])
+        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
         .allow_headers([
             header::AUTHORIZATION,
             header::CONTENT_TYPE,
             header::CONTENT_ENCODING,
         ])
         // Browsers hide response headers from cross-origin scripts unless exposed; the web SDK must
-        // read Retry-After to honour a 429 or 503.
-        .expose_headers([header::RETRY_AFTER])
+        // read Retry-After to honour a 429 or 503, and analytics.js X-RateLimit-Reset after a 429.
+        .expose_headers([header::RETRY_AFTER, crate::error::RATE_LIMIT_RESET])
         .max_age(std::time::Duration::from_secs(86_400))
 }
 
@@ -378,6 +380,87 @@ async fn relay(State(state): State<AppState>, request: Request) -> Response {
         start.elapsed().as_secs_f64(),
     );
     response
+}
+
+/// `GET /v1/projects/{write key}/settings`: the source settings that Segment's SDKs load before
+/// sending, so that pointing their CDN setting (`cdnURL`, `cdnHost`) at the collector is all a switch
+/// takes.
+async fn source_settings(
+    State(state): State<AppState>,
+    Path(write_key): Path<String>,
+    request: Request,
+) -> Result<Response, Error> {
+    let settings = state.settings();
+    if settings.ingestor.source(&write_key).is_none() {
+        return Err(Error::NoSuchSource);
+    }
+    let config = &settings.config;
+    let (protocol, host_and_path, cache) = match &config.public_url {
+        Some(url) => (
+            url.protocol,
+            url.host_and_path.clone(),
+            "public, max-age=300",
+        ),
+        None => {
+            let (protocol, host) = requested_address(&state, &request);
+            // Read from the request: a shared cache must not serve one client's Host to another.
+            (protocol, host, "private, max-age=300")
+        }
+    };
+    let api_host = format!("{host_and_path}/v1");
+    let body = footfall_ingest::cdn_settings(&write_key, &api_host, protocol);
+    let mut response = Json(body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    if config.public_url.is_none() {
+        headers.insert(
+            header::VARY,
+            HeaderValue::from_static("Host, X-Forwarded-Host, X-Forwarded-Proto"),
+        );
+    }
+    Ok(response)
+}
+
+/// The scheme and host a request was sent to: `X-Forwarded-Proto` and `X-Forwarded-Host` when a
+/// trusted proxy sent it, else the collector's own scheme and the `Host` header (the URI's authority
+/// over HTTP/2).
+fn requested_address(state: &AppState, request: &Request) -> (&'static str, String) {
+    let settings = state.settings();
+    let headers = request.headers();
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip());
+    let from_proxy = peer.is_some_and(|peer| {
+        let trusted = &settings.config.enrich.trusted_proxies;
+        trusted.iter().any(|net| net.contains(&peer))
+    });
+    let forwarded = |name: &str| {
+        from_proxy
+            .then(|| headers.get(name)?.to_str().ok())
+            .flatten()
+            .and_then(|value| value.split(',').next())
+            .map(str::trim)
+            .filter(|value| !value.is_empty())
+    };
+    let protocol = match forwarded("x-forwarded-proto") {
+        Some(proto) if proto.eq_ignore_ascii_case("https") => "https",
+        Some(proto) if proto.eq_ignore_ascii_case("http") => "http",
+        _ if state.inner().tls.is_some() => "https",
+        _ => "http",
+    };
+    let host = forwarded("x-forwarded-host")
+        .or_else(|| header_str(headers, &header::HOST))
+        .or_else(|| request.uri().authority().map(|a| a.as_str()))
+        // Only a host and port: anything else in the header is not written into the settings.
+        .filter(|host| {
+            !host.contains('@')
+                && host
+                    .parse::<http::uri::Authority>()
+                    .is_ok_and(|a| a.as_str() == *host)
+        })
+        .unwrap_or("localhost");
+    (protocol, host.to_owned())
 }
 
 /// `GET /live-events`: a stream of what is stored, for whoever has the live events token.

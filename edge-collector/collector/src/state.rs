@@ -189,6 +189,7 @@ impl AppState {
                 "live_events_token",
                 old.live_events_token != config.live_events_token,
             ),
+            ("public_url", old.public_url != config.public_url),
             (
                 "tls_cert",
                 old.tls.is_some() && config.tls.is_some() && old.tls != config.tls,

@@ -229,6 +229,91 @@ async fn schemas_reject_or_flag_violations() {
     assert_eq!(sample(&app, identify_violations).await, 1.0);
 }
 
+/// `GET /v1/projects/{key}/settings` from `peer`, with `headers`.
+async fn source_settings(
+    app: &axum::Router,
+    key: &str,
+    peer: [u8; 4],
+    headers: &[(&str, &str)],
+) -> axum::http::Response<Body> {
+    let mut request = Request::get(format!("/v1/projects/{key}/settings"))
+        .extension(ConnectInfo(SocketAddr::from((peer, 5555))));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    send(app, request.body(Body::empty()).unwrap()).await
+}
+
+#[tokio::test]
+async fn segments_sdks_load_source_settings_that_name_this_collector() {
+    let mut config = config();
+    config.enrich.trusted_proxies = vec!["10.0.0.0/8".parse().unwrap()];
+    let (app, _) = app_with(config.clone());
+
+    let unknown = source_settings(&app, "wk_nobody", [203, 0, 113, 9], &[]).await;
+    assert_eq!(unknown.status(), 404);
+
+    let direct = source_settings(
+        &app,
+        KEY,
+        [203, 0, 113, 9],
+        &[
+            ("host", "collector.test:8080"),
+            ("origin", "https://shop.test"),
+            // From a client, not a trusted proxy: ignored.
+            ("x-forwarded-host", "evil.test"),
+        ],
+    )
+    .await;
+    assert_eq!(direct.status(), 200);
+    let headers = direct.headers().clone();
+    assert_eq!(headers["access-control-allow-origin"], "*");
+    assert_eq!(headers["cache-control"], "private, max-age=300");
+    assert!(headers["vary"].to_str().unwrap().contains("Host"));
+    let settings = json(direct).await;
+    let segment = &settings["integrations"]["Segment.io"];
+    assert_eq!(segment["apiKey"], KEY);
+    assert_eq!(segment["apiHost"], "collector.test:8080/v1");
+    assert_eq!(segment["protocol"], "http");
+    assert_eq!(
+        settings["metrics"]["sampleRate"], 0,
+        "no telemetry to Segment"
+    );
+
+    let proxied = source_settings(
+        &app,
+        KEY,
+        [10, 1, 2, 3],
+        &[
+            ("host", "10.1.2.4:8080"),
+            ("x-forwarded-host", "events.shop.test"),
+            ("x-forwarded-proto", "https"),
+        ],
+    )
+    .await;
+    let segment = json(proxied).await["integrations"]["Segment.io"].clone();
+    assert_eq!(segment["apiHost"], "events.shop.test/v1");
+    assert_eq!(segment["protocol"], "https");
+
+    let junk = source_settings(&app, KEY, [203, 0, 113, 9], &[("host", "a@evil.test")]).await;
+    let segment = json(junk).await["integrations"]["Segment.io"].clone();
+    assert_eq!(
+        segment["apiHost"], "localhost/v1",
+        "only a host and port is believed"
+    );
+
+    config.public_url = Some(
+        footfall_collector::config::PublicUrl::parse("https://collector.shop.test/footfall")
+            .unwrap(),
+    );
+    let (app, _) = app_with(config);
+    let configured = source_settings(&app, KEY, [203, 0, 113, 9], &[("host", "x.test")]).await;
+    assert_eq!(configured.headers()["cache-control"], "public, max-age=300");
+    let segment = json(configured).await["integrations"]["Segment.io"].clone();
+    assert_eq!(segment["apiHost"], "collector.shop.test/footfall/v1");
+    assert_eq!(segment["protocol"], "https");
+}
+
 #[tokio::test]
 async fn page_schemas_are_counted_by_the_page_they_are_for() {
     let dir = tempfile::tempdir().unwrap();

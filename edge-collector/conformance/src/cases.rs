@@ -165,6 +165,32 @@ pub async fn a_number_beyond_a_64_bit_float_is_dropped_naming_it(target: &Target
     );
 }
 
+/// Segment's SDKs load their source settings before sending (analytics.js from `${cdnURL}/v1/projects/
+/// <key>/settings`): the answer names this server as where to send, and turns off analytics.js's own
+/// telemetry to Segment. An unknown key is 404.
+pub async fn segment_sdks_load_source_settings_that_name_where_to_send(target: &Target) {
+    let reply = target
+        .send(Call::bare("GET", &format!("/v1/projects/{KEY}/settings")))
+        .await;
+    assert_eq!(
+        reply.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    let settings = reply.json();
+    let segment = &settings["integrations"]["Segment.io"];
+    let (scheme, host) = target.base().split_once("://").expect("a base URL");
+    assert_eq!(segment["apiHost"], format!("{host}/v1"), "{settings}");
+    assert_eq!(segment["protocol"], scheme);
+    assert_eq!(segment["apiKey"], KEY);
+    assert_eq!(settings["metrics"]["sampleRate"], 0);
+    let unknown = target
+        .send(Call::bare("GET", "/v1/projects/wk_nobody/settings"))
+        .await;
+    assert_eq!(unknown.status, 404);
+}
+
 /// Bodies that are not a Segment request: 400 with a code and a message, nothing stored.
 pub async fn malformed_json_and_invalid_utf8_are_400_with_code_and_message(target: &Target) {
     let mark = target.mark();
@@ -345,6 +371,7 @@ pub async fn cors_preflight_allows_any_origin_with_auth_and_encoding_headers(tar
         .unwrap_or("")
         .to_lowercase();
     assert!(exposed.contains("retry-after"), "{exposed}");
+    assert!(exposed.contains("x-ratelimit-reset"), "{exposed}");
 }
 
 /// `context.ip` is the client's address, `context.footfall` names the source and the user agent (and
@@ -418,7 +445,8 @@ pub async fn unknown_paths_are_404(target: &Target) {
     assert_eq!(reply.json()["code"], "not_found");
 }
 
-/// A key over its budget gets 429 + `Retry-After`, and the events are not stored.
+/// A key over its budget gets 429 + `Retry-After` (and `X-RateLimit-Reset`), and the events are not
+/// stored.
 pub async fn a_key_over_its_rate_limit_gets_429_with_retry_after(target: &Target) {
     let mark = target.mark();
     let messages: Vec<_> = (0..1000)
@@ -448,6 +476,11 @@ pub async fn a_key_over_its_rate_limit_gets_429_with_retry_after(target: &Target
         .and_then(|v| v.parse().ok())
         .expect("a Retry-After in seconds");
     assert!((1..=11).contains(&after), "{after}");
+    assert_eq!(
+        limited.header("x-ratelimit-reset"),
+        Some(after.to_string().as_str()),
+        "analytics.js waits for X-RateLimit-Reset, not Retry-After"
+    );
     assert_eq!(target.events_since(mark).len(), 1000);
 }
 

@@ -58,6 +58,7 @@
 /// decoded size is checked against the 500 KB limit; the margin covers incompressible gzip overhead.
 pub const MAX_WIRE_BYTES: usize = footfall_protocol::limits::MAX_BATCH_BYTES + 64 * 1024;
 
+pub use cdn_settings::cdn_settings;
 pub use decode::{decode_body, is_compressed};
 pub use error::IngestError;
 #[cfg(feature = "maxmind")]
@@ -75,6 +76,7 @@ pub use schema::{
     SchemaRegistry, TrackingPlan, UnplannedEvents,
 };
 
+mod cdn_settings;
 mod decode;
 mod envelope;
 mod error;

@@ -44,6 +44,12 @@ impl Answer {
             answer
                 .headers
                 .push(("retry-after", retry_after_secs(after)));
+            // analytics.js waits this long after a 429, and ignores Retry-After.
+            if status == 429 {
+                answer
+                    .headers
+                    .push(("x-ratelimit-reset", retry_after_secs(after)));
+            }
         }
         answer
     }
@@ -58,7 +64,10 @@ impl Answer {
         Self {
             status: 200,
             headers: vec![
-                ("access-control-allow-methods", "POST,OPTIONS".to_owned()),
+                (
+                    "access-control-allow-methods",
+                    "GET,POST,OPTIONS".to_owned(),
+                ),
                 ("access-control-allow-headers", ALLOWED_HEADERS.to_owned()),
                 ("access-control-max-age", "86400".to_owned()),
             ],
@@ -88,8 +97,10 @@ impl Answer {
     pub fn with_cors(mut self) -> Self {
         self.headers
             .push(("access-control-allow-origin", "*".to_owned()));
-        self.headers
-            .push(("access-control-expose-headers", "retry-after".to_owned()));
+        self.headers.push((
+            "access-control-expose-headers",
+            "retry-after,x-ratelimit-reset".to_owned(),
+        ));
         self
     }
 
@@ -137,7 +148,7 @@ mod tests {
         }
         assert_eq!(
             answer.header("access-control-allow-methods"),
-            Some("POST,OPTIONS")
+            Some("GET,POST,OPTIONS")
         );
     }
 }

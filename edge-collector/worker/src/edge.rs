@@ -25,12 +25,14 @@ use crate::answer::Answer;
 use crate::config::EdgeConfig;
 
 /// What a request is, from its method and path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
     /// A CORS preflight.
     Preflight,
     /// `GET /health`.
     Health,
+    /// `GET /v1/projects/{write key}/settings`: the source settings Segment's SDKs load first.
+    SourceSettings(String),
     /// `POST` to an API path.
     Api(Endpoint),
     /// An API path with another method.
@@ -136,13 +138,40 @@ impl Edge {
     /// Sorts a request by method and path.
     pub fn route(&self, method: &str, path: &str) -> Route {
         let api = Endpoint::from_path(path);
+        let settings_of = path
+            .strip_prefix("/v1/projects/")
+            .and_then(|rest| rest.strip_suffix("/settings"))
+            .filter(|key| !key.is_empty() && !key.contains('/'));
         match (method, path, api) {
             ("OPTIONS", _, _) => Route::Preflight,
             ("GET" | "HEAD", "/health", _) => Route::Health,
+            ("GET" | "HEAD", _, _) if settings_of.is_some() => {
+                Route::SourceSettings(settings_of.unwrap_or_default().to_owned())
+            }
             ("POST", _, Some((endpoint, _))) => Route::Api(endpoint),
             (_, _, Some(_)) => Route::MethodNotAllowed,
             _ => Route::NotFound,
         }
+    }
+
+    /// The source settings for `write_key` ([`footfall_ingest::cdn_settings`]), naming this worker,
+    /// reached at `scheme://host` (the request's URL, which Cloudflare routed here), as where to send.
+    pub fn source_settings(&self, write_key: &str, scheme: &str, host: &str) -> Answer {
+        if self.ingestor.source(write_key).is_none() {
+            return Answer::error(
+                404,
+                ErrorCode::NotFound,
+                "no source has this write key: check the key the SDK is loaded with",
+                None,
+            );
+        }
+        let protocol = if scheme == "http" { "http" } else { "https" };
+        let settings = footfall_ingest::cdn_settings(write_key, &format!("{host}/v1"), protocol);
+        let mut answer = Answer::json(200, &settings);
+        answer
+            .headers
+            .push(("cache-control", "public, max-age=300".to_owned()));
+        answer
     }
 
     /// Whether a declared `Content-Length` is already too large to read.
@@ -286,6 +315,25 @@ mod tests {
         assert_eq!(e.route("GET", "/health"), Route::Health);
         assert_eq!(e.route("GET", "/v1/track"), Route::MethodNotAllowed);
         assert_eq!(e.route("POST", "/v2/batch"), Route::NotFound);
+        assert_eq!(
+            e.route("GET", "/v1/projects/wk/settings"),
+            Route::SourceSettings("wk".into())
+        );
+        assert_eq!(e.route("GET", "/v1/projects//settings"), Route::NotFound);
+    }
+
+    #[test]
+    fn source_settings_name_the_worker_for_known_keys_only() {
+        let e = edge(&[]);
+        let answer = e.source_settings("wk", "https", "edge.example.com");
+        assert_eq!(answer.status, 200);
+        assert_eq!(answer.header("cache-control"), Some("public, max-age=300"));
+        let settings: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+        let segment = &settings["integrations"]["Segment.io"];
+        assert_eq!(segment["apiHost"], "edge.example.com/v1");
+        assert_eq!(segment["protocol"], "https");
+        assert_eq!(settings["metrics"]["sampleRate"], 0);
+        assert_eq!(e.source_settings("wk_other", "https", "x").status, 404);
     }
 
     #[test]
@@ -417,6 +465,11 @@ mod tests {
         };
         assert_eq!(limited.status, 429);
         assert_eq!(limited.header("retry-after"), Some("2"));
+        assert_eq!(
+            limited.header("x-ratelimit-reset"),
+            Some("2"),
+            "analytics.js reads it"
+        );
     }
 
     #[test]

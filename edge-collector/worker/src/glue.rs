@@ -82,6 +82,17 @@ async fn serve(edge: &Edge, req: &mut Request) -> Answer {
     let endpoint = match edge.route(&method, &req.path()) {
         Route::Preflight => return Answer::preflight(),
         Route::Health => return Answer::json(200, &serde_json::json!({"status": "ok"})),
+        Route::SourceSettings(write_key) => {
+            let Ok(url) = req.url() else {
+                return Answer::not_found();
+            };
+            let host = match (url.host_str(), url.port()) {
+                (Some(host), Some(port)) => format!("{host}:{port}"),
+                (Some(host), None) => host.to_owned(),
+                (None, _) => return Answer::not_found(),
+            };
+            return edge.source_settings(&write_key, url.scheme(), &host);
+        }
         Route::NotFound => return Answer::not_found(),
         Route::MethodNotAllowed => return Answer::method_not_allowed(),
         Route::Api(endpoint) => endpoint,
