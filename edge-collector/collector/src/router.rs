@@ -9,7 +9,8 @@
 //! | `GET /health` | liveness: 200 while the process serves |
 //! | `GET /ready` | readiness: 200 when the sink takes events, else 503 with the reason (shutting down, a failed log, or one over its disk budget for 5 s after each refused append; on Kafka, a spill log over its budget while Kafka is down: an outage alone spills and stays ready) |
 //! | `GET /metrics` | Prometheus text format |
-//! | `GET /v1/projects/{write key}/settings` | the source settings Segment's SDKs load first ([`footfall_ingest::cdn_settings`]), naming this collector as where to send |
+//! | `GET /v1/projects/{write key}/settings` | the source settings Segment's SDKs load first ([`footfall_ingest::segment_settings`]), naming this collector as where to send |
+//! | `GET /sourceConfig/?writeKey=…` | the source config RudderStack's SDKs load first ([`footfall_ingest::rudderstack_source_config`]) |
 //! | `GET /live-events` | the events stored and dropped, as Server-Sent Events ([`crate::live_events`]); only with a live events token |
 //!
 //! Every API path also answers with a trailing slash. The body may be JSON of any `Content-Type`
@@ -59,6 +60,8 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(render_metrics))
         .route("/live-events", get(live_events))
         .route("/v1/projects/{write_key}/settings", get(source_settings))
+        .route("/sourceConfig", get(rudderstack_source_config))
+        .route("/sourceConfig/", get(rudderstack_source_config))
         .fallback(|| async { Error::NotFound })
         .layer(cors())
         .layer(layers::from_fn_with_state(
@@ -408,7 +411,7 @@ async fn source_settings(
         }
     };
     let api_host = format!("{host_and_path}/v1");
-    let body = footfall_ingest::cdn_settings(&write_key, &api_host, protocol);
+    let body = footfall_ingest::segment_settings(&write_key, &api_host, protocol);
     let mut response = Json(body).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
@@ -418,6 +421,39 @@ async fn source_settings(
             HeaderValue::from_static("Host, X-Forwarded-Host, X-Forwarded-Proto"),
         );
     }
+    Ok(response)
+}
+
+/// The query of RudderStack's `GET /sourceConfig/` (its other parameters name the SDK's build).
+#[derive(Debug, Default, serde::Deserialize)]
+struct SourceConfigQuery {
+    #[serde(rename = "writeKey")]
+    write_key: Option<String>,
+}
+
+/// `GET /sourceConfig/?writeKey=<key>` (older SDKs send the key in Basic auth instead): the source
+/// config that RudderStack's SDKs load from their control plane (`configUrl`) before sending.
+async fn rudderstack_source_config(
+    State(state): State<AppState>,
+    query: Result<Query<SourceConfigQuery>, QueryRejection>,
+    headers: HeaderMap,
+) -> Result<Response, Error> {
+    let from_query = query.ok().and_then(|Query(q)| q.write_key);
+    let from_header = header_str(&headers, &header::AUTHORIZATION)
+        .and_then(|auth| footfall_protocol::auth::write_key_from_authorization(auth).ok());
+    let Some(write_key) = from_query.or(from_header).filter(|k| !k.is_empty()) else {
+        return Err(footfall_ingest::IngestError::MissingWriteKey.into());
+    };
+    let settings = state.settings();
+    let Some(source) = settings.ingestor.source(&write_key) else {
+        return Err(Error::NoSuchSource);
+    };
+    let body = footfall_ingest::rudderstack_source_config(&write_key, source);
+    let mut response = Json(body).into_response();
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=300"),
+    );
     Ok(response)
 }
 

@@ -315,6 +315,39 @@ async fn segments_sdks_load_source_settings_that_name_this_collector() {
 }
 
 #[tokio::test]
+async fn rudderstacks_sdks_load_their_source_config_by_key_in_the_query_or_basic_auth() {
+    let (app, _) = app_with(config());
+    let get = |path: &str, auth: Option<String>| {
+        let mut request = Request::get(path);
+        if let Some(auth) = auth {
+            request = request.header("authorization", auth);
+        }
+        send(&app, request.body(Body::empty()).unwrap())
+    };
+    let by_query = get(
+        &format!("/sourceConfig/?p=npm&v=3.11.0&build=modern&writeKey={KEY}&lockIntegrationsVersion=false"),
+        None,
+    )
+    .await;
+    assert_eq!(by_query.status(), 200);
+    let config = json(by_query).await;
+    assert_eq!(config["source"]["writeKey"], KEY);
+    assert_eq!(config["source"]["id"], "web");
+    assert_eq!(config["source"]["enabled"], true);
+    assert_eq!(config["source"]["destinations"], json!([]));
+
+    let by_auth = get("/sourceConfig?p=android", Some(basic_authorization(KEY))).await;
+    assert_eq!(json(by_auth).await["source"]["workspaceId"], "shop");
+    assert_eq!(
+        get("/sourceConfig/?writeKey=wk_nobody", None)
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(get("/sourceConfig/", None).await.status(), 401);
+}
+
+#[tokio::test]
 async fn page_schemas_are_counted_by_the_page_they_are_for() {
     let dir = tempfile::tempdir().unwrap();
     let pricing = json!({"type": "page", "name": "Pricing", "policy": "reject",

@@ -165,10 +165,11 @@ pub async fn a_number_beyond_a_64_bit_float_is_dropped_naming_it(target: &Target
     );
 }
 
-/// Segment's SDKs load their source settings before sending (analytics.js from `${cdnURL}/v1/projects/
-/// <key>/settings`): the answer names this server as where to send, and turns off analytics.js's own
-/// telemetry to Segment. An unknown key is 404.
-pub async fn segment_sdks_load_source_settings_that_name_where_to_send(target: &Target) {
+/// Segment's and RudderStack's SDKs load their source settings before sending (analytics.js from
+/// `${cdnURL}/v1/projects/<key>/settings`, RudderStack's from `${configUrl}/sourceConfig/`): Segment's
+/// name this server as where to send, and turn off analytics.js's own telemetry to Segment;
+/// RudderStack's enable the source with no destination. An unknown key is 404.
+pub async fn sdks_load_their_source_settings_from_here(target: &Target) {
     let reply = target
         .send(Call::bare("GET", &format!("/v1/projects/{KEY}/settings")))
         .await;
@@ -189,6 +190,23 @@ pub async fn segment_sdks_load_source_settings_that_name_where_to_send(target: &
         .send(Call::bare("GET", "/v1/projects/wk_nobody/settings"))
         .await;
     assert_eq!(unknown.status, 404);
+
+    let rudder = target
+        .send(Call::bare(
+            "GET",
+            &format!("/sourceConfig/?p=npm&v=3.0.0&build=modern&writeKey={KEY}"),
+        ))
+        .await;
+    assert_eq!(
+        rudder.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&rudder.body)
+    );
+    let source = &rudder.json()["source"];
+    assert_eq!(source["writeKey"], KEY);
+    assert_eq!(source["enabled"], true);
+    assert_eq!(source["destinations"], json!([]));
 }
 
 /// Bodies that are not a Segment request: 400 with a code and a message, nothing stored.

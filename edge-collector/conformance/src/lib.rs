@@ -315,7 +315,7 @@ macro_rules! suite {
             a_batch_answers_per_event_results_and_keeps_dead_letters_raw,
             a_batch_of_only_invalid_messages_is_400_after_its_dead_letters_are_stored,
             a_number_beyond_a_64_bit_float_is_dropped_naming_it,
-            segment_sdks_load_source_settings_that_name_where_to_send,
+            sdks_load_their_source_settings_from_here,
             malformed_json_and_invalid_utf8_are_400_with_code_and_message,
             a_message_over_32_kb_is_dropped_and_alone_it_is_400,
             a_batch_over_500_kb_is_413,

@@ -58,7 +58,6 @@
 /// decoded size is checked against the 500 KB limit; the margin covers incompressible gzip overhead.
 pub const MAX_WIRE_BYTES: usize = footfall_protocol::limits::MAX_BATCH_BYTES + 64 * 1024;
 
-pub use cdn_settings::cdn_settings;
 pub use decode::{decode_body, is_compressed};
 pub use error::IngestError;
 #[cfg(feature = "maxmind")]
@@ -75,8 +74,8 @@ pub use schema::{
     PlannedSchema, SchemaError, SchemaFile, SchemaKind, SchemaOutcome, SchemaPolicy,
     SchemaRegistry, TrackingPlan, UnplannedEvents,
 };
+pub use sdk_settings::{rudderstack_source_config, segment_settings};
 
-mod cdn_settings;
 mod decode;
 mod envelope;
 mod error;
@@ -88,5 +87,6 @@ mod number_range;
 mod pipeline;
 pub mod relay;
 mod schema;
+mod sdk_settings;
 pub mod timestamp;
 pub mod useragent;

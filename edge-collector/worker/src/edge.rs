@@ -33,6 +33,8 @@ pub enum Route {
     Health,
     /// `GET /v1/projects/{write key}/settings`: the source settings Segment's SDKs load first.
     SourceSettings(String),
+    /// `GET /sourceConfig/`: the source config RudderStack's SDKs load first.
+    SourceConfig,
     /// `POST` to an API path.
     Api(Endpoint),
     /// An API path with another method.
@@ -145,6 +147,7 @@ impl Edge {
         match (method, path, api) {
             ("OPTIONS", _, _) => Route::Preflight,
             ("GET" | "HEAD", "/health", _) => Route::Health,
+            ("GET" | "HEAD", "/sourceConfig" | "/sourceConfig/", _) => Route::SourceConfig,
             ("GET" | "HEAD", _, _) if settings_of.is_some() => {
                 Route::SourceSettings(settings_of.unwrap_or_default().to_owned())
             }
@@ -154,7 +157,7 @@ impl Edge {
         }
     }
 
-    /// The source settings for `write_key` ([`footfall_ingest::cdn_settings`]), naming this worker,
+    /// The source settings for `write_key` ([`footfall_ingest::segment_settings`]), naming this worker,
     /// reached at `scheme://host` (the request's URL, which Cloudflare routed here), as where to send.
     pub fn source_settings(&self, write_key: &str, scheme: &str, host: &str) -> Answer {
         if self.ingestor.source(write_key).is_none() {
@@ -166,8 +169,41 @@ impl Edge {
             );
         }
         let protocol = if scheme == "http" { "http" } else { "https" };
-        let settings = footfall_ingest::cdn_settings(write_key, &format!("{host}/v1"), protocol);
+        let settings =
+            footfall_ingest::segment_settings(write_key, &format!("{host}/v1"), protocol);
         let mut answer = Answer::json(200, &settings);
+        answer
+            .headers
+            .push(("cache-control", "public, max-age=300".to_owned()));
+        answer
+    }
+
+    /// RudderStack's source config for the write key of the query (`writeKey`) or, from older
+    /// SDKs, of the `Authorization` header ([`footfall_ingest::rudderstack_source_config`]).
+    pub fn source_config(&self, query_key: Option<&str>, authorization: Option<&str>) -> Answer {
+        let from_header = authorization
+            .and_then(|auth| footfall_protocol::auth::write_key_from_authorization(auth).ok());
+        let key = query_key.map(str::to_owned).or(from_header);
+        let Some(key) = key.filter(|k| !k.is_empty()) else {
+            return Answer::error(
+                401,
+                ErrorCode::Unauthorized,
+                "the write key is missing: give it as ?writeKey= or in Basic auth",
+                None,
+            );
+        };
+        let Some(source) = self.ingestor.source(&key) else {
+            return Answer::error(
+                404,
+                ErrorCode::NotFound,
+                "no source has this write key: check the key the SDK is loaded with",
+                None,
+            );
+        };
+        let mut answer = Answer::json(
+            200,
+            &footfall_ingest::rudderstack_source_config(&key, source),
+        );
         answer
             .headers
             .push(("cache-control", "public, max-age=300".to_owned()));
@@ -320,6 +356,7 @@ mod tests {
             Route::SourceSettings("wk".into())
         );
         assert_eq!(e.route("GET", "/v1/projects//settings"), Route::NotFound);
+        assert_eq!(e.route("GET", "/sourceConfig/"), Route::SourceConfig);
     }
 
     #[test]
@@ -334,6 +371,22 @@ mod tests {
         assert_eq!(segment["protocol"], "https");
         assert_eq!(settings["metrics"]["sampleRate"], 0);
         assert_eq!(e.source_settings("wk_other", "https", "x").status, 404);
+    }
+
+    #[test]
+    fn rudderstacks_source_config_is_found_by_the_query_or_basic_auth() {
+        let e = edge(&[]);
+        let by_query = e.source_config(Some("wk"), None);
+        assert_eq!(by_query.status, 200);
+        let config: serde_json::Value = serde_json::from_slice(&by_query.body).unwrap();
+        assert_eq!(config["source"]["workspaceId"], "shop");
+        assert_eq!(
+            e.source_config(None, Some(&basic_authorization("wk")))
+                .status,
+            200
+        );
+        assert_eq!(e.source_config(Some("nobody"), None).status, 404);
+        assert_eq!(e.source_config(None, None).status, 401);
     }
 
     #[test]

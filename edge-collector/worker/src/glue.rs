@@ -82,6 +82,15 @@ async fn serve(edge: &Edge, req: &mut Request) -> Answer {
     let endpoint = match edge.route(&method, &req.path()) {
         Route::Preflight => return Answer::preflight(),
         Route::Health => return Answer::json(200, &serde_json::json!({"status": "ok"})),
+        Route::SourceConfig => {
+            let query_key = req.url().ok().and_then(|url| {
+                url.query_pairs()
+                    .find(|(name, _)| name == "writeKey")
+                    .map(|(_, value)| value.into_owned())
+            });
+            let authorization = header(req, "authorization");
+            return edge.source_config(query_key.as_deref(), authorization.as_deref());
+        }
         Route::SourceSettings(write_key) => {
             let Ok(url) = req.url() else {
                 return Answer::not_found();
