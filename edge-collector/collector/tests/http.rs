@@ -152,12 +152,8 @@ fn order(event: &str, revenue: serde_json::Value) -> Body {
 
 /// The value of one series on the app's `/metrics`, 0 when it is absent.
 async fn sample(app: &axum::Router, series: &str) -> f64 {
-    let metrics = send(app, Request::get("/metrics").body(Body::empty()).unwrap()).await;
-    let text = http_body_util::BodyExt::collect(metrics.into_body())
+    metrics_text(app)
         .await
-        .unwrap()
-        .to_bytes();
-    String::from_utf8_lossy(&text)
         .lines()
         .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
         .unwrap_or(0.0)
@@ -456,13 +452,8 @@ async fn unplanned_events_are_counted_without_their_names() {
     );
     assert_eq!(dead_letters(&sink).len(), 2);
     assert_eq!(sample(&app, unplanned).await, before + 2.0);
-    let metrics = send(&app, Request::get("/metrics").body(Body::empty()).unwrap()).await;
-    let text = http_body_util::BodyExt::collect(metrics.into_body())
-        .await
-        .unwrap()
-        .to_bytes();
     assert!(
-        !String::from_utf8_lossy(&text).contains("Order Typo"),
+        !metrics_text(&app).await.contains("Order Typo"),
         "an unplanned event's name became a label"
     );
 }
@@ -536,16 +527,7 @@ async fn health_ready_and_metrics_answer() {
     assert_eq!(health.status(), StatusCode::OK);
     let ready = send(&app, Request::get("/ready").body(Body::empty()).unwrap()).await;
     assert_eq!(json(ready).await["sink"], "memory");
-    let metrics = send(&app, Request::get("/metrics").body(Body::empty()).unwrap()).await;
-    assert_eq!(metrics.status(), StatusCode::OK);
-    let text = String::from_utf8(
-        http_body_util::BodyExt::collect(metrics.into_body())
-            .await
-            .unwrap()
-            .to_bytes()
-            .to_vec(),
-    )
-    .unwrap();
+    let text = metrics_text(&app).await;
     assert!(
         text.contains("footfall_collector_events_received_total"),
         "{text}"
@@ -606,12 +588,7 @@ async fn each_sources_events_are_counted_by_outcome() {
     .await;
     assert_eq!(failed.status(), StatusCode::SERVICE_UNAVAILABLE);
 
-    let metrics = send(&app, Request::get("/metrics").body(Body::empty()).unwrap()).await;
-    let bytes = http_body_util::BodyExt::collect(metrics.into_body())
-        .await
-        .unwrap()
-        .to_bytes();
-    let text = String::from_utf8(bytes.to_vec()).unwrap();
+    let text = metrics_text(&app).await;
     let counted = |outcome: &str| {
         series(
             &text,

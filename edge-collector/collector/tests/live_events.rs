@@ -115,17 +115,7 @@ async fn a_watcher_sees_what_is_stored_as_its_filter_asks_until_shutdown_begins(
     let only_drop = next_event(&mut drops).await.unwrap();
     assert_eq!(only_drop, dropped, "the filter skipped the accepted event");
 
-    let metrics = send(&app, Request::get("/metrics").body(Body::empty()).unwrap()).await;
-    let text = String::from_utf8(
-        metrics
-            .into_body()
-            .collect()
-            .await
-            .unwrap()
-            .to_bytes()
-            .to_vec(),
-    )
-    .unwrap();
+    let text = metrics_text(&app).await;
     assert!(
         text.contains("footfall_collector_live_event_watchers 3"),
         "{text}"

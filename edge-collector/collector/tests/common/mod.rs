@@ -60,6 +60,14 @@ pub async fn send(app: &axum::Router, request: Request<Body>) -> Response<Body> 
     app.clone().oneshot(request).await.unwrap()
 }
 
+/// The app's `/metrics`, as text.
+pub async fn metrics_text(app: &axum::Router) -> String {
+    let metrics = send(app, Request::get("/metrics").body(Body::empty()).unwrap()).await;
+    assert_eq!(metrics.status(), 200);
+    let bytes = metrics.into_body().collect().await.unwrap().to_bytes();
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
 /// Reads a body as JSON.
 pub async fn json(response: Response<Body>) -> Value {
     let bytes = response.into_body().collect().await.unwrap().to_bytes();

@@ -38,6 +38,10 @@ fn run(
     ingestor.process(parsed, &request("2026-11-22T10:00:00Z"), schemas)
 }
 
+fn statuses(out: &Processed) -> Vec<EventStatus> {
+    out.results.iter().map(|r| r.status).collect()
+}
+
 fn payload(record: &Record) -> Value {
     serde_json::from_slice(&record.payload).unwrap()
 }
@@ -63,7 +67,7 @@ fn accepts_good_events_and_drops_each_bad_one_with_the_field_named() {
         &body,
         &SchemaRegistry::new(),
     );
-    let statuses: Vec<_> = out.results.iter().map(|r| r.status).collect();
+    let statuses = statuses(&out);
     use EventStatus::{Drop, Ok};
     assert_eq!(
         statuses,
@@ -498,7 +502,7 @@ fn pages_and_screens_are_checked_by_name_or_all_together() {
         &body,
         &plan,
     );
-    let statuses: Vec<_> = out.results.iter().map(|r| r.status).collect();
+    let statuses = statuses(&out);
     use EventStatus::{Drop, Ok};
     assert_eq!(statuses, [Drop, Ok, Ok, Ok], "Home has no schema");
     let reason = out.results[0].reason.as_deref().unwrap();
@@ -837,7 +841,7 @@ fn identify_and_group_traits_are_checked_against_their_schemas() {
         &body,
         &plan,
     );
-    let statuses: Vec<_> = out.results.iter().map(|r| r.status).collect();
+    let statuses = statuses(&out);
     use EventStatus::{Drop, Ok};
     assert_eq!(statuses, [Drop, Ok, Ok, Ok]);
     let reason = out.results[0].reason.as_deref().unwrap();
