@@ -35,7 +35,7 @@ use footfall_ingest::{
 };
 use footfall_protocol::limits::MAX_BATCH_BYTES;
 use footfall_protocol::{BatchResponse, EventResult};
-use tower_http::cors::{Any, CorsLayer};
+use tower_http::cors::{AllowHeaders, Any, CorsLayer};
 
 use crate::live_events::Filter;
 use crate::memory::{footprint, Reservation};
@@ -71,16 +71,16 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Browsers may post from any origin, with Basic auth and gzip.
+/// Browsers may post from any origin, with Basic auth, gzip and the headers their SDKs add.
 fn cors() -> CorsLayer {
     CorsLayer::new()
         .allow_origin(Any)
         .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
-        .allow_headers([
-            header::AUTHORIZATION,
-            header::CONTENT_TYPE,
-            header::CONTENT_ENCODING,
-        ])
+        // Whatever the page's SDK asks to send: beside auth, type and gzip, analytics.js adds
+        // X-Retry-Count to every retry and RudderStack's SDK adds AnonymousId, and a fixed list
+        // made the browser refuse those requests, so events that failed once were never sent again.
+        // Nothing rides on cookies here (no credentials are allowed), so mirroring grants nothing.
+        .allow_headers(AllowHeaders::mirror_request())
         // Browsers hide response headers from cross-origin scripts unless exposed; the web SDK must
         // read Retry-After to honour a 429 or 503, and analytics.js X-RateLimit-Reset after a 429.
         .expose_headers([header::RETRY_AFTER, crate::error::RATE_LIMIT_RESET])

@@ -349,7 +349,8 @@ pub async fn an_unknown_or_missing_write_key_is_401_and_nothing_is_stored(target
     assert!(target.dead_letters_since(mark).is_empty());
 }
 
-/// Browsers may post from any origin with Basic auth and gzip, and read `Retry-After`.
+/// Browsers may post from any origin with Basic auth, gzip and the headers SDKs add (analytics.js's
+/// `X-Retry-Count` on every retry, RudderStack's `AnonymousId`), and read `Retry-After`.
 pub async fn cors_preflight_allows_any_origin_with_auth_and_encoding_headers(target: &Target) {
     let reply = target
         .send(
@@ -358,7 +359,7 @@ pub async fn cors_preflight_allows_any_origin_with_auth_and_encoding_headers(tar
                 .header("access-control-request-method", "POST")
                 .header(
                     "access-control-request-headers",
-                    "authorization,content-type,content-encoding",
+                    "authorization,content-type,content-encoding,x-retry-count,anonymousid",
                 ),
         )
         .await;
@@ -372,7 +373,13 @@ pub async fn cors_preflight_allows_any_origin_with_auth_and_encoding_headers(tar
         .header("access-control-allow-headers")
         .unwrap_or("")
         .to_lowercase();
-    for header in ["authorization", "content-type", "content-encoding"] {
+    for header in [
+        "authorization",
+        "content-type",
+        "content-encoding",
+        "x-retry-count",
+        "anonymousid",
+    ] {
         assert!(allowed.contains(header), "{allowed}");
     }
     let reply = target

@@ -59,8 +59,20 @@ impl Answer {
         Self::error(503, ErrorCode::Unavailable, message, Some(retry_after))
     }
 
-    /// The answer to a CORS preflight (`OPTIONS`).
-    pub fn preflight() -> Self {
+    /// The answer to a CORS preflight (`OPTIONS`) that asked for `requested` headers
+    /// (`Access-Control-Request-Headers`). They are all allowed, as the collector does: beside auth,
+    /// type and gzip, analytics.js adds `X-Retry-Count` to every retry and RudderStack's SDK adds
+    /// `AnonymousId`, and a fixed list made browsers refuse those requests. No credentials are
+    /// allowed, so mirroring grants nothing.
+    pub fn preflight(requested: Option<&str>) -> Self {
+        let names_only = |list: &&str| {
+            list.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_, ".contains(&b))
+        };
+        let allowed = requested
+            .filter(names_only)
+            .filter(|list| !list.trim().is_empty())
+            .unwrap_or(ALLOWED_HEADERS);
         Self {
             status: 200,
             headers: vec![
@@ -68,8 +80,9 @@ impl Answer {
                     "access-control-allow-methods",
                     "GET,POST,OPTIONS".to_owned(),
                 ),
-                ("access-control-allow-headers", ALLOWED_HEADERS.to_owned()),
+                ("access-control-allow-headers", allowed.to_owned()),
                 ("access-control-max-age", "86400".to_owned()),
+                ("vary", "access-control-request-headers".to_owned()),
             ],
             body: Vec::new(),
         }
@@ -139,8 +152,17 @@ mod tests {
     }
 
     #[test]
-    fn a_preflight_allows_auth_and_gzip_from_any_origin() {
-        let answer = Answer::preflight().with_cors();
+    fn a_preflight_allows_what_the_sdk_asks_for_from_any_origin() {
+        let asked = "authorization,content-type,x-retry-count,anonymousid";
+        let mirrored = Answer::preflight(Some(asked));
+        assert_eq!(mirrored.header("access-control-allow-headers"), Some(asked));
+        let garbled = Answer::preflight(Some("x\r\nset-cookie: a"));
+        assert_eq!(
+            garbled.header("access-control-allow-headers"),
+            Some(ALLOWED_HEADERS),
+            "only header names are echoed"
+        );
+        let answer = Answer::preflight(None).with_cors();
         assert_eq!(answer.status, 200);
         let allowed = answer.header("access-control-allow-headers").unwrap();
         for header in ["authorization", "content-type", "content-encoding"] {

@@ -80,7 +80,10 @@ fn js_sys_get(
 async fn serve(edge: &Edge, req: &mut Request) -> Answer {
     let method = req.method().to_string();
     let endpoint = match edge.route(&method, &req.path()) {
-        Route::Preflight => return Answer::preflight(),
+        Route::Preflight => {
+            let requested = header(req, "access-control-request-headers");
+            return Answer::preflight(requested.as_deref());
+        }
         Route::Health => return Answer::json(200, &serde_json::json!({"status": "ok"})),
         Route::SourceConfig => {
             let query_key = req.url().ok().and_then(|url| {
