@@ -4,7 +4,8 @@
 //! |---|---|
 //! | `POST /v1/batch` (`/v1/import`) | a Segment batch envelope |
 //! | `POST /v1/{track,page,screen,identify,group,alias}` | one message, `type` set by the path |
-//! | `POST /v1/{t,p,s,i,g,a}` | the short aliases analytics.js uses |
+//! | `POST /v1/{t,p,s,i,g,a,b}` | the short aliases analytics.js uses (`b`: a batch) |
+//! | `POST /beacon/v1/batch?writeKey=…` | a batch from RudderStack's beacon, the key in the query |
 //! | `POST /edge/v1/records` | records an edge worker already processed (see [`footfall_ingest::relay`]); only with an edge secret |
 //! | `GET /health` | liveness: 200 while the process serves |
 //! | `GET /ready` | readiness: 200 when the sink takes events, else 503 with the reason (shutting down, a failed log, or one over its disk budget for 5 s after each refused append; on Kafka, a spill log over its budget while Kafka is down: an outage alone spills and stays ready) |
@@ -157,6 +158,17 @@ async fn ingest(
     response
 }
 
+/// A write key in the query (`?writeKey=`), as `Basic` credentials: RudderStack's beacon
+/// (`navigator.sendBeacon` can set no header) sends it so. The `Authorization` header, when there is
+/// one, wins over it.
+fn query_write_key(uri: &axum::http::Uri) -> Option<String> {
+    let Query(query) = Query::<SourceConfigQuery>::try_from_uri(uri).ok()?;
+    query
+        .write_key
+        .filter(|key| !key.is_empty())
+        .map(|key| footfall_protocol::auth::basic_authorization(&key))
+}
+
 fn header_str<'h>(headers: &'h HeaderMap, name: &header::HeaderName) -> Option<&'h str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
@@ -264,7 +276,8 @@ async fn handle(state: &AppState, endpoint: Endpoint, request: Request) -> Resul
         });
     let received_at = (inner.clock)();
 
-    let authorization = header_str(headers, &header::AUTHORIZATION);
+    let query_key = query_write_key(&parts.uri);
+    let authorization = header_str(headers, &header::AUTHORIZATION).or(query_key.as_deref());
     if let Err(refusal) = settings.ingestor.refuse_unknown_header_key(authorization) {
         // Before the body is read: a client without a key holds none of the request memory.
         drain(&mut body, content_length(headers)).await;
@@ -424,7 +437,8 @@ async fn source_settings(
     Ok(response)
 }
 
-/// The query of RudderStack's `GET /sourceConfig/` (its other parameters name the SDK's build).
+/// A query's `writeKey`, as RudderStack's `GET /sourceConfig/` and its beacon send it (their other
+/// parameters are ignored).
 #[derive(Debug, Default, serde::Deserialize)]
 struct SourceConfigQuery {
     #[serde(rename = "writeKey")]

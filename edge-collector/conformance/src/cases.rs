@@ -209,6 +209,38 @@ pub async fn sdks_load_their_source_settings_from_here(target: &Target) {
     assert_eq!(source["destinations"], json!([]));
 }
 
+/// RudderStack's beacon (`navigator.sendBeacon`, which sets no header) posts its batch to
+/// `/beacon/v1/batch?writeKey=<key>`; an `Authorization` header, when sent, wins over the query.
+pub async fn a_beacon_batch_names_its_write_key_in_the_query(target: &Target) {
+    let mark = target.mark();
+    let body = batch(json!([track("m-beacon")]));
+    let beacon = target
+        .send(
+            Call::bare("POST", &format!("/beacon/v1/batch?writeKey={KEY}"))
+                .header("content-type", "text/plain;charset=UTF-8")
+                .json(&body),
+        )
+        .await;
+    assert_eq!(beacon.status, 200, "{}", beacon.json());
+    let ids: Vec<String> = target
+        .events_since(mark)
+        .iter()
+        .map(|e| text(&e["messageId"]).to_owned())
+        .collect();
+    assert_eq!(ids, ["m-beacon"]);
+    let header_wins = target
+        .send(
+            Call::bare("POST", &format!("/beacon/v1/batch?writeKey={KEY}"))
+                .header(
+                    "authorization",
+                    &footfall_protocol::auth::basic_authorization("wk_unknown"),
+                )
+                .json(&body),
+        )
+        .await;
+    assert_eq!(header_wins.status, 401);
+}
+
 /// Bodies that are not a Segment request: 400 with a code and a message, nothing stored.
 pub async fn malformed_json_and_invalid_utf8_are_400_with_code_and_message(target: &Target) {
     let mark = target.mark();

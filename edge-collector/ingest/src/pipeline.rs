@@ -66,7 +66,7 @@ pub enum Endpoint {
 impl Endpoint {
     /// Every API path, the endpoint it is and its metric label. Each also answers with a trailing
     /// slash; `/v1/{t,p,s,i,g,a,b}` are the short aliases analytics.js uses.
-    pub const ROUTES: [(&'static str, Endpoint, &'static str); 15] = [
+    pub const ROUTES: [(&'static str, Endpoint, &'static str); 16] = [
         ("/v1/batch", Endpoint::Batch, "batch"),
         ("/v1/import", Endpoint::Batch, "batch"),
         ("/v1/track", Endpoint::Single(MessageType::Track), "track"),
@@ -90,6 +90,8 @@ impl Endpoint {
         ("/v1/g", Endpoint::Single(MessageType::Group), "group"),
         ("/v1/a", Endpoint::Single(MessageType::Alias), "alias"),
         ("/v1/b", Endpoint::Batch, "batch"),
+        // RudderStack's beacon, the write key in the query (`?writeKey=`).
+        ("/beacon/v1/batch", Endpoint::Batch, "batch"),
     ];
 
     /// The endpoint a request path names, with its metric label; a trailing slash is allowed.

@@ -59,6 +59,15 @@ fn respond(answer: Answer) -> Result<Response> {
         .with_headers(headers))
 }
 
+/// The query's `writeKey`, as RudderStack's SDKs send it to `/sourceConfig/` and from their beacon.
+fn query_write_key(req: &Request) -> Option<String> {
+    let url = req.url().ok()?;
+    url.query_pairs()
+        .find(|(name, _)| name == "writeKey")
+        .map(|(_, value)| value.into_owned())
+        .filter(|key| !key.is_empty())
+}
+
 fn header(req: &Request, name: &str) -> Option<String> {
     req.headers().get(name).ok().flatten()
 }
@@ -86,13 +95,8 @@ async fn serve(edge: &Edge, req: &mut Request) -> Answer {
         }
         Route::Health => return Answer::json(200, &serde_json::json!({"status": "ok"})),
         Route::SourceConfig => {
-            let query_key = req.url().ok().and_then(|url| {
-                url.query_pairs()
-                    .find(|(name, _)| name == "writeKey")
-                    .map(|(_, value)| value.into_owned())
-            });
             let authorization = header(req, "authorization");
-            return edge.source_config(query_key.as_deref(), authorization.as_deref());
+            return edge.source_config(query_write_key(req).as_deref(), authorization.as_deref());
         }
         Route::SourceSettings(write_key) => {
             let Ok(url) = req.url() else {
@@ -124,7 +128,10 @@ async fn serve(edge: &Edge, req: &mut Request) -> Answer {
         }
     };
     let (authorization, encoding, user_agent, connecting_ip) = (
-        header(req, "authorization"),
+        // RudderStack's beacon (`sendBeacon` sets no header) sends the key as `?writeKey=`.
+        header(req, "authorization").or_else(|| {
+            query_write_key(req).map(|key| footfall_protocol::auth::basic_authorization(&key))
+        }),
         header(req, "content-encoding"),
         header(req, "user-agent"),
         header(req, "cf-connecting-ip"),
