@@ -5,6 +5,7 @@
 //! | `POST /v1/batch` (`/v1/import`) | a Segment batch envelope |
 //! | `POST /v1/{track,page,screen,identify,group,alias}` | one message, `type` set by the path |
 //! | `POST /v1/{t,p,s,i,g,a,b}` | the short aliases analytics.js uses (`b`: a batch) |
+//! | `GET /v1/pixel/{type}?data=…` | Segment's Pixel API: one message in base64, answered with a 1×1 GIF ([`footfall_ingest::pixel`]) |
 //! | `POST /beacon/v1/batch?writeKey=…` | a batch from RudderStack's beacon, the key in the query |
 //! | `POST /edge/v1/records` | records an edge worker already processed (see [`footfall_ingest::relay`]); only with an edge secret |
 //! | `GET /health` | liveness: 200 while the process serves |
@@ -61,6 +62,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(render_metrics))
         .route("/live-events", get(live_events))
         .route("/v1/projects/{write_key}/settings", get(source_settings))
+        .route("/v1/pixel/{kind}", get(pixel))
         .route("/sourceConfig", get(rudderstack_source_config))
         .route("/sourceConfig/", get(rudderstack_source_config))
         .fallback(|| async { Error::NotFound })
@@ -156,6 +158,40 @@ async fn ingest(
         start.elapsed().as_secs_f64(),
     );
     response
+}
+
+/// `GET /v1/pixel/{type}?data=<base64 JSON>`: one message sent as an image (an email's open), stored
+/// as a `POST /v1/{type}` of the same JSON would be, and answered with a transparent GIF once durable.
+async fn pixel(
+    State(state): State<AppState>,
+    Path(kind): Path<String>,
+    request: Request,
+) -> Response {
+    let Ok(kind) = kind.parse::<footfall_protocol::MessageType>() else {
+        return Error::NotFound.into_response();
+    };
+    let message = match footfall_ingest::pixel::message(request.uri().query()) {
+        Ok(message) => message,
+        Err(error) => {
+            let error = Error::from(error);
+            metrics::request_rejected(error.code());
+            return error.into_response();
+        }
+    };
+    let (parts, _) = request.into_parts();
+    let request = Request::from_parts(parts, Body::from(message));
+    let answer = ingest(state, Endpoint::Single(kind), "pixel", request).await;
+    if answer.status() != StatusCode::OK {
+        return answer;
+    }
+    (
+        [
+            (header::CONTENT_TYPE, "image/gif"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        footfall_ingest::pixel::GIF,
+    )
+        .into_response()
 }
 
 /// A write key in the query (`?writeKey=`), as `Basic` credentials: RudderStack's beacon

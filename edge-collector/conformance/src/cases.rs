@@ -241,6 +241,38 @@ pub async fn a_beacon_batch_names_its_write_key_in_the_query(target: &Target) {
     assert_eq!(header_wins.status, 401);
 }
 
+/// Segment's Pixel API, for an email's open: `GET /v1/pixel/track?data=<base64 JSON>`, the write key
+/// in the JSON, stores the message and answers a transparent GIF; bad data gets the usual error.
+pub async fn a_pixel_request_stores_its_message_and_answers_a_gif(target: &Target) {
+    use base64::Engine as _;
+    let mark = target.mark();
+    let message = json!({"event": "Email Opened", "userId": "u-mail", "messageId": "m-pixel",
+        "properties": {"campaign": "winter??>>"}, "writeKey": KEY});
+    let data = base64::engine::general_purpose::URL_SAFE.encode(message.to_string());
+    let reply = target
+        .send(Call::bare("GET", &format!("/v1/pixel/track?data={data}")))
+        .await;
+    assert_eq!(
+        reply.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    assert_eq!(reply.header("content-type"), Some("image/gif"));
+    assert!(reply.body.starts_with(b"GIF89a"));
+    let events = target.events_since(mark);
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["type"], "track");
+    assert_eq!(events[0]["messageId"], "m-pixel");
+    assert_eq!(events[0]["properties"]["campaign"], "winter??>>");
+
+    let bad = target
+        .send(Call::bare("GET", "/v1/pixel/track?data=not*base64"))
+        .await;
+    assert_eq!(bad.status, 400);
+    assert!(text(&bad.json()["message"]).starts_with("data: not base64"));
+}
+
 /// Bodies that are not a Segment request: 400 with a code and a message, nothing stored.
 pub async fn malformed_json_and_invalid_utf8_are_400_with_code_and_message(target: &Target) {
     let mark = target.mark();

@@ -317,6 +317,7 @@ macro_rules! suite {
             a_number_beyond_a_64_bit_float_is_dropped_naming_it,
             sdks_load_their_source_settings_from_here,
             a_beacon_batch_names_its_write_key_in_the_query,
+            a_pixel_request_stores_its_message_and_answers_a_gif,
             malformed_json_and_invalid_utf8_are_400_with_code_and_message,
             a_message_over_32_kb_is_dropped_and_alone_it_is_400,
             a_batch_over_500_kb_is_413,

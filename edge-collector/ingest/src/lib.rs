@@ -85,6 +85,7 @@ mod keys;
 mod limit;
 mod number_range;
 mod pipeline;
+pub mod pixel;
 pub mod relay;
 mod schema;
 mod sdk_settings;

@@ -32,6 +32,18 @@ impl Answer {
         }
     }
 
+    /// The Pixel API's answer: a transparent 1×1 GIF, never cached.
+    pub fn gif() -> Self {
+        Self {
+            status: 200,
+            headers: vec![
+                ("content-type", "image/gif".to_owned()),
+                ("cache-control", "no-store".to_owned()),
+            ],
+            body: footfall_ingest::pixel::GIF.to_vec(),
+        }
+    }
+
     /// An error answer, with `Retry-After` (whole seconds, at least 1) when given.
     pub fn error(
         status: u16,

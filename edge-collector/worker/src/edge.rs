@@ -18,7 +18,7 @@ use footfall_ingest::{
     SchemaRegistry, MAX_WIRE_BYTES,
 };
 use footfall_protocol::limits::MAX_BATCH_BYTES;
-use footfall_protocol::{ErrorCode, EventResult};
+use footfall_protocol::{ErrorCode, EventResult, MessageType};
 use time::OffsetDateTime;
 
 use crate::answer::Answer;
@@ -35,6 +35,8 @@ pub enum Route {
     SourceSettings(String),
     /// `GET /sourceConfig/`: the source config RudderStack's SDKs load first.
     SourceConfig,
+    /// `GET /v1/pixel/{type}?data=…`: Segment's Pixel API, one message of this type.
+    Pixel(MessageType),
     /// `POST` to an API path.
     Api(Endpoint),
     /// An API path with another method.
@@ -140,6 +142,9 @@ impl Edge {
     /// Sorts a request by method and path.
     pub fn route(&self, method: &str, path: &str) -> Route {
         let api = Endpoint::from_path(path);
+        let pixel_of = path
+            .strip_prefix("/v1/pixel/")
+            .and_then(|kind| kind.parse::<MessageType>().ok());
         let settings_of = path
             .strip_prefix("/v1/projects/")
             .and_then(|rest| rest.strip_suffix("/settings"))
@@ -148,6 +153,7 @@ impl Edge {
             ("OPTIONS", _, _) => Route::Preflight,
             ("GET" | "HEAD", "/health", _) => Route::Health,
             ("GET" | "HEAD", "/sourceConfig" | "/sourceConfig/", _) => Route::SourceConfig,
+            ("GET", _, _) if pixel_of.is_some() => pixel_of.map_or(Route::NotFound, Route::Pixel),
             ("GET" | "HEAD", _, _) if settings_of.is_some() => {
                 Route::SourceSettings(settings_of.unwrap_or_default().to_owned())
             }
@@ -357,6 +363,11 @@ mod tests {
         );
         assert_eq!(e.route("GET", "/v1/projects//settings"), Route::NotFound);
         assert_eq!(e.route("GET", "/sourceConfig/"), Route::SourceConfig);
+        assert_eq!(
+            e.route("GET", "/v1/pixel/track"),
+            Route::Pixel(MessageType::Track)
+        );
+        assert_eq!(e.route("GET", "/v1/pixel/purchase"), Route::NotFound);
     }
 
     #[test]

@@ -11,6 +11,8 @@ use worker::{
     Method, Request, RequestInit, Response, Result,
 };
 
+use footfall_ingest::Endpoint;
+
 use crate::answer::Answer;
 use crate::edge::{Edge, EdgeRequest, Route, Step};
 use crate::geo::CfProperties;
@@ -111,6 +113,25 @@ async fn serve(edge: &Edge, req: &mut Request) -> Answer {
         }
         Route::NotFound => return Answer::not_found(),
         Route::MethodNotAllowed => return Answer::method_not_allowed(),
+        Route::Pixel(kind) => {
+            let query = req
+                .url()
+                .ok()
+                .and_then(|url| url.query().map(str::to_owned));
+            let message = match footfall_ingest::pixel::message(query.as_deref()) {
+                Ok(message) => message,
+                Err(e) => {
+                    let status = e.status();
+                    return Answer::error(status, e.code(), e.to_string(), None);
+                }
+            };
+            let answer = ingest_body(edge, req, Endpoint::Single(kind), message).await;
+            return if answer.status == 200 {
+                Answer::gif()
+            } else {
+                answer
+            };
+        }
         Route::Api(endpoint) => endpoint,
     };
     if let Some(answer) = Edge::too_large(header(req, "content-length").as_deref()) {
@@ -127,6 +148,11 @@ async fn serve(edge: &Edge, req: &mut Request) -> Answer {
             )
         }
     };
+    ingest_body(edge, req, endpoint, body).await
+}
+
+/// Runs the pipeline over `body` and forwards what it accepted to the origin.
+async fn ingest_body(edge: &Edge, req: &Request, endpoint: Endpoint, body: Vec<u8>) -> Answer {
     let (authorization, encoding, user_agent, connecting_ip) = (
         // RudderStack's beacon (`sendBeacon` sets no header) sends the key as `?writeKey=`.
         header(req, "authorization").or_else(|| {
