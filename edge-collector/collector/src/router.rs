@@ -198,7 +198,8 @@ async fn pixel(
 /// (`navigator.sendBeacon` can set no header) sends it so. The `Authorization` header, when there is
 /// one, wins over it.
 fn query_write_key(uri: &axum::http::Uri) -> Option<String> {
-    let Query(query) = Query::<SourceConfigQuery>::try_from_uri(uri).ok()?;
+    uri.query()?;
+    let Query(query) = Query::<WriteKeyQuery>::try_from_uri(uri).ok()?;
     query
         .write_key
         .filter(|key| !key.is_empty())
@@ -312,8 +313,12 @@ async fn handle(state: &AppState, endpoint: Endpoint, request: Request) -> Resul
         });
     let received_at = (inner.clock)();
 
-    let query_key = query_write_key(&parts.uri);
-    let authorization = header_str(headers, &header::AUTHORIZATION).or(query_key.as_deref());
+    let header_key = header_str(headers, &header::AUTHORIZATION);
+    let query_key = header_key
+        .is_none()
+        .then(|| query_write_key(&parts.uri))
+        .flatten();
+    let authorization = header_key.or(query_key.as_deref());
     if let Err(refusal) = settings.ingestor.refuse_unknown_header_key(authorization) {
         // Before the body is read: a client without a key holds none of the request memory.
         drain(&mut body, content_length(headers)).await;
@@ -476,7 +481,7 @@ async fn source_settings(
 /// A query's `writeKey`, as RudderStack's `GET /sourceConfig/` and its beacon send it (their other
 /// parameters are ignored).
 #[derive(Debug, Default, serde::Deserialize)]
-struct SourceConfigQuery {
+struct WriteKeyQuery {
     #[serde(rename = "writeKey")]
     write_key: Option<String>,
 }
@@ -485,7 +490,7 @@ struct SourceConfigQuery {
 /// config that RudderStack's SDKs load from their control plane (`configUrl`) before sending.
 async fn rudderstack_source_config(
     State(state): State<AppState>,
-    query: Result<Query<SourceConfigQuery>, QueryRejection>,
+    query: Result<Query<WriteKeyQuery>, QueryRejection>,
     headers: HeaderMap,
 ) -> Result<Response, Error> {
     let from_query = query.ok().and_then(|Query(q)| q.write_key);
