@@ -6,10 +6,15 @@
 //!
 //! * `event: accepted`, `data:` the event as stored (enriched, with `context.footfall`);
 //! * `event: dropped`, `data:` its dead letter: `cause`, `reason` and the message as sent;
+//! * `event: refused`, `data: {"path", "status", "code", "message", "writeKey"?}`: a request refused
+//!   whole (an unknown write key, a rate limit, a sink that cannot take events), none of whose events
+//!   was stored: the SDK will resend them, or drop them on a 4xx;
 //! * `event: lagged`, `data: {"skipped": n}`: the watcher read too slowly and missed `n` records.
 //!
-//! The query narrows it: `project`, `source` and `outcome` (`accepted` or `dropped`). A record is
-//! shown once it is durable: events refused whole (401, 429, 503) never are. The stream ends when the
+//! The query narrows it: `project`, `source` and `outcome` (`accepted`, `dropped` or `refused`). A
+//! record is shown once it is durable. A refusal belongs to a project when its `Authorization` (or
+//! `?writeKey=`) names a known key; an unknown key's, or one sent only in the body, is shown only to
+//! watchers that do not narrow by project or source. The stream ends when the
 //! collector begins to shut down, so that it does not hold the drain; `curl -N` or an `EventSource`
 //! reconnects elsewhere. At most [`MAX_WATCHERS`] watch at once. Without a token configured the
 //! endpoint is off (404).
@@ -41,6 +46,8 @@ pub enum Outcome {
     Accepted,
     /// A dead letter.
     Dropped,
+    /// A request refused whole.
+    Refused,
 }
 
 impl Outcome {
@@ -48,6 +55,7 @@ impl Outcome {
         match self {
             Outcome::Accepted => "accepted",
             Outcome::Dropped => "dropped",
+            Outcome::Refused => "refused",
         }
     }
 }
@@ -60,23 +68,26 @@ pub struct Filter {
     pub project: Option<String>,
     /// Only this source's records.
     pub source: Option<String>,
-    /// Only accepted events, or only dead letters.
+    /// Only accepted events, only dead letters, or only refused requests.
     pub outcome: Option<Outcome>,
 }
 
 impl Filter {
     fn matches(&self, record: &LiveRecord) -> bool {
-        self.project
-            .as_deref()
-            .is_none_or(|p| p == &*record.project)
-            && self.source.as_deref().is_none_or(|s| s == &*record.source)
+        let is = |wanted: &Option<String>, got: &Option<Arc<str>>| {
+            wanted
+                .as_deref()
+                .is_none_or(|w| got.as_deref().is_some_and(|g| g == w))
+        };
+        is(&self.project, &record.project)
+            && is(&self.source, &record.source)
             && self.outcome.is_none_or(|o| o == record.outcome)
     }
 }
 
 struct LiveRecord {
-    project: Arc<str>,
-    source: Arc<str>,
+    project: Option<Arc<str>>,
+    source: Option<Arc<str>>,
     outcome: Outcome,
     payload: Vec<u8>,
 }
@@ -114,8 +125,8 @@ impl LiveEvents {
         if self.watchers.load(Ordering::Relaxed) == 0 {
             return None;
         }
-        let project: Arc<str> = source.project_id.as_str().into();
-        let source: Arc<str> = source.source_id.as_str().into();
+        let project: Option<Arc<str>> = Some(source.project_id.as_str().into());
+        let source: Option<Arc<str>> = Some(source.source_id.as_str().into());
         let outcomes = [
             (Outcome::Accepted, events),
             (Outcome::Dropped, dead_letters),
@@ -131,6 +142,24 @@ impl LiveEvents {
             })
             .collect();
         Some(Copied(records))
+    }
+
+    /// Whether anyone watches: only then is a refusal worth describing.
+    pub(crate) fn is_watched(&self) -> bool {
+        self.watchers.load(Ordering::Relaxed) > 0
+    }
+
+    /// Shows a request refused whole, `answer` describing it, under `source` when the request named
+    /// a known key.
+    pub(crate) fn refused(&self, source: Option<&Source>, answer: &serde_json::Value) {
+        let record = LiveRecord {
+            project: source.map(|s| s.project_id.as_str().into()),
+            source: source.map(|s| s.source_id.as_str().into()),
+            outcome: Outcome::Refused,
+            payload: answer.to_string().into_bytes(),
+        };
+        // An error means nobody watches any more.
+        let _ = self.sender.send(Arc::new(record));
     }
 
     /// Shows records that are now durable.
@@ -275,6 +304,35 @@ mod tests {
                 .await
                 .is_none(),
             "and those started after it"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refusal_belongs_to_the_project_of_a_known_key_and_an_unknown_keys_to_none() {
+        let live = LiveEvents::new();
+        assert!(!live.is_watched());
+        let shop_only = Filter {
+            project: Some("shop".into()),
+            ..Filter::default()
+        };
+        let mut shop = Box::pin(live.watch(shop_only).unwrap());
+        let mut everything = Box::pin(live.watch(Filter::default()).unwrap());
+        assert!(live.is_watched());
+        live.refused(None, &serde_json::json!({"status": 401}));
+        live.refused(Some(&source("shop")), &serde_json::json!({"status": 429}));
+        let seen = |text: String| text.replace('\n', " ");
+        assert_eq!(
+            seen(text(everything.next().await.unwrap().unwrap()).await),
+            "event: refused data: {\"status\":401}  "
+        );
+        assert_eq!(
+            seen(text(everything.next().await.unwrap().unwrap()).await),
+            "event: refused data: {\"status\":429}  "
+        );
+        assert_eq!(
+            seen(text(shop.next().await.unwrap().unwrap()).await),
+            "event: refused data: {\"status\":429}  ",
+            "the unknown key's refusal is no project's"
         );
     }
 

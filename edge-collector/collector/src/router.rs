@@ -145,11 +145,36 @@ async fn ingest(
     request: Request,
 ) -> Response {
     let start = Instant::now();
+    // Described for the live events only while someone watches them.
+    let watched = state.inner().live.is_watched().then(|| {
+        let headers = request.headers();
+        let key = header_str(headers, &header::AUTHORIZATION)
+            .map(str::to_owned)
+            .or_else(|| query_write_key(request.uri()))
+            .and_then(|auth| footfall_protocol::auth::write_key_from_authorization(&auth).ok());
+        (request.uri().path().to_owned(), key)
+    });
     let response = match handle(&state, endpoint, request).await {
         Ok(response) => response,
         Err(error) => {
             metrics::request_rejected(error.code());
-            error.into_response()
+            let described = watched
+                .filter(|_| !matches!(error, Error::AllDropped { .. }))
+                .map(|(path, key)| (path, key, error.to_string(), error.code()));
+            let response = error.into_response();
+            if let Some((path, key, message, code)) = described {
+                let settings = state.settings();
+                let source = key.as_deref().and_then(|k| settings.ingestor.source(k));
+                let refusal = serde_json::json!({
+                    "path": path,
+                    "status": response.status().as_u16(),
+                    "code": code,
+                    "message": message,
+                    "writeKey": key,
+                });
+                state.inner().live.refused(source, &refusal);
+            }
+            response
         }
     };
     metrics::request_duration(
@@ -572,7 +597,7 @@ async fn live_events(
     }
     let Query(filter) = filter.map_err(|rejection| {
         Error::Ingest(footfall_ingest::IngestError::InvalidRequest(format!(
-            "live events: {} (the filters are project, source and outcome=accepted|dropped)",
+            "live events: {} (the filters are project, source and outcome=accepted|dropped|refused)",
             rejection.body_text()
         )))
     })?;

@@ -1,5 +1,6 @@
 //! `GET /live-events` over the router: off without a token, refused without it, and a watcher sees a
-//! request's stored events and dead letters, as its filter asks, until shutdown begins.
+//! request's stored events and dead letters, and requests refused whole, as its filter asks, until
+//! shutdown begins.
 
 mod common;
 
@@ -9,6 +10,7 @@ use axum::body::Body;
 use axum::http::Request;
 use common::*;
 use footfall_collector::{router, AppState, MemorySink};
+use footfall_protocol::auth::basic_authorization;
 use http_body_util::BodyExt;
 use serde_json::json;
 
@@ -60,7 +62,7 @@ async fn live_events_are_off_without_a_token_and_refused_without_it() {
         .as_str()
         .unwrap()
         .to_owned();
-    assert!(message.contains("outcome=accepted|dropped"), "{message}");
+    assert!(message.contains("outcome=accepted|dropped|refused"), "{message}");
 }
 
 #[tokio::test]
@@ -114,6 +116,22 @@ async fn a_watcher_sees_what_is_stored_as_its_filter_asks_until_shutdown_begins(
     assert!(dropped.contains("event: required on a track"), "{dropped}");
     let only_drop = next_event(&mut drops).await.unwrap();
     assert_eq!(only_drop, dropped, "the filter skipped the accepted event");
+
+    // A request refused whole, with a key no source has: shown, with the key, to the unfiltered watcher.
+    let typo = Request::post("/v1/batch")
+        .header("authorization", basic_authorization("wk_tset"))
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    assert_eq!(send(&app, typo).await.status(), 401);
+    let refused = next_event(&mut everything).await.unwrap();
+    assert!(refused.starts_with("event: refused\ndata: {"), "{refused}");
+    for part in [
+        r#""status":401"#,
+        r#""writeKey":"wk_tset""#,
+        r#""path":"/v1/batch""#,
+    ] {
+        assert!(refused.contains(part), "{part} in {refused}");
+    }
 
     let text = metrics_text(&app).await;
     assert!(
