@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Third-party analytics clients run against the collector (edge-collector/real-clients): from npm, at
-# the versions in its package-lock, Segment's @segment/analytics-next, esbuild (bundles it for the page)
-# and playwright-core (driving Debian's Chromium; no browser is ever downloaded). Idempotent; npm's
+# the versions in its package-lock, Segment's @segment/analytics-next, RudderStack's
+# @rudderstack/analytics-js, esbuild (bundles them for the page) and playwright-core (driving Debian's
+# Chromium; no browser is ever downloaded). Idempotent; npm's
 # cache lives under $FOOTFALL_CACHE.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

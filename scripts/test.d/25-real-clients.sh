@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Third-party clients against a real footfall-collector (memory sink): Segment's analytics-next from npm,
-# in headless Chromium, configured with nothing but `cdnURL` = the collector. It must load its settings
-# from the collector, send its events there (stored, as the collector's live-events stream shows) and
-# nothing to Segment. A second, rate-limited collector exercises analytics-next's retries.
+# Third-party clients against a real footfall-collector (memory sink), from npm, in headless Chromium:
+# Segment's analytics-next, configured with nothing but `cdnURL` = the collector, and RudderStack's
+# JavaScript SDK (its bundled build), with the data plane and `configUrl` = the collector. Each must load
+# its settings from the collector, send its events there (stored, as the collector's live-events stream
+# shows) and nothing to Segment or RudderStack. A second, rate-limited collector exercises both SDKs'
+# retries after a 429.
 # Tools come from scripts/setup.d/25-real-clients.sh.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -11,7 +13,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 root="$(cd "$here/.." && pwd)"
 cd "$root"
 
-step "real clients: analytics-next (Segment) against footfall-collector in Chromium"
+step "real clients: analytics-next (Segment) and RudderStack against footfall-collector in Chromium"
 # Built in the shared target dir, where `cargo test --workspace` built its dependencies;
 # FOOTFALL_COLLECTOR_BIN points at a binary built already.
 collector_bin="${FOOTFALL_COLLECTOR_BIN:-$CARGO_TARGET_DIR/debug/footfall-collector}"
