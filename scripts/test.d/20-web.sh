@@ -30,32 +30,11 @@ CARGO_TARGET_DIR="${FOOTFALL_WEB_TARGET:-$FOOTFALL_CACHE/target-web}" \
   cargo test -p footfall-web --target wasm32-unknown-unknown --test browser
 
 step "web: end-to-end tests (Playwright, Chromium, footfall-collector)"
-# The collector is built in the shared target dir, where `cargo test --workspace` built its dependencies;
-# FOOTFALL_COLLECTOR_BIN points at a binary built already.
-collector_bin="${FOOTFALL_COLLECTOR_BIN:-$CARGO_TARGET_DIR/debug/footfall-collector}"
-[ -n "${FOOTFALL_COLLECTOR_BIN:-}" ] || cargo build -p footfall-collector
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-mkdir -p "$FOOTFALL_STATE"
-pids=()
-trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done' EXIT
-# start_collector NAME ARGS...: starts a collector (memory sink) and sets $origin once it is ready.
-start_collector() {
-  local name="$1" port log
-  shift
-  port=$(free_port)
-  log="$FOOTFALL_STATE/web-e2e-$name.log"
-  "$collector_bin" --listen "127.0.0.1:$port" --write-key wk_e2e=shop/web --sink memory "$@" >"$log" 2>&1 &
-  pids+=($!)
-  for _ in $(seq 1 100); do
-    curl -fsS "http://127.0.0.1:$port/ready" >/dev/null 2>&1 && break
-    sleep 0.1
-  done
-  curl -fsS "http://127.0.0.1:$port/ready" >/dev/null || { cat "$log" >&2; return 1; }
-  origin="http://127.0.0.1:$port"
-}
-start_collector plain
+# shellcheck source=../lib/test-collector.sh
+. "$here/lib/test-collector.sh"
+start_collector web-plain
 plain="$origin"
-start_collector limited --rate-limit-events-per-sec 1 --rate-limit-burst 2
+start_collector web-limited --rate-limit-events-per-sec 1 --rate-limit-burst 2
 limited="$origin"
 FOOTFALL_COLLECTOR_URL="$plain" FOOTFALL_COLLECTOR_LIMITED_URL="$limited" node --test --test-concurrency=1 sdk-web/e2e/web.test.mjs
 
