@@ -62,7 +62,10 @@ async fn live_events_are_off_without_a_token_and_refused_without_it() {
         .as_str()
         .unwrap()
         .to_owned();
-    assert!(message.contains("outcome=accepted|dropped|refused"), "{message}");
+    assert!(
+        message.contains("outcome=accepted|dropped|refused"),
+        "{message}"
+    );
 }
 
 #[tokio::test]

@@ -173,12 +173,7 @@ pub async fn sdks_load_their_source_settings_from_here(target: &Target) {
     let reply = target
         .send(Call::bare("GET", &format!("/v1/projects/{KEY}/settings")))
         .await;
-    assert_eq!(
-        reply.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&reply.body)
-    );
+    assert_eq!(reply.status, 200, "{}", reply.text());
     let settings = reply.json();
     let segment = &settings["integrations"]["Segment.io"];
     let (scheme, host) = target.base().split_once("://").expect("a base URL");
@@ -197,12 +192,7 @@ pub async fn sdks_load_their_source_settings_from_here(target: &Target) {
             &format!("/sourceConfig/?p=npm&v=3.0.0&build=modern&writeKey={KEY}"),
         ))
         .await;
-    assert_eq!(
-        rudder.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&rudder.body)
-    );
+    assert_eq!(rudder.status, 200, "{}", rudder.text());
     let source = &rudder.json()["source"];
     assert_eq!(source["writeKey"], KEY);
     assert_eq!(source["enabled"], true);
@@ -252,12 +242,7 @@ pub async fn a_pixel_request_stores_its_message_and_answers_a_gif(target: &Targe
     let reply = target
         .send(Call::bare("GET", &format!("/v1/pixel/track?data={data}")))
         .await;
-    assert_eq!(
-        reply.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&reply.body)
-    );
+    assert_eq!(reply.status, 200, "{}", reply.text());
     assert_eq!(reply.header("content-type"), Some("image/gif"));
     assert!(reply.body.starts_with(b"GIF89a"));
     let events = target.events_since(mark);

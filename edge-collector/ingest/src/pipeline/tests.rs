@@ -38,6 +38,16 @@ fn run(
     ingestor.process(parsed, &request("2026-11-22T10:00:00Z"), schemas)
 }
 
+/// A batch from the default ingestor's key, checked against `plan`.
+fn run_batch(body: &Value, plan: &SchemaRegistry) -> Processed {
+    run(
+        &ingestor(EnrichOptions::default()),
+        Endpoint::Batch,
+        body,
+        plan,
+    )
+}
+
 fn statuses(out: &Processed) -> Vec<EventStatus> {
     out.results.iter().map(|r| r.status).collect()
 }
@@ -393,12 +403,7 @@ fn applies_schema_policies() {
         {"type": "track", "event": "Strict", "userId": "u"},
         {"type": "track", "event": "Loose", "userId": "u", "properties": {}},
         {"type": "track", "event": "Strict", "userId": "u", "properties": {"plan": "pro"}}]});
-    let out = run(
-        &ingestor(EnrichOptions::default()),
-        Endpoint::Batch,
-        &body,
-        &schemas,
-    );
+    let out = run_batch(&body, &schemas);
     assert_eq!(out.drop_causes, [DropCause::Schema]);
     assert!(out.results[0].reason.as_deref().unwrap().contains("plan"));
     let flagged = payload(&out.accepted[0]);
@@ -432,14 +437,7 @@ fn track_events_outside_the_plan_are_accepted_flagged_or_rejected_as_configured(
         {"type": "track", "event": "Planned", "userId": "u"},
         {"type": "track", "event": "Order Complete", "userId": "u"},
         {"type": "page", "name": "Home", "userId": "u"}]});
-    let ingest = |unplanned| {
-        run(
-            &ingestor(EnrichOptions::default()),
-            Endpoint::Batch,
-            &body,
-            &plan.with_unplanned(unplanned),
-        )
-    };
+    let ingest = |unplanned| run_batch(&body, &plan.with_unplanned(unplanned));
 
     let accepted = ingest(UnplannedEvents::Accept);
     assert_eq!(accepted.accepted.len(), 3);
@@ -496,12 +494,7 @@ fn pages_and_screens_are_checked_by_name_or_all_together() {
         {"type": "page", "name": "Home", "userId": "u"},
         {"type": "screen", "name": "Feed", "userId": "u"},
         {"type": "screen", "userId": "u", "properties": {"feed": "private"}}]});
-    let out = run(
-        &ingestor(EnrichOptions::default()),
-        Endpoint::Batch,
-        &body,
-        &plan,
-    );
+    let out = run_batch(&body, &plan);
     let statuses = statuses(&out);
     use EventStatus::{Drop, Ok};
     assert_eq!(statuses, [Drop, Ok, Ok, Ok], "Home has no schema");
@@ -541,14 +534,7 @@ fn a_projects_own_schema_checks_the_events_of_its_write_keys_only() {
         plan
     };
     let body = json!({"batch": [{"type": "track", "event": "Signed Up", "userId": "u"}]});
-    let ingest = |plan: &SchemaRegistry| {
-        run(
-            &ingestor(EnrichOptions::default()),
-            Endpoint::Batch,
-            &body,
-            plan,
-        )
-    };
+    let ingest = |plan: &SchemaRegistry| run_batch(&body, plan);
     let own = ingest(&scoped("p1"));
     assert_eq!(own.drop_causes, [DropCause::Schema], "wk is p1's key");
     let others = ingest(&scoped("p2"));
@@ -835,12 +821,7 @@ fn identify_and_group_traits_are_checked_against_their_schemas() {
         {"type": "identify", "userId": "u", "traits": {"plan": "pro"}},
         {"type": "group", "userId": "u", "groupId": "g"},
         {"type": "track", "event": "Traits", "userId": "u", "properties": {"plan": 3}}]});
-    let out = run(
-        &ingestor(EnrichOptions::default()),
-        Endpoint::Batch,
-        &body,
-        &plan,
-    );
+    let out = run_batch(&body, &plan);
     let statuses = statuses(&out);
     use EventStatus::{Drop, Ok};
     assert_eq!(statuses, [Drop, Ok, Ok, Ok]);
