@@ -12,6 +12,7 @@
 //! | `footfall_collector_config_reloads_total`: reloads on `SIGHUP` | `result` = `applied` \| `refused` |
 //! | `footfall_collector_config_last_reload_successful` (gauge, 0 after a refused reload, absent before the first) | |
 //! | `footfall_collector_schemas` (gauge): the schemas in force, one per event name ([`crate::schemas`]) | |
+//! | `footfall_collector_sdk_settings_served_total`: settings loaded by Segment's or RudderStack's SDKs from the collector, one per app start or page load: how far a switch has gone | `project`, `sdk` = `segment` \| `rudderstack` |
 //! | `footfall_collector_live_event_watchers` (gauge): streams of `GET /live-events` open ([`crate::live_events`]) | |
 //! | `footfall_collector_schema_reloads_total`: the schema directory read again after a change | `result` = `applied` \| `refused` |
 //! | `footfall_collector_schema_last_reload_successful` (gauge, 0 while a broken file keeps the previous schemas, absent before the first reload) | |
@@ -236,6 +237,16 @@ pub fn tls_certificate_expiry(unix_seconds: i64) {
 pub fn tls_handshake_failed(reason: &'static str) {
     metrics::counter!("footfall_collector_tls_handshakes_failed_total", "reason" => reason)
         .increment(1);
+}
+
+/// An SDK loaded its settings from the collector (`sdk` = `segment` or `rudderstack`).
+pub fn sdk_settings_served(project: &str, sdk: &'static str) {
+    metrics::counter!(
+        "footfall_collector_sdk_settings_served_total",
+        "project" => project.to_owned(),
+        "sdk" => sdk
+    )
+    .increment(1);
 }
 
 /// A watcher of `GET /live-events` came (`+1`) or left (`-1`).

@@ -473,9 +473,10 @@ async fn source_settings(
     request: Request,
 ) -> Result<Response, Error> {
     let settings = state.settings();
-    if settings.ingestor.source(&write_key).is_none() {
+    let Some(source) = settings.ingestor.source(&write_key) else {
         return Err(Error::NoSuchSource);
-    }
+    };
+    metrics::sdk_settings_served(&source.project_id, "segment");
     let config = &settings.config;
     let (protocol, host_and_path, cache) = match &config.public_url {
         Some(url) => (
@@ -528,6 +529,7 @@ async fn rudderstack_source_config(
     let Some(source) = settings.ingestor.source(&write_key) else {
         return Err(Error::NoSuchSource);
     };
+    metrics::sdk_settings_served(&source.project_id, "rudderstack");
     let body = footfall_ingest::rudderstack_source_config(&write_key, source);
     let mut response = Json(body).into_response();
     response.headers_mut().insert(

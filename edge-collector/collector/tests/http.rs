@@ -275,6 +275,8 @@ async fn segments_sdks_load_source_settings_that_name_this_collector() {
         settings["metrics"]["sampleRate"], 0,
         "no telemetry to Segment"
     );
+    let served = r#"footfall_collector_sdk_settings_served_total{project="shop",sdk="segment"}"#;
+    assert!(sample(&app, served).await >= 1.0, "counted");
 
     let proxied = source_settings(
         &app,
@@ -332,6 +334,9 @@ async fn rudderstacks_sdks_load_their_source_config_by_key_in_the_query_or_basic
     assert_eq!(config["source"]["enabled"], true);
     assert_eq!(config["source"]["destinations"], json!([]));
 
+    let served =
+        r#"footfall_collector_sdk_settings_served_total{project="shop",sdk="rudderstack"}"#;
+    assert!(sample(&app, served).await >= 1.0, "counted");
     let by_auth = get("/sourceConfig?p=android", Some(basic_authorization(KEY))).await;
     assert_eq!(json(by_auth).await["source"]["workspaceId"], "shop");
     assert_eq!(
