@@ -6,6 +6,7 @@
 //! | `POST /v1/{track,page,screen,identify,group,alias}` | one message, `type` set by the path |
 //! | `POST /v1/{t,p,s,i,g,a,b}` | the short aliases analytics.js uses (`b`: a batch) |
 //! | `GET /v1/pixel/{type}?data=…` | Segment's Pixel API: one message in base64, answered with a 1×1 GIF ([`footfall_ingest::pixel`]) |
+//! | `GET /pixel/v1/{track,page}?writeKey=…&event=…` | RudderStack's: one message of query parameters, answered with the GIF |
 //! | `POST /beacon/v1/batch?writeKey=…` | a batch from RudderStack's beacon, the key in the query |
 //! | `POST /edge/v1/records` | records an edge worker already processed (see [`footfall_ingest::relay`]); only with an edge secret |
 //! | `GET /health` | liveness: 200 while the process serves |
@@ -62,7 +63,8 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(render_metrics))
         .route("/live-events", get(live_events))
         .route("/v1/projects/{write_key}/settings", get(source_settings))
-        .route("/v1/pixel/{kind}", get(pixel))
+        .route("/v1/pixel/{kind}", get(segment_pixel))
+        .route("/pixel/v1/{kind}", get(rudderstack_pixel))
         .route("/sourceConfig", get(rudderstack_source_config))
         .route("/sourceConfig/", get(rudderstack_source_config))
         .fallback(|| async { Error::NotFound })
@@ -185,17 +187,43 @@ async fn ingest(
     response
 }
 
-/// `GET /v1/pixel/{type}?data=<base64 JSON>`: one message sent as an image (an email's open), stored
-/// as a `POST /v1/{type}` of the same JSON would be, and answered with a transparent GIF once durable.
-async fn pixel(
+/// `GET /v1/pixel/{type}?data=<base64 JSON>`: Segment's Pixel API.
+async fn segment_pixel(
     State(state): State<AppState>,
     Path(kind): Path<String>,
     request: Request,
 ) -> Response {
-    let Ok(kind) = kind.parse::<footfall_protocol::MessageType>() else {
-        return Error::NotFound.into_response();
-    };
-    let message = match footfall_ingest::pixel::message(request.uri().query()) {
+    match kind.parse() {
+        Ok(kind) => pixel(state, kind, request, footfall_ingest::pixel::message).await,
+        Err(_) => Error::NotFound.into_response(),
+    }
+}
+
+/// `GET /pixel/v1/{track,page}?writeKey=…&event=…&properties.x=…`: RudderStack's pixel.
+async fn rudderstack_pixel(
+    State(state): State<AppState>,
+    Path(kind): Path<String>,
+    request: Request,
+) -> Response {
+    use footfall_protocol::MessageType;
+    match kind.parse() {
+        Ok(kind @ (MessageType::Track | MessageType::Page)) => {
+            let read = footfall_ingest::pixel::message_of_parameters;
+            pixel(state, kind, request, read).await
+        }
+        _ => Error::NotFound.into_response(),
+    }
+}
+
+/// One message sent as an image (an email's open), read from the query by `read`, stored as a
+/// `POST /v1/{type}` of it would be, and answered with a transparent GIF once durable.
+async fn pixel(
+    state: AppState,
+    kind: footfall_protocol::MessageType,
+    request: Request,
+    read: fn(Option<&str>) -> Result<Vec<u8>, footfall_ingest::IngestError>,
+) -> Response {
+    let message = match read(request.uri().query()) {
         Ok(message) => message,
         Err(error) => {
             let error = Error::from(error);

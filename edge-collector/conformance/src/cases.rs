@@ -233,6 +233,7 @@ pub async fn a_beacon_batch_names_its_write_key_in_the_query(target: &Target) {
 
 /// Segment's Pixel API, for an email's open: `GET /v1/pixel/track?data=<base64 JSON>`, the write key
 /// in the JSON, stores the message and answers a transparent GIF; bad data gets the usual error.
+/// RudderStack's `GET /pixel/v1/page?writeKey=…&name=…` does the same with the fields as parameters.
 pub async fn a_pixel_request_stores_its_message_and_answers_a_gif(target: &Target) {
     use base64::Engine as _;
     let mark = target.mark();
@@ -256,6 +257,25 @@ pub async fn a_pixel_request_stores_its_message_and_answers_a_gif(target: &Targe
         .await;
     assert_eq!(bad.status, 400);
     assert!(text(&bad.json()["message"]).starts_with("data: not base64"));
+
+    // RudderStack's: the fields as parameters, the write key among them.
+    let mark = target.mark();
+    let rudder = target
+        .send(Call::bare(
+            "GET",
+            &format!(
+                "/pixel/v1/page?writeKey={KEY}&anonymousId=a-mail&name=Newsletter\
+                 &properties.campaign=winter+sale&messageId=m-rudder-pixel"
+            ),
+        ))
+        .await;
+    assert_eq!(rudder.status, 200, "{}", rudder.text());
+    assert!(rudder.body.starts_with(b"GIF89a"));
+    let events = target.events_since(mark);
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["type"], "page");
+    assert_eq!(events[0]["name"], "Newsletter");
+    assert_eq!(events[0]["properties"]["campaign"], "winter sale");
 }
 
 /// Bodies that are not a Segment request: 400 with a code and a message, nothing stored.

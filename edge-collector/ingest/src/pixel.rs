@@ -1,7 +1,13 @@
-//! Segment's Pixel API: a message sent as an image, for places where no script runs, such as an
-//! email (an open is `<img src="https://collector.example.com/v1/pixel/track?data=…">`). The message,
-//! its `writeKey` included, is JSON in base64 in the `data` parameter; `GET /v1/pixel/<type>` answers
-//! a transparent 1×1 GIF once it is stored, and the collector's usual error otherwise.
+//! Messages sent as an image, for places where no script runs, such as an email (an open is
+//! `<img src="https://collector.example.com/v1/pixel/track?data=…">`) or an AMP page. Both answer a
+//! transparent 1×1 GIF once the message is stored, and the collector's usual error otherwise.
+//!
+//! * Segment's Pixel API, `GET /v1/pixel/<type>?data=…`: the message, its `writeKey` included, is JSON
+//!   in base64 ([`message`]).
+//! * RudderStack's, `GET /pixel/v1/track` and `/pixel/v1/page`: the message's fields are the query's
+//!   parameters, `writeKey` among them, with dotted names for nested ones
+//!   (`properties.campaign=winter`, `context.page.url=…`), every value a string
+//!   ([`message_of_parameters`]).
 
 use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
@@ -33,6 +39,49 @@ pub fn message(query: Option<&str>) -> Result<Vec<u8>, IngestError> {
     engine
         .decode(text.as_bytes())
         .map_err(|e| IngestError::InvalidRequest(format!("data: not base64 ({e})")))
+}
+
+/// The message named by a RudderStack pixel's query parameters: `event=Email%20Opened&
+/// anonymousId=a1&properties.campaign=winter` is `{"event": "Email Opened", "anonymousId": "a1",
+/// "properties": {"campaign": "winter"}}`. `writeKey` is left out (it is the request's key); a
+/// parameter given twice keeps its last value.
+pub fn message_of_parameters(query: Option<&str>) -> Result<Vec<u8>, IngestError> {
+    let mut message = serde_json::Map::new();
+    for pair in query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let name = form_decoded(name)?;
+        if name == "writeKey" || name.is_empty() {
+            continue;
+        }
+        let value = serde_json::Value::String(form_decoded(value)?);
+        let mut path = name.split('.').peekable();
+        let mut object = &mut message;
+        while let Some(key) = path.next() {
+            if path.peek().is_none() {
+                object.insert(key.to_owned(), value);
+                break;
+            }
+            let child = object
+                .entry(key.to_owned())
+                .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
+            if !child.is_object() {
+                return Err(IngestError::InvalidRequest(format!(
+                    "{name}: {key} is a value and an object at once"
+                )));
+            }
+            object = child.as_object_mut().expect("an object, checked above");
+        }
+    }
+    Ok(serde_json::Value::Object(message).to_string().into_bytes())
+}
+
+/// A form-encoded query part: `+` is a space, `%XX` a byte.
+fn form_decoded(text: &str) -> Result<String, IngestError> {
+    percent_decoded(&text.replace('+', " "))
 }
 
 fn percent_decoded(text: &str) -> Result<String, IngestError> {
@@ -81,6 +130,25 @@ mod tests {
         }
         assert_eq!(GIF.len(), 43);
         assert!(GIF.starts_with(b"GIF89a"));
+    }
+
+    #[test]
+    fn rudderstacks_parameters_make_a_message_with_nested_fields() {
+        let query = "writeKey=wk&event=Email+Opened&anonymousId=a%201\
+                     &properties.campaign=winter&context.page.url=https%3A%2F%2Fshop.test%2F";
+        let message: serde_json::Value =
+            serde_json::from_slice(&message_of_parameters(Some(query)).unwrap()).unwrap();
+        assert_eq!(
+            message,
+            serde_json::json!({"event": "Email Opened", "anonymousId": "a 1",
+                "properties": {"campaign": "winter"},
+                "context": {"page": {"url": "https://shop.test/"}}})
+        );
+        let clash = message_of_parameters(Some("context=x&context.page=y")).unwrap_err();
+        assert!(
+            clash.to_string().contains("a value and an object"),
+            "{clash}"
+        );
     }
 
     #[test]

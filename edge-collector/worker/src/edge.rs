@@ -37,6 +37,9 @@ pub enum Route {
     SourceConfig,
     /// `GET /v1/pixel/{type}?data=…`: Segment's Pixel API, one message of this type.
     Pixel(MessageType),
+    /// `GET /pixel/v1/{track,page}?writeKey=…&event=…`: RudderStack's pixel, the message's fields as
+    /// the query's parameters.
+    ParameterPixel(MessageType),
     /// `POST` to an API path.
     Api(Endpoint),
     /// An API path with another method.
@@ -154,6 +157,8 @@ impl Edge {
             ("GET" | "HEAD", "/health", _) => Route::Health,
             ("GET" | "HEAD", "/sourceConfig" | "/sourceConfig/", _) => Route::SourceConfig,
             ("GET", _, _) if pixel_of.is_some() => pixel_of.map_or(Route::NotFound, Route::Pixel),
+            ("GET", "/pixel/v1/track", _) => Route::ParameterPixel(MessageType::Track),
+            ("GET", "/pixel/v1/page", _) => Route::ParameterPixel(MessageType::Page),
             ("GET" | "HEAD", _, _) if settings_of.is_some() => {
                 Route::SourceSettings(settings_of.unwrap_or_default().to_owned())
             }
@@ -368,6 +373,11 @@ mod tests {
             Route::Pixel(MessageType::Track)
         );
         assert_eq!(e.route("GET", "/v1/pixel/purchase"), Route::NotFound);
+        assert_eq!(
+            e.route("GET", "/pixel/v1/page"),
+            Route::ParameterPixel(MessageType::Page)
+        );
+        assert_eq!(e.route("GET", "/pixel/v1/identify"), Route::NotFound);
     }
 
     #[test]

@@ -114,23 +114,16 @@ async fn serve(edge: &Edge, req: &mut Request) -> Answer {
         Route::NotFound => return Answer::not_found(),
         Route::MethodNotAllowed => return Answer::method_not_allowed(),
         Route::Pixel(kind) => {
-            let query = req
-                .url()
-                .ok()
-                .and_then(|url| url.query().map(str::to_owned));
-            let message = match footfall_ingest::pixel::message(query.as_deref()) {
-                Ok(message) => message,
-                Err(e) => {
-                    let status = e.status();
-                    return Answer::error(status, e.code(), e.to_string(), None);
-                }
-            };
-            let answer = ingest_body(edge, req, Endpoint::Single(kind), message).await;
-            return if answer.status == 200 {
-                Answer::gif()
-            } else {
-                answer
-            };
+            return pixel(edge, req, kind, footfall_ingest::pixel::message).await;
+        }
+        Route::ParameterPixel(kind) => {
+            return pixel(
+                edge,
+                req,
+                kind,
+                footfall_ingest::pixel::message_of_parameters,
+            )
+            .await;
         }
         Route::Api(endpoint) => endpoint,
     };
@@ -149,6 +142,30 @@ async fn serve(edge: &Edge, req: &mut Request) -> Answer {
         }
     };
     ingest_body(edge, req, endpoint, body).await
+}
+
+/// One message sent as an image, read from the query by `read`: a transparent GIF once the origin
+/// stored it, the usual error otherwise.
+async fn pixel(
+    edge: &Edge,
+    req: &Request,
+    kind: footfall_protocol::MessageType,
+    read: fn(Option<&str>) -> std::result::Result<Vec<u8>, footfall_ingest::IngestError>,
+) -> Answer {
+    let query = req
+        .url()
+        .ok()
+        .and_then(|url| url.query().map(str::to_owned));
+    let message = match read(query.as_deref()) {
+        Ok(message) => message,
+        Err(e) => return Answer::error(e.status(), e.code(), e.to_string(), None),
+    };
+    let answer = ingest_body(edge, req, Endpoint::Single(kind), message).await;
+    if answer.status == 200 {
+        Answer::gif()
+    } else {
+        answer
+    }
 }
 
 /// Runs the pipeline over `body` and forwards what it accepted to the origin.
