@@ -149,10 +149,7 @@ async fn ingest(
     let start = Instant::now();
     // Described for the live events only while someone watches them.
     let watched = state.inner().live.is_watched().then(|| {
-        let headers = request.headers();
-        let key = header_str(headers, &header::AUTHORIZATION)
-            .map(str::to_owned)
-            .or_else(|| query_write_key(request.uri()))
+        let key = authorization(request.headers(), request.uri())
             .and_then(|auth| footfall_protocol::auth::write_key_from_authorization(&auth).ok());
         (request.uri().path().to_owned(), key)
     });
@@ -247,16 +244,26 @@ async fn pixel(
         .into_response()
 }
 
-/// A write key in the query (`?writeKey=`), as `Basic` credentials: RudderStack's beacon
-/// (`navigator.sendBeacon` can set no header) sends it so. The `Authorization` header, when there is
-/// one, wins over it.
-fn query_write_key(uri: &axum::http::Uri) -> Option<String> {
+/// A request's credentials: its `Authorization` header, else a write key in the query
+/// (`?writeKey=`) as `Basic` credentials, as RudderStack's beacon sends it (`navigator.sendBeacon` can
+/// set no header). The query is read only when there is one and no header.
+fn authorization<'h>(headers: &'h HeaderMap, uri: &axum::http::Uri) -> Option<Cow<'h, str>> {
+    if let Some(header) = header_str(headers, &header::AUTHORIZATION) {
+        return Some(Cow::Borrowed(header));
+    }
     uri.query()?;
     let Query(query) = Query::<WriteKeyQuery>::try_from_uri(uri).ok()?;
     query
         .write_key
         .filter(|key| !key.is_empty())
-        .map(|key| footfall_protocol::auth::basic_authorization(&key))
+        .map(|key| Cow::Owned(footfall_protocol::auth::basic_authorization(&key)))
+}
+
+/// The token of `Authorization: Bearer <token>`, empty when there is none.
+fn bearer_token(headers: &HeaderMap) -> &str {
+    header_str(headers, &header::AUTHORIZATION)
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("")
 }
 
 fn header_str<'h>(headers: &'h HeaderMap, name: &header::HeaderName) -> Option<&'h str> {
@@ -366,12 +373,8 @@ async fn handle(state: &AppState, endpoint: Endpoint, request: Request) -> Resul
         });
     let received_at = (inner.clock)();
 
-    let header_key = header_str(headers, &header::AUTHORIZATION);
-    let query_key = header_key
-        .is_none()
-        .then(|| query_write_key(&parts.uri))
-        .flatten();
-    let authorization = header_key.or(query_key.as_deref());
+    let credentials = authorization(headers, &parts.uri);
+    let authorization = credentials.as_deref();
     if let Err(refusal) = settings.ingestor.refuse_unknown_header_key(authorization) {
         // Before the body is read: a client without a key holds none of the request memory.
         drain(&mut body, content_length(headers)).await;
@@ -619,9 +622,7 @@ async fn live_events(
     let Some(token) = &settings.config.live_events_token else {
         return Err(Error::NotFound);
     };
-    let given = header_str(&headers, &header::AUTHORIZATION)
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
+    let given = bearer_token(&headers);
     if !same_secret(given.as_bytes(), token.as_bytes()) {
         return Err(Error::LiveEventsUnauthorized);
     }
@@ -664,9 +665,7 @@ async fn handle_relay(state: &AppState, request: Request) -> Result<Response, Er
     };
     let (parts, body) = request.into_parts();
     let headers = &parts.headers;
-    let given = header_str(headers, &header::AUTHORIZATION)
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
+    let given = bearer_token(headers);
     let previous = settings
         .config
         .edge_secret_previous
