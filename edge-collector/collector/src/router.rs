@@ -580,10 +580,8 @@ fn requested_address(state: &AppState, request: &Request) -> (&'static str, Stri
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| addr.ip());
-    let from_proxy = peer.is_some_and(|peer| {
-        let trusted = &settings.config.enrich.trusted_proxies;
-        trusted.iter().any(|net| net.contains(&peer))
-    });
+    let trusted = &settings.config.enrich.trusted_proxies;
+    let from_proxy = peer.is_some_and(|peer| footfall_ingest::ip::is_trusted_proxy(&peer, trusted));
     let forwarded = |name: &str| {
         from_proxy
             .then(|| headers.get(name)?.to_str().ok())

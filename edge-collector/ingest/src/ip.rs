@@ -8,13 +8,18 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ipnet::IpNet;
 
+/// Whether `ip` is one of the `trusted` proxies, whose forwarding headers are believed.
+pub fn is_trusted_proxy(ip: &IpAddr, trusted: &[IpNet]) -> bool {
+    trusted.iter().any(|net| net.contains(ip))
+}
+
 /// Resolves the client address of a request.
 ///
 /// * `peer`: the TCP peer.
 /// * `forwarded_for`: the `X-Forwarded-For` values, joined with commas if the header was repeated.
 /// * `trusted`: the proxies whose `X-Forwarded-For` is believed.
 pub fn client_ip(peer: IpAddr, forwarded_for: Option<&str>, trusted: &[IpNet]) -> IpAddr {
-    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    let is_trusted = |ip: &IpAddr| is_trusted_proxy(ip, trusted);
     if !is_trusted(&peer) {
         return peer;
     }
