@@ -82,7 +82,7 @@ pub enum Error {
         retry_after: Duration,
     },
     /// Source settings asked for a write key that no source has.
-    #[error("no source has this write key: check the key the SDK is loaded with")]
+    #[error("{}", footfall_ingest::NO_SUCH_SOURCE)]
     NoSuchSource,
     /// No such endpoint.
     #[error("no such endpoint: the API is POST /v1/batch and /v1/{{track,page,screen,identify,group,alias}}")]

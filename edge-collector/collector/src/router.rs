@@ -551,9 +551,9 @@ async fn rudderstack_source_config(
     headers: HeaderMap,
 ) -> Result<Response, Error> {
     let from_query = query.ok().and_then(|Query(q)| q.write_key);
-    let from_header = header_str(&headers, &header::AUTHORIZATION)
-        .and_then(|auth| footfall_protocol::auth::write_key_from_authorization(auth).ok());
-    let Some(write_key) = from_query.or(from_header).filter(|k| !k.is_empty()) else {
+    let authorization = header_str(&headers, &header::AUTHORIZATION);
+    let Some(write_key) = footfall_ingest::settings_write_key(from_query.as_deref(), authorization)
+    else {
         return Err(footfall_ingest::IngestError::MissingWriteKey.into());
     };
     let settings = state.settings();

@@ -74,7 +74,9 @@ pub use schema::{
     PlannedSchema, SchemaError, SchemaFile, SchemaKind, SchemaOutcome, SchemaPolicy,
     SchemaRegistry, TrackingPlan, UnplannedEvents,
 };
-pub use sdk_settings::{rudderstack_source_config, segment_settings};
+pub use sdk_settings::{
+    rudderstack_source_config, segment_settings, settings_write_key, NO_SUCH_SOURCE,
+};
 
 mod decode;
 mod envelope;

@@ -22,6 +22,23 @@ use serde_json::{json, Value};
 
 use crate::Source;
 
+/// The answer's message, with a 404, to a settings request for a write key no source has.
+pub const NO_SUCH_SOURCE: &str =
+    "no source has this write key: check the key the SDK is loaded with";
+
+/// The write key a RudderStack settings request names: `?writeKey=` (its browser SDK), else the
+/// `Authorization` header's Basic credentials (its mobile SDKs); `None` when neither names one.
+pub fn settings_write_key(query_key: Option<&str>, authorization: Option<&str>) -> Option<String> {
+    let from_header = || {
+        authorization
+            .and_then(|auth| footfall_protocol::auth::write_key_from_authorization(auth).ok())
+    };
+    query_key
+        .map(str::to_owned)
+        .or_else(from_header)
+        .filter(|key| !key.is_empty())
+}
+
 /// Segment's settings for `write_key`, whose events go to `protocol://api_host/…`; `api_host` is a
 /// host (and port) with the API's path, e.g. `collector.example.com/v1`.
 pub fn segment_settings(write_key: &str, api_host: &str, protocol: &str) -> Value {

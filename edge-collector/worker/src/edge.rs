@@ -152,18 +152,16 @@ impl Edge {
             .strip_prefix("/v1/projects/")
             .and_then(|rest| rest.strip_suffix("/settings"))
             .filter(|key| !key.is_empty() && !key.contains('/'));
-        match (method, path, api) {
-            ("OPTIONS", _, _) => Route::Preflight,
-            ("GET" | "HEAD", "/health", _) => Route::Health,
-            ("GET" | "HEAD", "/sourceConfig" | "/sourceConfig/", _) => Route::SourceConfig,
-            ("GET", _, _) if pixel_of.is_some() => pixel_of.map_or(Route::NotFound, Route::Pixel),
-            ("GET", "/pixel/v1/track", _) => Route::ParameterPixel(MessageType::Track),
-            ("GET", "/pixel/v1/page", _) => Route::ParameterPixel(MessageType::Page),
-            ("GET" | "HEAD", _, _) if settings_of.is_some() => {
-                Route::SourceSettings(settings_of.unwrap_or_default().to_owned())
-            }
-            ("POST", _, Some((endpoint, _))) => Route::Api(endpoint),
-            (_, _, Some(_)) => Route::MethodNotAllowed,
+        match (method, path, api, pixel_of, settings_of) {
+            ("OPTIONS", ..) => Route::Preflight,
+            ("GET" | "HEAD", "/health", ..) => Route::Health,
+            ("GET" | "HEAD", "/sourceConfig" | "/sourceConfig/", ..) => Route::SourceConfig,
+            ("GET", _, _, Some(kind), _) => Route::Pixel(kind),
+            ("GET", "/pixel/v1/track", ..) => Route::ParameterPixel(MessageType::Track),
+            ("GET", "/pixel/v1/page", ..) => Route::ParameterPixel(MessageType::Page),
+            ("GET" | "HEAD", _, _, _, Some(key)) => Route::SourceSettings(key.to_owned()),
+            ("POST", _, Some((endpoint, _)), ..) => Route::Api(endpoint),
+            (_, _, Some(_), ..) => Route::MethodNotAllowed,
             _ => Route::NotFound,
         }
     }
@@ -172,12 +170,7 @@ impl Edge {
     /// reached at `scheme://host` (the request's URL, which Cloudflare routed here), as where to send.
     pub fn source_settings(&self, write_key: &str, scheme: &str, host: &str) -> Answer {
         if self.ingestor.source(write_key).is_none() {
-            return Answer::error(
-                404,
-                ErrorCode::NotFound,
-                "no source has this write key: check the key the SDK is loaded with",
-                None,
-            );
+            return no_such_source();
         }
         let protocol = if scheme == "http" { "http" } else { "https" };
         let settings =
@@ -192,10 +185,7 @@ impl Edge {
     /// RudderStack's source config for the write key of the query (`writeKey`) or, from older
     /// SDKs, of the `Authorization` header ([`footfall_ingest::rudderstack_source_config`]).
     pub fn source_config(&self, query_key: Option<&str>, authorization: Option<&str>) -> Answer {
-        let from_header = authorization
-            .and_then(|auth| footfall_protocol::auth::write_key_from_authorization(auth).ok());
-        let key = query_key.map(str::to_owned).or(from_header);
-        let Some(key) = key.filter(|k| !k.is_empty()) else {
+        let Some(key) = footfall_ingest::settings_write_key(query_key, authorization) else {
             return Answer::error(
                 401,
                 ErrorCode::Unauthorized,
@@ -204,12 +194,7 @@ impl Edge {
             );
         };
         let Some(source) = self.ingestor.source(&key) else {
-            return Answer::error(
-                404,
-                ErrorCode::NotFound,
-                "no source has this write key: check the key the SDK is loaded with",
-                None,
-            );
+            return no_such_source();
         };
         let mut answer = Answer::json(
             200,
@@ -296,6 +281,15 @@ impl Edge {
             },
         }))
     }
+}
+
+fn no_such_source() -> Answer {
+    Answer::error(
+        404,
+        ErrorCode::NotFound,
+        footfall_ingest::NO_SUCH_SOURCE,
+        None,
+    )
 }
 
 fn body_too_large() -> Answer {
