@@ -122,7 +122,7 @@ impl LiveEvents {
         events: &[Record],
         dead_letters: &[Record],
     ) -> Option<Copied> {
-        if self.watchers.load(Ordering::Relaxed) == 0 {
+        if !self.is_watched() {
             return None;
         }
         let project: Option<Arc<str>> = Some(source.project_id.as_str().into());
